@@ -1,0 +1,104 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is an error with the HTTP status and machine-readable code a client
+// should see. Handlers return it (or wrap it) to choose the response of
+// WriteError; its Message is shown to the client as it is.
+type Error struct {
+	Status  int    // HTTP status, e.g. 404.
+	Code    string // machine-readable code, e.g. "not_found".
+	Message string // human-readable message shown to the client.
+	Err     error  // optional cause, logged but never shown.
+}
+
+// NewError returns an *Error with the given status, code and message.
+func NewError(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Errorf returns an *Error whose message is formatted like fmt.Sprintf.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// HTTPStatus reports the status of the response.
+func (e *Error) HTTPStatus() int { return e.Status }
+
+// ErrorCode reports the machine-readable code of the response.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// statusCoder is implemented by errors of other kernel packages (db, auth,
+// ...) that know how they should appear over HTTP without importing this
+// package. ErrorCode is optional (see codeFor).
+type statusCoder interface{ HTTPStatus() int }
+
+type errorCoder interface{ ErrorCode() string }
+
+// Classify returns the status, code and client-facing message for err.
+// Errors that carry no HTTP meaning are 500 "internal_error" with a generic
+// message; their text is never shown to the client (unless debug).
+func Classify(err error) (status int, code, message string) {
+	var sc statusCoder
+	if errors.As(err, &sc) {
+		status = sc.HTTPStatus()
+		var ec errorCoder
+		if errors.As(err, &ec) {
+			code = ec.ErrorCode()
+		}
+		if code == "" {
+			code = codeFor(status)
+		}
+		var ke *Error
+		if errors.As(err, &ke) && ke.Message != "" {
+			return status, code, ke.Message
+		}
+		return status, code, err.Error()
+	}
+	return http.StatusInternalServerError, "internal_error", "internal server error"
+}
+
+// codeFor is the default code of each status the kernel uses.
+func codeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "payload_too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusUnprocessableEntity:
+		return "validation_error"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	if status >= 500 {
+		return "internal_error"
+	}
+	return "error"
+}

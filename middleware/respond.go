@@ -1,0 +1,120 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// ErrorBody is the one JSON shape of every error a client sees:
+//
+//	{"error": {"code": "not_found", "message": "widget not found", "request_id": "…"}}
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"response could not be encoded"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// WriteError writes err in the kernel's JSON error shape. The status comes
+// from err (an *Error, or any error in the chain with an HTTPStatus() int
+// method such as db.ErrNotFound); any other error is a 500 whose text is
+// shown only in debug mode and is attached to the request's log line.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := Classify(err)
+	st := stateFrom(r)
+	if status >= 500 {
+		if st != nil {
+			st.err = err
+			if st.debug {
+				msg = err.Error()
+			}
+		}
+	}
+	writeErrorBody(w, r, status, code, msg)
+}
+
+// WriteErrorCode writes an error response with an explicit status, code and message.
+func WriteErrorCode(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	writeErrorBody(w, r, status, code, message)
+}
+
+func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	id, _ := RequestIDFrom(r.Context())
+	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg, RequestID: id}})
+}
+
+// DecodeJSON decodes the request body into dst. It refuses a Content-Type
+// other than application/json (415), a body over the limit (413, see
+// BodyLimit; 1 MiB when no BodyLimit runs), malformed JSON, unknown fields and
+// trailing data (400). The returned error is an *Error ready for WriteError.
+func DecodeJSON(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		}
+	}
+	body := r.Body
+	if body == nil {
+		return NewError(http.StatusBadRequest, "invalid_json", "request body is empty")
+	}
+	if !bodyLimited(r) {
+		body = http.MaxBytesReader(nil, body, DefaultBodyLimit)
+	}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return jsonError(err)
+			}
+		}
+		return NewError(http.StatusBadRequest, "invalid_json", "request body must contain a single JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		ute *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "request body is too large", Err: err}
+	case errors.Is(err, io.EOF):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is empty", Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &se):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON", Err: err}
+	case errors.As(err, &ute):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "field " + ute.Field + " must be " + ute.Type.String(), Err: err}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "), Err: err}
+	}
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON", Err: err}
+}
