@@ -1,0 +1,344 @@
+package appkernel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultJWTSecret is the development secret used when JWT_SECRET is unset.
+// The kernel logs a warning when it runs with it and refuses to start with it
+// when APP_ENV=production.
+const DefaultJWTSecret = "dev-secret-change-me"
+
+// DefaultDatabaseURL is the database used when DATABASE_URL is unset.
+const DefaultDatabaseURL = "sqlite:///./data/app.db"
+
+// ErrConfig is wrapped by every configuration error returned by
+// ConfigFromEnv and New.
+var ErrConfig = errors.New("appkernel: invalid configuration")
+
+// Config holds every option of the kernel. Start from DefaultConfig or
+// ConfigFromEnv and change fields: a zero Config turns every optional
+// feature off (no database, no auth, no rate limiting).
+type Config struct {
+	// Name of the service, used in logs and as the JWT issuer. Defaults to "appkernel".
+	Name string
+	// Env is the deployment environment (APP_ENV). "production" refuses weak
+	// JWT secrets and turns dev auto-start off. Defaults to "development".
+	Env string
+	// Debug shows internal error messages in 500 responses (DEBUG). Defaults to false.
+	Debug bool
+	// LogLevel is the minimum level of the JSON logger (LOG_LEVEL: debug, info,
+	// warn, error). Defaults to info. Ignored when Logger is set.
+	LogLevel slog.Level
+	// Logger receives every log line of the kernel. Defaults to JSON on stderr at LogLevel.
+	Logger *slog.Logger
+
+	// DatabaseURL is the app database (DATABASE_URL): sqlite:///./rel.db,
+	// sqlite:////abs.db, postgres://..., mysql://... Empty means no database
+	// (and no auth). Defaults to sqlite:///./data/app.db.
+	DatabaseURL string
+	// AdminDBURL is where the admin worker keeps audit and usage events
+	// (ADMIN_DB_URL). Defaults to DatabaseURL.
+	AdminDBURL string
+	// RedisURL switches on jobs, rate limiting, the Redis cache and metering
+	// (REDIS_URL, e.g. redis://localhost:6379/0). Defaults to empty: off.
+	RedisURL string
+	// DevAutostart starts a local Docker container for a localhost database
+	// or Redis URL that does not answer (DEV_AUTOSTART). Defaults to true,
+	// always off when Env is "production".
+	DevAutostart bool
+
+	// AuthEnabled mounts /auth and authenticates requests; it needs a
+	// database. Workspaces are always on with auth. Defaults to true.
+	AuthEnabled bool
+	// JWTSecret signs access tokens (JWT_SECRET). Defaults to
+	// DefaultJWTSecret with a warning; production needs 32 bytes or more.
+	JWTSecret string
+	// JWTExpiryHours is the access-token lifetime (JWT_EXPIRY_HOURS). Defaults to 24.
+	JWTExpiryHours int
+	// AllowSelfSignup lets anyone register (ALLOW_SELF_SIGNUP). Defaults to
+	// false: only the first user and holders of a workspace invite may.
+	AllowSelfSignup bool
+	// OAuthProviders configures OAuth login, keyed by provider name
+	// ("google", "github"; GOOGLE_CLIENT_ID/SECRET, GITHUB_CLIENT_ID/SECRET).
+	// Defaults to none.
+	OAuthProviders map[string]OAuthProvider
+
+	// CORSOrigins are the allowed origins (CORS_ORIGINS, comma-separated).
+	// Defaults to ["*"] (any origin, without credentials).
+	CORSOrigins []string
+	// CORSCredentials allows cookies and Authorization on cross-origin
+	// requests (CORS_CREDENTIALS); it needs explicit origins. Defaults to false.
+	CORSCredentials bool
+	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES, comma-separated). Defaults to none.
+	TrustedProxies []string
+	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
+	MaxBodyBytes int64
+
+	// RateLimitEnabled limits requests per user, API key or IP when Redis is
+	// configured (RATE_LIMIT_ENABLED). Defaults to true.
+	RateLimitEnabled bool
+	// RateLimitRequests is the number of requests allowed per window
+	// (RATE_LIMIT_REQUESTS). Defaults to 100.
+	RateLimitRequests int
+	// RateLimitWindow is the window of RateLimitRequests (RATE_LIMIT_WINDOW,
+	// seconds or a Go duration). Defaults to 60s.
+	RateLimitWindow time.Duration
+
+	// AdminWorkerEmbedded runs the admin worker inside the service
+	// (ADMIN_WORKER_EMBEDDED). Defaults to true.
+	AdminWorkerEmbedded bool
+
+	// ShutdownTimeout bounds graceful shutdown in ListenAndServe. Defaults to 10s.
+	ShutdownTimeout time.Duration
+}
+
+// OAuthProvider is the client registration of one OAuth provider.
+type OAuthProvider struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// DefaultConfig returns a Config with every default of the README.
+func DefaultConfig() Config {
+	return Config{
+		Name:                "appkernel",
+		Env:                 "development",
+		LogLevel:            slog.LevelInfo,
+		DatabaseURL:         DefaultDatabaseURL,
+		DevAutostart:        true,
+		AuthEnabled:         true,
+		JWTExpiryHours:      24,
+		CORSOrigins:         []string{"*"},
+		MaxBodyBytes:        1 << 20,
+		RateLimitEnabled:    true,
+		RateLimitRequests:   100,
+		RateLimitWindow:     60 * time.Second,
+		AdminWorkerEmbedded: true,
+		ShutdownTimeout:     10 * time.Second,
+	}
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the environment
+// variables the README lists. A bad value is an error wrapping ErrConfig
+// that names the variable, the value and what is wanted.
+func ConfigFromEnv() (Config, error) {
+	return configFromLookup(os.LookupEnv)
+}
+
+func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	e := envReader{lookup: lookup}
+	e.str("APP_ENV", &c.Env)
+	e.boolean("DEBUG", &c.Debug)
+	e.level("LOG_LEVEL", &c.LogLevel)
+	e.str("DATABASE_URL", &c.DatabaseURL)
+	e.str("ADMIN_DB_URL", &c.AdminDBURL)
+	e.str("REDIS_URL", &c.RedisURL)
+	e.boolean("DEV_AUTOSTART", &c.DevAutostart)
+	e.str("JWT_SECRET", &c.JWTSecret)
+	e.positiveInt("JWT_EXPIRY_HOURS", &c.JWTExpiryHours)
+	e.boolean("ALLOW_SELF_SIGNUP", &c.AllowSelfSignup)
+	e.list("CORS_ORIGINS", &c.CORSOrigins)
+	e.boolean("CORS_CREDENTIALS", &c.CORSCredentials)
+	e.list("TRUSTED_PROXIES", &c.TrustedProxies)
+	e.boolean("RATE_LIMIT_ENABLED", &c.RateLimitEnabled)
+	e.positiveInt("RATE_LIMIT_REQUESTS", &c.RateLimitRequests)
+	e.duration("RATE_LIMIT_WINDOW", &c.RateLimitWindow)
+	e.boolean("ADMIN_WORKER_EMBEDDED", &c.AdminWorkerEmbedded)
+	for _, p := range []struct{ name, prefix string }{{"google", "GOOGLE"}, {"github", "GITHUB"}} {
+		var id, secret string
+		e.str(p.prefix+"_CLIENT_ID", &id)
+		e.str(p.prefix+"_CLIENT_SECRET", &secret)
+		if id == "" && secret == "" {
+			continue
+		}
+		if id == "" || secret == "" {
+			e.fail(p.prefix+"_CLIENT_ID", id, "both "+p.prefix+"_CLIENT_ID and "+p.prefix+"_CLIENT_SECRET to be set")
+			continue
+		}
+		if c.OAuthProviders == nil {
+			c.OAuthProviders = map[string]OAuthProvider{}
+		}
+		c.OAuthProviders[p.name] = OAuthProvider{ClientID: id, ClientSecret: secret}
+	}
+	if err := errors.Join(e.errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// validate checks what can be checked without I/O. Its errors name the field
+// (and its environment variable) and say what to do.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	for _, u := range []struct{ name, val string }{{"DATABASE_URL", c.DatabaseURL}, {"ADMIN_DB_URL", c.AdminDBURL}} {
+		if u.val == "" {
+			continue
+		}
+		scheme, _, ok := strings.Cut(u.val, "://")
+		switch {
+		case !ok:
+			bad("%s %q is not a URL; want sqlite:///path, postgres://... or mysql://...", u.name, MaskURL(u.val))
+		case scheme != "sqlite" && scheme != "postgres" && scheme != "postgresql" && scheme != "mysql":
+			bad("%s %q has scheme %q; want sqlite, postgres, postgresql or mysql", u.name, MaskURL(u.val), scheme)
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("REDIS_URL %q is not a redis:// or rediss:// URL with a host", MaskURL(c.RedisURL))
+		}
+	}
+	if c.JWTExpiryHours < 0 {
+		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a positive number of hours", c.JWTExpiryHours)
+	}
+	if c.RateLimitEnabled && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0) {
+		bad("rate limit %d per %s; want positive RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW", c.RateLimitRequests, c.RateLimitWindow)
+	}
+	if c.CORSCredentials {
+		for _, o := range c.CORSOrigins {
+			if o == "*" {
+				bad("CORS_CREDENTIALS=true with CORS_ORIGINS=*; list the allowed origins explicitly")
+				break
+			}
+		}
+	}
+	if c.Production() {
+		switch {
+		case c.JWTSecret == "" || c.JWTSecret == DefaultJWTSecret:
+			bad("JWT_SECRET is unset or the development default; APP_ENV=production needs a random secret of at least 32 bytes")
+		case len(c.JWTSecret) < 32:
+			bad("JWT_SECRET is %d bytes; APP_ENV=production needs at least 32", len(c.JWTSecret))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Production reports whether Env is "production".
+func (c *Config) Production() bool { return strings.EqualFold(c.Env, "production") }
+
+// MaskURL returns u with any password replaced by "xxxxx", for logs and errors.
+func MaskURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		if i, j := strings.Index(u, "://"), strings.LastIndex(u, "@"); i >= 0 && j > i {
+			if k := strings.Index(u[i+3:j], ":"); k >= 0 {
+				return u[:i+3+k+1] + "xxxxx" + u[j:]
+			}
+		}
+		return u
+	}
+	if _, has := p.User.Password(); has {
+		p.User = url.UserPassword(p.User.Username(), "xxxxx")
+	}
+	return p.String()
+}
+
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (e *envReader) get(name string) (string, bool) {
+	v, ok := e.lookup(name)
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSpace(v), true
+}
+
+func (e *envReader) fail(name, val, want string) {
+	if strings.Contains(name, "SECRET") || strings.Contains(name, "URL") {
+		val = MaskURL(val)
+	}
+	e.errs = append(e.errs, fmt.Errorf("%w: %s=%q: want %s", ErrConfig, name, val, want))
+}
+
+func (e *envReader) str(name string, dst *string) {
+	if v, ok := e.get(name); ok {
+		*dst = v
+	}
+}
+
+func (e *envReader) boolean(name string, dst *bool) {
+	v, ok := e.get(name)
+	if !ok || v == "" {
+		return
+	}
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		*dst = true
+	case "0", "false", "no", "off":
+		*dst = false
+	default:
+		e.fail(name, v, "true or false")
+	}
+}
+
+func (e *envReader) positiveInt(name string, dst *int) {
+	v, ok := e.get(name)
+	if !ok || v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		e.fail(name, v, "a positive whole number")
+		return
+	}
+	*dst = n
+}
+
+func (e *envReader) duration(name string, dst *time.Duration) {
+	v, ok := e.get(name)
+	if !ok || v == "" {
+		return
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		*dst = time.Duration(n) * time.Second
+		return
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.fail(name, v, "a positive number of seconds (60) or a Go duration (1m)")
+		return
+	}
+	*dst = d
+}
+
+func (e *envReader) list(name string, dst *[]string) {
+	v, ok := e.get(name)
+	if !ok {
+		return
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	*dst = out
+}
+
+func (e *envReader) level(name string, dst *slog.Level) {
+	v, ok := e.get(name)
+	if !ok || v == "" {
+		return
+	}
+	if err := dst.UnmarshalText([]byte(v)); err != nil {
+		e.fail(name, v, "debug, info, warn or error")
+	}
+}

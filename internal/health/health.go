@@ -1,0 +1,83 @@
+// Package health serves the kernel's liveness and readiness endpoints.
+package health
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"appkernel/middleware"
+)
+
+// Check is one dependency that /readyz pings.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// MaxCheckTime bounds each readiness check.
+const MaxCheckTime = 2 * time.Second
+
+var okBody = []byte("{\"status\":\"ok\"}\n")
+
+// Live answers 200 {"status":"ok"} while the process runs.
+func Live(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(okBody)
+}
+
+// CheckResult is the outcome of one check in the /readyz body.
+type CheckResult struct {
+	Status     string  `json:"status"` // "ok" or "error"
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Ready returns the /readyz handler: it runs every check concurrently, each
+// bounded by MaxCheckTime, and answers 200 with each result, or 503 in the
+// kernel's error shape naming the failing checks with the results beside it.
+func Ready(checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		results := make(map[string]CheckResult, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var failing []string
+		for _, c := range checks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(r.Context(), MaxCheckTime)
+				defer cancel()
+				start := time.Now()
+				err := c.Ping(ctx)
+				res := CheckResult{Status: "ok", DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+				if err != nil {
+					res.Status, res.Error = "error", err.Error()
+				}
+				mu.Lock()
+				results[c.Name] = res
+				if err != nil {
+					failing = append(failing, c.Name)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if len(failing) == 0 {
+			middleware.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": results})
+			return
+		}
+		id, _ := middleware.RequestIDFrom(r.Context())
+		sort.Strings(failing)
+		msg := "not ready: " + strings.Join(failing, ", ") + " failing"
+		middleware.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"error":  middleware.ErrorDetail{Code: "not_ready", Message: msg, RequestID: id},
+			"checks": results,
+		})
+	}
+}
