@@ -1,0 +1,135 @@
+package appkernel
+
+import (
+	"errors"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookupFrom(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	c, err := configFromLookup(lookupFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, DefaultConfig()) {
+		t.Fatalf("empty environment: got %+v, want DefaultConfig()", c)
+	}
+	d := DefaultConfig()
+	if d.DatabaseURL != "sqlite:///./data/app.db" || d.JWTExpiryHours != 24 || d.AllowSelfSignup ||
+		!d.RateLimitEnabled || d.RateLimitRequests != 100 || d.RateLimitWindow != time.Minute ||
+		!d.AdminWorkerEmbedded || !d.DevAutostart || !d.AuthEnabled || d.RedisURL != "" ||
+		!reflect.DeepEqual(d.CORSOrigins, []string{"*"}) || d.CORSCredentials || d.MaxBodyBytes != 1<<20 {
+		t.Fatalf("defaults differ from the README: %+v", d)
+	}
+}
+
+func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":          "postgres://u:p@db:5432/app",
+		"JWT_SECRET":            strings.Repeat("s", 40),
+		"JWT_EXPIRY_HOURS":      "2",
+		"ALLOW_SELF_SIGNUP":     "true",
+		"REDIS_URL":             "redis://localhost:6379/1",
+		"ADMIN_WORKER_EMBEDDED": "false",
+		"ADMIN_DB_URL":          "sqlite:///./admin.db",
+		"CORS_ORIGINS":          "https://a.example, https://b.example",
+		"CORS_CREDENTIALS":      "true",
+		"RATE_LIMIT_ENABLED":    "false",
+		"RATE_LIMIT_REQUESTS":   "7",
+		"RATE_LIMIT_WINDOW":     "30",
+		"GOOGLE_CLIENT_ID":      "gid",
+		"GOOGLE_CLIENT_SECRET":  "gsecret",
+		"GITHUB_CLIENT_ID":      "hid",
+		"GITHUB_CLIENT_SECRET":  "hsecret",
+		"DEBUG":                 "1",
+		"APP_ENV":               "production",
+		"LOG_LEVEL":             "warn",
+		"TRUSTED_PROXIES":       "10.0.0.0/8,127.0.0.1",
+		"DEV_AUTOSTART":         "false",
+	}
+	c, err := configFromLookup(lookupFrom(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.DatabaseURL = env["DATABASE_URL"]
+	want.JWTSecret = env["JWT_SECRET"]
+	want.JWTExpiryHours = 2
+	want.AllowSelfSignup = true
+	want.RedisURL = env["REDIS_URL"]
+	want.AdminWorkerEmbedded = false
+	want.AdminDBURL = env["ADMIN_DB_URL"]
+	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
+	want.CORSCredentials = true
+	want.RateLimitEnabled = false
+	want.RateLimitRequests = 7
+	want.RateLimitWindow = 30 * time.Second
+	want.OAuthProviders = map[string]OAuthProvider{"google": {"gid", "gsecret"}, "github": {"hid", "hsecret"}}
+	want.Debug = true
+	want.Env = "production"
+	want.LogLevel = slog.LevelWarn
+	want.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1"}
+	want.DevAutostart = false
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestConfigFromEnvRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want []string // substrings of the error
+	}{
+		{map[string]string{"JWT_EXPIRY_HOURS": "soon"}, []string{"JWT_EXPIRY_HOURS", `"soon"`, "positive whole number"}},
+		{map[string]string{"RATE_LIMIT_REQUESTS": "-1"}, []string{"RATE_LIMIT_REQUESTS", `"-1"`}},
+		{map[string]string{"RATE_LIMIT_WINDOW": "forever"}, []string{"RATE_LIMIT_WINDOW", `"forever"`, "seconds"}},
+		{map[string]string{"ALLOW_SELF_SIGNUP": "maybe"}, []string{"ALLOW_SELF_SIGNUP", `"maybe"`, "true or false"}},
+		{map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", `"loud"`}},
+		{map[string]string{"DATABASE_URL": "oracle://u:hunter2@h/db"}, []string{"DATABASE_URL", "oracle", "xxxxx"}},
+		{map[string]string{"DATABASE_URL": "just-a-path"}, []string{"DATABASE_URL", "not a URL"}},
+		{map[string]string{"REDIS_URL": "http://x"}, []string{"REDIS_URL"}},
+		{map[string]string{"GOOGLE_CLIENT_ID": "only-id"}, []string{"GOOGLE_CLIENT_SECRET"}},
+		{map[string]string{"CORS_CREDENTIALS": "true"}, []string{"CORS_CREDENTIALS", "CORS_ORIGINS"}},
+		{map[string]string{"APP_ENV": "production"}, []string{"JWT_SECRET", "production"}},
+		{map[string]string{"APP_ENV": "production", "JWT_SECRET": DefaultJWTSecret}, []string{"JWT_SECRET"}},
+		{map[string]string{"APP_ENV": "production", "JWT_SECRET": "short-but-not-default"}, []string{"JWT_SECRET", "32"}},
+	}
+	for _, tc := range cases {
+		_, err := configFromLookup(lookupFrom(tc.env))
+		if err == nil {
+			t.Errorf("%v: no error", tc.env)
+			continue
+		}
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("%v: error does not wrap ErrConfig: %v", tc.env, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not mention %q", tc.env, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks a password: %v", err)
+		}
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:secret@h:5432/db": "postgres://u:xxxxx@h:5432/db",
+		"redis://:secret@h:6379/0":      "redis://:xxxxx@h:6379/0",
+		"sqlite:///./data/app.db":       "sqlite:///./data/app.db",
+		"mysql://root@h:3306/x":         "mysql://root@h:3306/x",
+	} {
+		if got := MaskURL(in); got != want {
+			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
