@@ -1,0 +1,407 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"appkernel/db"
+)
+
+// Tokens is what register, login and refresh answer: the user, a new
+// access token and a new refresh token.
+type Tokens struct {
+	User         User   `json:"user"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"` // always "bearer"
+	ExpiresIn    int64  `json:"expires_in"` // access-token lifetime in seconds
+}
+
+// RegisterInput is the body of POST /auth/register.
+type RegisterInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	// InviteToken, when set, must be a valid workspace invite for Email;
+	// the new user joins that workspace, even when self-signup is off.
+	InviteToken string `json:"invite_token,omitempty"`
+}
+
+// NormalizeEmail trims and lower-cases an email, the form in which emails
+// are stored, compared and unique.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+func checkEmail(email string) error {
+	if len(email) > 254 || email == "" {
+		return ErrInvalidEmail
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return ErrInvalidEmail
+	}
+	return nil
+}
+
+// Register creates an account and signs it in (POST /auth/register).
+// With self-signup off it answers ErrSignupDisabled unless the database has
+// no user yet (the first user becomes admin) or in.InviteToken is a valid
+// invite. A personal workspace is created in the same transaction.
+// Errors: ErrInvalidEmail, ErrInvalidPassword, ErrSignupDisabled,
+// ErrInvalidInvite, ErrEmailTaken.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
+	email := NormalizeEmail(in.Email)
+	if err := checkEmail(email); err != nil {
+		return nil, err
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return nil, err
+	}
+	if in.InviteToken != "" && s.cfg.Workspaces == nil {
+		return nil, fmt.Errorf("auth: register: no workspaces configured: %w", ErrInvalidInvite)
+	}
+	// Refuse a closed signup before paying for a hash.
+	if !s.cfg.AllowSelfSignup && in.InviteToken == "" {
+		n, err := s.store.CountEntities(ctx, TableUsers, "")
+		if err != nil {
+			return nil, fmt.Errorf("auth: register: %w", err)
+		}
+		if n > 0 {
+			return nil, ErrSignupDisabled
+		}
+	}
+	hash, err := s.hasher.hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.insertUser(ctx, newUser{email: email, hash: hash, invite: in.InviteToken, open: s.cfg.AllowSelfSignup, bootstrap: true})
+	if err != nil {
+		return nil, err
+	}
+	return s.startSession(ctx, u)
+}
+
+// CreateUserInput describes an account made by CreateUser.
+type CreateUserInput struct {
+	Email    string
+	Password string
+	// Role is RoleAdmin or RoleUser. Defaults to RoleUser.
+	Role string
+	// Inactive creates the account deactivated.
+	Inactive bool
+}
+
+// CreateUser makes an account without signing it in and without the
+// signup rules, for seed scripts and admin tools. The password rules still
+// apply. A personal workspace is created when workspaces are configured.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (User, error) {
+	email := NormalizeEmail(in.Email)
+	if err := checkEmail(email); err != nil {
+		return User{}, err
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return User{}, err
+	}
+	if in.Role == "" {
+		in.Role = RoleUser
+	}
+	if in.Role != RoleAdmin && in.Role != RoleUser {
+		return User{}, ErrInvalidRole
+	}
+	hash, err := s.hasher.hash(ctx, in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	return s.insertUser(ctx, newUser{email: email, hash: hash, open: true, role: in.Role, inactive: in.Inactive})
+}
+
+type newUser struct {
+	email, hash string
+	invite      string
+	open        bool   // signup open to anyone
+	bootstrap   bool   // the first user of the database becomes admin
+	role        string // fixed role (CreateUser); "" = by the bootstrap rule
+	inactive    bool
+}
+
+// insertUser stores a user, its password hash and workspaces in one
+// transaction. The unique index on email makes concurrent duplicates fail;
+// the unique index on first_admin lets exactly one concurrent registration
+// become the bootstrap admin — the others are retried as ordinary users.
+func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
+	for {
+		var u User
+		var first bool
+		err := s.store.Tx(ctx, func(tx *db.Store) error {
+			first = false
+			if nu.bootstrap {
+				n, err := tx.CountEntities(ctx, TableUsers, "")
+				if err != nil {
+					return err
+				}
+				first = n == 0
+			}
+			if !first && !nu.open && nu.invite == "" {
+				return ErrSignupDisabled
+			}
+			row := db.Entity{"email": nu.email, "role": RoleUser, "is_active": !nu.inactive, "workspace_id": ""}
+			if nu.role != "" {
+				row["role"] = nu.role
+			}
+			if first {
+				row["role"] = RoleAdmin
+				row["first_admin"] = int64(1)
+			}
+			e, err := tx.SaveEntity(ctx, TableUsers, row)
+			if err != nil {
+				return err
+			}
+			u = userOf(e)
+			if _, err := tx.SaveEntity(ctx, TablePasswords, db.Entity{"id": u.ID, "hash": nu.hash}); err != nil {
+				return err
+			}
+			if h := s.cfg.Workspaces; h != nil {
+				ws, err := h.CreatePersonal(ctx, tx, u)
+				if err != nil {
+					return fmt.Errorf("personal workspace: %w", err)
+				}
+				if nu.invite != "" {
+					if _, err := h.AcceptInvite(ctx, tx, nu.invite, u); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.SaveEntity(ctx, TableUsers, db.Entity{"id": u.ID, "workspace_id": ws}); err != nil {
+					return err
+				}
+				u.WorkspaceID = ws
+			}
+			return nil
+		})
+		if err == nil {
+			s.log.InfoContext(ctx, "user created", "user_id", u.ID, "role", u.Role)
+			return u, nil
+		}
+		if !errors.Is(err, db.ErrConflict) {
+			return User{}, fmt.Errorf("auth: create user: %w", err)
+		}
+		// Which unique index broke? A taken email is final; a lost race
+		// for the bootstrap slot is retried as an ordinary registration.
+		taken, ferr := s.store.CountEntities(ctx, TableUsers, "[email] = ?", nu.email)
+		if ferr != nil {
+			return User{}, fmt.Errorf("auth: create user: %w", ferr)
+		}
+		if taken > 0 {
+			return User{}, ErrEmailTaken
+		}
+		if !first {
+			return User{}, fmt.Errorf("auth: create user: %w", err)
+		}
+		nu.bootstrap = false
+	}
+}
+
+// Login checks an email and password and starts a session
+// (POST /auth/login). clientIP keys the failure throttling together with
+// the email. An unknown email and a wrong password give the same
+// ErrInvalidCredentials after the same work (a dummy hash is verified).
+// Errors: ErrInvalidCredentials, ErrAccountDisabled, *ThrottleError.
+func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*Tokens, error) {
+	email = NormalizeEmail(email)
+	if password == "" || len(password) > MaxPasswordLen || len(email) > 254 {
+		return nil, ErrInvalidCredentials
+	}
+	att, err := s.throttle.reserve(ctx, accountKey(email), clientIP)
+	if err != nil {
+		return nil, err
+	}
+	u, hash, err := s.userByEmail(ctx, email)
+	if errors.Is(err, db.ErrNotFound) {
+		if err := s.hasher.verifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, rehash, err := s.hasher.verify(ctx, password, hash)
+	if err != nil {
+		return nil, fmt.Errorf("auth: login: user %s: %w", u.ID, err)
+	}
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	if err := s.throttle.succeeded(ctx, att); err != nil {
+		s.log.WarnContext(ctx, "login throttle not reset", "user_id", u.ID, "err", err)
+	}
+	if !u.IsActive {
+		return nil, ErrAccountDisabled
+	}
+	if rehash {
+		s.upgradeHash(ctx, u.ID, password)
+	}
+	return s.startSession(ctx, u)
+}
+
+// upgradeHash rehashes a password whose hash has outdated parameters. A
+// failure is logged and retried at the next login.
+func (s *Service) upgradeHash(ctx context.Context, userID, password string) {
+	hash, err := s.hasher.hash(ctx, password)
+	if err == nil {
+		_, err = s.store.SaveEntity(ctx, TablePasswords, db.Entity{"id": userID, "hash": hash})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", userID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "password hash upgraded", "user_id", userID)
+}
+
+// userByEmail returns the live user of a normalized email and its hash.
+func (s *Service) userByEmail(ctx context.Context, email string) (User, string, error) {
+	rows, err := s.store.FindEntities(ctx, TableUsers, db.Query{Where: "[email] = ?", Params: []any{email}, Limit: 1})
+	if err != nil {
+		return User{}, "", fmt.Errorf("auth: find user: %w", err)
+	}
+	if len(rows) == 0 {
+		return User{}, "", db.ErrNotFound
+	}
+	u := userOf(rows[0])
+	pw, err := s.store.GetEntity(ctx, TablePasswords, u.ID)
+	if err != nil {
+		return User{}, "", fmt.Errorf("auth: password of %s: %w", u.ID, err)
+	}
+	hash, _ := pw["hash"].(string)
+	return u, hash, nil
+}
+
+// GetUser returns the user with the given id (its personal workspace as
+// WorkspaceID). Error: ErrUserNotFound.
+func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
+	e, err := s.store.GetEntity(ctx, TableUsers, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return User{}, ErrUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("auth: get user: %w", err)
+	}
+	return userOf(e), nil
+}
+
+// GetUserByEmail returns the user with the given email (normalized first).
+// Error: ErrUserNotFound.
+func (s *Service) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	rows, err := s.store.FindEntities(ctx, TableUsers, db.Query{Where: "[email] = ?", Params: []any{NormalizeEmail(email)}, Limit: 1})
+	if err != nil {
+		return User{}, fmt.Errorf("auth: find user: %w", err)
+	}
+	if len(rows) == 0 {
+		return User{}, ErrUserNotFound
+	}
+	return userOf(rows[0]), nil
+}
+
+// ChangePassword replaces the password of userID after checking the
+// current one (POST /auth/password) and ends every other session of the
+// user: keepSessionID (the caller's session, "" for none) survives.
+// Failed checks count against the login throttle.
+// Errors: ErrWrongPassword, ErrInvalidPassword, *ThrottleError, ErrUserNotFound.
+func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, current, next, clientIP string) error {
+	u, err := s.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	if len(current) > MaxPasswordLen {
+		return ErrWrongPassword
+	}
+	att, err := s.throttle.reserve(ctx, accountKey(u.Email), clientIP)
+	if err != nil {
+		return err
+	}
+	pw, err := s.store.GetEntity(ctx, TablePasswords, userID)
+	if err != nil {
+		return fmt.Errorf("auth: password of %s: %w", userID, err)
+	}
+	old, _ := pw["hash"].(string)
+	ok, _, err := s.hasher.verify(ctx, current, old)
+	if err != nil {
+		return fmt.Errorf("auth: change password of %s: %w", userID, err)
+	}
+	if !ok {
+		return ErrWrongPassword
+	}
+	if err := s.throttle.succeeded(ctx, att); err != nil {
+		s.log.WarnContext(ctx, "login throttle not reset", "user_id", userID, "err", err)
+	}
+	hash, err := s.hasher.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.SaveEntity(ctx, TablePasswords, db.Entity{"id": userID, "hash": hash}); err != nil {
+		return fmt.Errorf("auth: change password of %s: %w", userID, err)
+	}
+	if err := s.revokeSessions(ctx, userID, keepSessionID); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "password changed", "user_id", userID)
+	return nil
+}
+
+// SetRole gives userID the role RoleAdmin or RoleUser. It takes effect on
+// the user's next request in this process and within IdentityCacheTTL in
+// others. Errors: ErrInvalidRole, ErrUserNotFound.
+func (s *Service) SetRole(ctx context.Context, userID, role string) (User, error) {
+	if role != RoleAdmin && role != RoleUser {
+		return User{}, ErrInvalidRole
+	}
+	return s.updateUser(ctx, userID, db.Entity{"role": role})
+}
+
+// MakeAdmin gives userID the admin role (SetRole with RoleAdmin).
+func (s *Service) MakeAdmin(ctx context.Context, userID string) (User, error) {
+	return s.SetRole(ctx, userID, RoleAdmin)
+}
+
+// SetActive activates or deactivates userID. A deactivated user cannot
+// log in or refresh (ErrAccountDisabled), and its access tokens stop
+// working at once in this process and within IdentityCacheTTL in others.
+// Error: ErrUserNotFound.
+func (s *Service) SetActive(ctx context.Context, userID string, active bool) (User, error) {
+	return s.updateUser(ctx, userID, db.Entity{"is_active": active})
+}
+
+func (s *Service) updateUser(ctx context.Context, userID string, fields db.Entity) (User, error) {
+	if _, err := s.GetUser(ctx, userID); err != nil {
+		return User{}, err
+	}
+	fields["id"] = userID
+	e, err := s.store.SaveEntity(ctx, TableUsers, fields)
+	if err != nil {
+		return User{}, fmt.Errorf("auth: update user %s: %w", userID, err)
+	}
+	s.users.forget(userID)
+	return userOf(e), nil
+}
+
+// userOf maps a users row to User. It reads only the public fields.
+func userOf(e db.Entity) User {
+	u := User{Role: RoleUser}
+	u.ID, _ = e["id"].(string)
+	u.Email, _ = e["email"].(string)
+	if r, ok := e["role"].(string); ok && r != "" {
+		u.Role = r
+	}
+	u.IsActive, _ = e["is_active"].(bool)
+	u.WorkspaceID, _ = e["workspace_id"].(string)
+	u.CreatedAt, _ = e["created_at"].(string)
+	if e["deleted_at"] != nil {
+		u.IsActive = false
+	}
+	return u
+}

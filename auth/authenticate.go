@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"appkernel/db"
+	"appkernel/middleware"
+)
+
+// WorkspaceHeader switches a request's current workspace (see Authenticate).
+const WorkspaceHeader = "X-Workspace-ID"
+
+// APIKeyPrefix starts every API key. Authenticate leaves bearer tokens
+// with this prefix to API-key authentication.
+const APIKeyPrefix = "sk_"
+
+type authenticatedKey struct{}
+
+// Authenticate reads "Authorization: Bearer <access token>" and, when the
+// token and its user and session are valid, puts the identity in the
+// request context (UserFrom, PrincipalFrom). A request without a token
+// goes on without identity; an invalid token is answered 401
+// "invalid_token". With X-Workspace-ID the request acts in that workspace
+// when the user is a member of it, and is answered 403 "forbidden"
+// otherwise. Bearer tokens starting with APIKeyPrefix are left to API-key
+// authentication.
+func (s *Service) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), authenticatedKey{}, true)
+		token, ok := bearer(r)
+		if !ok || strings.HasPrefix(token, APIKeyPrefix) {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		u, sid, err := s.verify(ctx, token)
+		if err == nil {
+			u, err = s.switchWorkspace(ctx, u, r.Header.Get(WorkspaceHeader))
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx = WithUser(ctx, u)
+		ctx = context.WithValue(ctx, sessionKey{}, sid)
+		middleware.SetUserID(ctx, u.ID)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type sessionKey struct{}
+
+// sessionFrom returns the session id of the access token that
+// authenticated ctx.
+func sessionFrom(ctx context.Context) string {
+	sid, _ := ctx.Value(sessionKey{}).(string)
+	return sid
+}
+
+// ensureAuthenticated runs Authenticate unless it already ran for the
+// request (the kernel puts it in the stack; Routes works without it too).
+func (s *Service) ensureAuthenticated(next http.Handler) http.Handler {
+	authed := s.Authenticate(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(authenticatedKey{}) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
+
+// VerifyAccessToken checks an access token — signature, algorithm (HS256
+// only), issuer, expiry, type — and that its user is active and its
+// session live, and returns the user in their personal workspace. Results
+// of the lookups are cached for IdentityCacheTTL. Error: ErrInvalidToken.
+func (s *Service) VerifyAccessToken(ctx context.Context, token string) (User, error) {
+	u, _, err := s.verify(ctx, token)
+	return u, err
+}
+
+func (s *Service) verify(ctx context.Context, token string) (User, string, error) {
+	c, err := s.signer.verify(token)
+	if err != nil {
+		return User{}, "", err
+	}
+	st, err := s.users.get(ctx, c.Subject, func(ctx context.Context) (userState, error) {
+		u, err := s.GetUser(ctx, c.Subject)
+		if errors.Is(err, ErrUserNotFound) {
+			return userState{}, nil
+		}
+		return userState{u: u, ok: err == nil && u.IsActive}, err
+	})
+	if err != nil {
+		return User{}, "", err
+	}
+	if !st.ok {
+		return User{}, "", fmt.Errorf("%w: user inactive or deleted", ErrInvalidToken)
+	}
+	if c.SessionID != "" {
+		live, err := s.sessions.get(ctx, c.SessionID, func(ctx context.Context) (bool, error) {
+			sess, err := s.store.GetEntity(ctx, TableSessions, c.SessionID)
+			if errors.Is(err, db.ErrNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			owner, _ := sess["user_id"].(string)
+			return owner == c.Subject && sessionLive(sess, s.now()), nil
+		})
+		if err != nil {
+			return User{}, "", err
+		}
+		if !live {
+			return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
+		}
+	}
+	return st.u, c.SessionID, nil
+}
+
+// SwitchWorkspace returns u acting in workspaceID when u is a member of
+// it (membership is cached for IdentityCacheTTL); "" or u's current
+// workspace returns u unchanged. Error: ErrForbidden.
+func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID string) (User, error) {
+	return s.switchWorkspace(ctx, u, workspaceID)
+}
+
+func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User, error) {
+	if ws == "" || ws == u.WorkspaceID {
+		return u, nil
+	}
+	hooks := s.cfg.Workspaces
+	if hooks == nil || len(ws) > 128 {
+		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
+	}
+	member, err := s.members.get(ctx, u.ID+"\x00"+ws, func(ctx context.Context) (bool, error) {
+		return hooks.IsMember(ctx, ws, u.ID)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("auth: workspace membership: %w", err)
+	}
+	if !member {
+		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
+	}
+	u.WorkspaceID = ws
+	return u, nil
+}

@@ -1,0 +1,81 @@
+package auth
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// ttlCache is a small in-process cache whose entries live at most ttl. It
+// holds verified identities (users, sessions, memberships) so an
+// authenticated request costs no database round trip while warm. Loads of
+// one key are coalesced; load errors are not cached.
+type ttlCache[V any] struct {
+	ttl   time.Duration
+	now   func() time.Time
+	limit int
+
+	mu sync.RWMutex
+	m  map[string]ttlEntry[V]
+	sf singleflight.Group
+}
+
+type ttlEntry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+func newTTLCache[V any](ttl time.Duration, now func() time.Time, limit int) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, now: now, limit: limit, m: make(map[string]ttlEntry[V])}
+}
+
+// get returns the cached value of key, loading it with load on a miss.
+func (c *ttlCache[V]) get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok && c.now().Before(e.expires) {
+		return e.v, nil
+	}
+	res, err, _ := c.sf.Do(key, func() (any, error) {
+		v, err := load(context.WithoutCancel(ctx))
+		if err != nil {
+			return v, err
+		}
+		c.put(key, v)
+		return v, nil
+	})
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return res.(V), nil
+}
+
+func (c *ttlCache[V]) put(key string, v V) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.limit {
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= c.limit {
+			clear(c.m)
+		}
+	}
+	c.m[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
+}
+
+// forget drops key, so this process sees a change at once (other processes
+// within ttl).
+func (c *ttlCache[V]) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+	c.sf.Forget(key)
+}

@@ -1,0 +1,61 @@
+package auth
+
+import (
+	"net/http"
+
+	"appkernel/middleware"
+)
+
+// RequireUser answers 401 "unauthorized" unless an identity is in the
+// request context (put there by Service.Authenticate or API-key auth).
+func RequireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFrom(r.Context()); !ok {
+			writeError(w, r, ErrUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireAdmin answers 401 "unauthorized" without an identity and 403
+// "forbidden" when the user is not an admin.
+func RequireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := UserFrom(r.Context())
+		if !ok {
+			writeError(w, r, ErrUnauthorized)
+			return
+		}
+		if u.Role != RoleAdmin {
+			writeError(w, r, withMsg(ErrForbidden, "admin role required"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError renders err in the kernel's error shape. The package's own
+// errors show their sentinel message only (never wrapping context, so
+// bodies do not depend on inputs); 401s carry WWW-Authenticate and 429s
+// Retry-After.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg, ok := detail(err)
+	if !ok {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		if code == "invalid_token" {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+	case http.StatusTooManyRequests:
+		if te := asThrottle(err); te != nil {
+			w.Header().Set("Retry-After", te.retryAfterSeconds())
+		}
+	}
+	middleware.WriteErrorCode(w, r, status, code, msg)
+}

@@ -1,0 +1,124 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"appkernel/db"
+)
+
+// Tables of the package. History is off for the three that hold secrets
+// or churn; users keep history (they never hold a hash).
+const (
+	TableUsers     = "users"
+	TablePasswords = "user_passwords"
+	TableSessions  = "auth_sessions"
+	TableRefresh   = "refresh_tokens"
+)
+
+// identityCacheLimit bounds each identity cache (entries).
+const identityCacheLimit = 100_000
+
+// WorkspaceHooks is implemented by *workspaces.Service. auth calls it to
+// give every new user a personal workspace, to accept invites at
+// registration, and to check X-Workspace-ID.
+type WorkspaceHooks interface {
+	// CreatePersonal creates the personal workspace of the new user u
+	// (owner) inside tx and returns its id.
+	CreatePersonal(ctx context.Context, tx *db.Store, u User) (string, error)
+	// AcceptInvite consumes the invite token inside tx, making u a member
+	// with the invited role, and returns the workspace id. An unknown,
+	// spent or expired token, or one issued to another email, is an error
+	// wrapping ErrInvalidInvite.
+	AcceptInvite(ctx context.Context, tx *db.Store, token string, u User) (string, error)
+	// IsMember reports whether userID is a member of workspaceID.
+	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+}
+
+// Service is the auth feature: accounts, passwords, sessions and tokens.
+// Build it with New; it is safe for concurrent use.
+type Service struct {
+	cfg      Config
+	store    *db.Store
+	log      *slog.Logger
+	hasher   *hasher
+	signer   *tokenSigner
+	throttle throttler
+	// successorKey derives a refresh token's successor from the token, so
+	// that a retry within the grace window gets the same successor back.
+	successorKey []byte
+
+	users    *ttlCache[userState]
+	sessions *ttlCache[bool]
+	members  *ttlCache[bool]
+}
+
+// userState is a cached user: ok is false when the user is gone or inactive.
+type userState struct {
+	u  User
+	ok bool
+}
+
+// New checks cfg, declares the package's indexes and returns the Service.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	h, err := newHasher(cfg.Argon2, cfg.MaxConcurrentHashes)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	mac := hmac.New(sha256.New, cfg.Secret)
+	mac.Write([]byte("appkernel/auth refresh successor v1"))
+	s := &Service{
+		cfg:          cfg,
+		store:        cfg.Store,
+		log:          cfg.Logger.With("component", "auth"),
+		hasher:       h,
+		signer:       newTokenSigner(cfg.Secret, cfg.Issuer, cfg.AccessTTL),
+		successorKey: mac.Sum(nil),
+		users:        newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		sessions:     newTTLCache[bool](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		members:      newTTLCache[bool](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+	}
+	if cfg.Redis != nil {
+		s.throttle = &redisThrottler{rdb: cfg.Redis, prefix: cfg.RedisPrefix, now: cfg.Now}
+	} else {
+		s.throttle = newMemoryThrottler(cfg.Now)
+	}
+	if err := s.init(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// init declares the unique indexes the package's rules rest on and turns
+// history off where it would keep secrets.
+func (s *Service) init(ctx context.Context) error {
+	s.store.DisableHistory(TablePasswords, TableSessions, TableRefresh)
+	indexes := []struct {
+		table  string
+		cols   []string
+		unique bool
+	}{
+		{TableUsers, []string{"email"}, true},       // one account per email, under concurrency
+		{TableUsers, []string{"first_admin"}, true}, // exactly one bootstrap admin
+		{TableRefresh, []string{"token_hash"}, true},
+		{TableRefresh, []string{"rotated_from"}, true}, // one rotation per refresh token
+		{TableRefresh, []string{"session_id"}, false},
+		{TableSessions, []string{"user_id"}, false},
+	}
+	for _, ix := range indexes {
+		if err := s.store.EnsureIndex(ctx, ix.table, ix.cols, ix.unique); err != nil {
+			return fmt.Errorf("auth: index %s%v: %w", ix.table, ix.cols, err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
