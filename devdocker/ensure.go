@@ -25,8 +25,9 @@ type Started struct {
 // postgres://, postgresql://, mysql:// or redis:// URL on localhost,
 // 127.0.0.1 or ::1 whose port does not answer. URLs that are remote, already
 // answering, empty, SQLite, unparseable or of another scheme are left alone.
-// It returns what it started, in the order of urls, and returns once each
-// started server answers or Options.Wait has passed.
+// It returns what it started, in the order of urls, once each started
+// server answers; a server that does not answer within Options.Wait is an
+// error. On an error it also returns what it had started before.
 //
 // With Options.Enabled false Ensure does nothing. When a container is needed
 // but Docker is unavailable (no CLI, or `docker info` fails), Ensure logs one
