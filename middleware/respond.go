@@ -1,12 +1,14 @@
 package middleware
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // ErrorBody is the one JSON shape of every error a client sees:
@@ -23,17 +25,32 @@ type ErrorDetail struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// WriteJSON writes v as JSON with the given status.
+// WriteJSON writes v as JSON with the given status and Content-Type
+// application/json. A value that cannot be encoded becomes a 500 error body.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"response could not be encoded"}}`)
+	buf := jsonBufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal_error","message":"response could not be encoded"}}` + "\n")
+		status = http.StatusInternalServerError
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(buf.Bytes())
+	if buf.Cap() <= maxPooledJSONBuf {
+		jsonBufPool.Put(buf)
+	}
 }
+
+// jsonContentType is shared by every response; the full slice expression
+// makes an append by anyone copy instead of writing into it.
+var jsonContentType = []string{"application/json"}[:1:1]
+
+// jsonBufPool holds encode buffers; big ones are dropped, not kept.
+var jsonBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledJSONBuf = 64 << 10
 
 // WriteError writes err in the kernel's JSON error shape. The status comes
 // from err (an *Error, or any error in the chain with an HTTPStatus() int

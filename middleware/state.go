@@ -2,24 +2,60 @@ package middleware
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
+
+	"github.com/go-chi/chi/v5"
 )
 
-// requestState is the per-request record the stack shares: the access log
-// reads what handlers and other middleware wrote into it.
+// requestState is the one per-request record the stack shares: the access
+// log reads what handlers and other middleware wrote into it. It is also the
+// request's context (it embeds the parent and answers its own key), so
+// creating it costs one allocation instead of a context.WithValue plus the
+// state.
 type requestState struct {
-	requestID   string
-	userID      string
-	err         error // a real fault (status 500) to log
-	debug       bool
-	bodyLimited bool
+	context.Context
+
+	requestID    string
+	requestIDHdr [1]string // backs the echoed header, so echoing allocates nothing
+	clientIP     string
+	trustedPeer  bool // the direct peer is a trusted proxy (see RealIP)
+	userID       string
+	err          error  // a real fault (status 500) to log
+	stack        []byte // stack of a recovered panic
+	debug        bool
+	bodyLimited  bool
+
+	accessLog bool         // Logger runs and will write this request's line
+	logger    *slog.Logger // the access logger, base of LoggerFrom
+	reqLogger atomic.Pointer[slog.Logger]
+	rctx      *chi.Context // a route context Logger supplied when chi had none
+	rw        responseRecorder
 }
 
 type stateKey struct{}
 
-func stateFrom(r *http.Request) *requestState {
-	st, _ := r.Context().Value(stateKey{}).(*requestState)
+// Value answers the state's own key (and a route context the state holds)
+// and forwards everything else to the parent context.
+func (st *requestState) Value(key any) any {
+	switch key.(type) {
+	case stateKey:
+		return st
+	}
+	if st.rctx != nil && key == chi.RouteCtxKey {
+		return st.rctx
+	}
+	return st.Context.Value(key)
+}
+
+func stateFromContext(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
 	return st
+}
+
+func stateFrom(r *http.Request) *requestState {
+	return stateFromContext(r.Context())
 }
 
 // withState returns r with a request state, creating one when absent.
@@ -27,14 +63,14 @@ func withState(r *http.Request) (*http.Request, *requestState) {
 	if st := stateFrom(r); st != nil {
 		return r, st
 	}
-	st := &requestState{}
-	return r.WithContext(context.WithValue(r.Context(), stateKey{}, st)), st
+	st := &requestState{Context: r.Context()}
+	return r.WithContext(st), st
 }
 
 // SetUserID records the authenticated user's id for the access log line.
 // Authentication middleware calls it; it does nothing outside the stack.
 func SetUserID(ctx context.Context, id string) {
-	if st, ok := ctx.Value(stateKey{}).(*requestState); ok {
+	if st := stateFromContext(ctx); st != nil {
 		st.userID = id
 	}
 }

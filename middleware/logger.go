@@ -1,0 +1,157 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// LoggerOptions configures Logger. The zero value is usable.
+type LoggerOptions struct {
+	// Logger receives one line per request. Defaults to a JSON handler on
+	// os.Stderr at INFO.
+	Logger *slog.Logger
+
+	// Debug shows the text of internal errors (and recovered panics) to the
+	// client in 500 responses. Defaults to false: clients see only
+	// "internal server error" and the request ID.
+	Debug bool
+
+	// Skip reports whether a request's access line is left out when it
+	// would be logged at INFO (the kernel skips /healthz and /readyz).
+	// Lines at ERROR (status 5xx) are always written. Defaults to nil:
+	// nothing is skipped.
+	Skip func(r *http.Request) bool
+}
+
+// Logger returns middleware that writes one structured line per request
+// after the handler ran: method, route (the chi route pattern), path,
+// status, bytes, duration_ms, request_id, client_ip, and user_id when
+// authentication recorded one (see SetUserID). Responses with status 5xx are
+// logged at ERROR with the internal error WriteError recorded (and the stack
+// of a recovered panic); everything else at INFO, so client mistakes never
+// show up as faults. Handlers get a logger carrying the request ID from
+// LoggerFrom.
+//
+// Logger must run inside the chi router (Router.Use) for the route pattern
+// to be known; outside one it supplies a route context of its own.
+func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	handler := logger.Handler()
+	debug, skip := opts.Debug, opts.Skip
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			r, st := withState(r)
+			if st.accessLog {
+				// A Logger further up already writes this request's line.
+				next.ServeHTTP(w, r)
+				return
+			}
+			st.logger = logger
+			st.accessLog = true
+			st.debug = st.debug || debug
+			rctx := chi.RouteContext(r.Context())
+			if rctx == nil {
+				// Outside a chi router: give a router further down a
+				// context to record the route pattern in.
+				rctx = chi.NewRouteContext()
+				st.rctx = rctx
+			}
+			rw := &st.rw
+			rw.reset(w)
+
+			next.ServeHTTP(rw, r)
+
+			status := rw.status
+			if !rw.wroteHeader {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			ctx := r.Context()
+			if !handler.Enabled(ctx, level) {
+				return
+			}
+			if level == slog.LevelInfo && skip != nil && skip(r) {
+				return
+			}
+			end := time.Now()
+			writeAccessLine(ctx, handler, level, end, end.Sub(start), r, rctx, st, status)
+		})
+	}, nil
+}
+
+// writeAccessLine builds the record by hand rather than through
+// slog.Logger.LogAttrs: that skips the runtime.Callers walk for the source
+// position, which the access line does not need and which costs more than
+// the rest of the line.
+func writeAccessLine(ctx context.Context, h slog.Handler, level slog.Level, end time.Time, d time.Duration,
+	r *http.Request, rctx *chi.Context, st *requestState, status int) {
+	rec := slog.NewRecord(end, level, "request", 0)
+	attrs := [12]slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("route", rctx.RoutePattern()),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", st.rw.bytes),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("request_id", st.requestID),
+	}
+	n := 7
+	if st.clientIP != "" {
+		attrs[n] = slog.String("client_ip", st.clientIP)
+		n++
+	}
+	if st.userID != "" {
+		attrs[n] = slog.String("user_id", st.userID)
+		n++
+	}
+	if level == slog.LevelError {
+		if st.err != nil {
+			attrs[n] = slog.String("error", st.err.Error())
+			n++
+		}
+		if st.stack != nil {
+			attrs[n] = slog.String("stack", string(st.stack))
+			n++
+		}
+	}
+	rec.AddAttrs(attrs[:n]...)
+	_ = h.Handle(ctx, rec)
+}
+
+// LoggerFrom returns a logger for the request in ctx: the Logger
+// middleware's logger with the request_id attribute, so every line a handler
+// emits through it can be joined with the access line. It is built once per
+// request, on first use. Outside the stack it returns slog.Default().
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	st := stateFromContext(ctx)
+	if st == nil {
+		return slog.Default()
+	}
+	if l := st.reqLogger.Load(); l != nil {
+		return l
+	}
+	base := st.logger
+	if base == nil {
+		base = slog.Default()
+	}
+	l := base
+	if st.requestID != "" {
+		l = base.With(slog.String("request_id", st.requestID))
+	}
+	if st.reqLogger.CompareAndSwap(nil, l) {
+		return l
+	}
+	return st.reqLogger.Load()
+}

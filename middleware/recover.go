@@ -1,0 +1,103 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/debug"
+)
+
+// RecoverOptions configures Recover. The zero value is usable.
+type RecoverOptions struct {
+	// Logger receives the ERROR line of a panic when no Logger middleware
+	// runs above Recover (with one, the panic goes into the request's
+	// access line instead, so one fault is one line). Defaults to a JSON
+	// handler on os.Stderr.
+	Logger *slog.Logger
+
+	// Debug shows the panic value to the client. Defaults to false: the
+	// client gets a plain 500 "internal server error" with the request ID,
+	// never a stack or the panic text.
+	Debug bool
+}
+
+// PanicError is the error a recovered panic becomes: WriteError and the
+// access log see it like any internal error.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprint("panic: ", e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// Recover returns middleware that turns a handler panic into a 500 JSON
+// error and logs it at ERROR with its stack and the request ID; the server
+// goes on serving. A panic with http.ErrAbortHandler is passed on, as
+// net/http expects. When the handler had already started its response, the
+// connection is aborted (the client sees a broken response rather than a
+// truncated one that looks whole) after the panic is logged.
+func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	dbg := opts.Debug
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				pe := &PanicError{Value: v, Stack: debug.Stack()}
+				st := stateFrom(r)
+				started := st != nil && st.accessLog && st.rw.wroteHeader
+				if st != nil && st.accessLog && !started {
+					// The access line (written by Logger on the way out)
+					// carries the panic and its stack.
+					st.err = pe
+					st.stack = pe.Stack
+				} else {
+					logPanic(r, logger, st, pe)
+				}
+				if started {
+					panic(http.ErrAbortHandler)
+				}
+				msg := "internal server error"
+				if dbg || (st != nil && st.debug) {
+					msg = pe.Error()
+				}
+				writeErrorBody(w, r, http.StatusInternalServerError, "internal_error", msg)
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+func logPanic(r *http.Request, logger *slog.Logger, st *requestState, pe *PanicError) {
+	if st != nil && st.logger != nil {
+		logger = st.logger
+	}
+	id := ""
+	if st != nil {
+		id = st.requestID
+	}
+	logger.LogAttrs(r.Context(), slog.LevelError, "panic",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("request_id", id),
+		slog.String("error", pe.Error()),
+		slog.String("stack", string(pe.Stack)),
+	)
+}
