@@ -1,0 +1,155 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"appkernel/jobs"
+)
+
+func TestEnqueueValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("known", noop)
+	ctx := context.Background()
+	if _, err := b.client.Enqueue(ctx, "known", map[string]any{"ch": make(chan int)}); err == nil {
+		t.Error("an unmarshalable payload must fail at Enqueue")
+	}
+	if _, err := b.client.Enqueue(ctx, "unknown", nil); err == nil {
+		t.Error("a task the registry does not know must fail at Enqueue")
+	}
+	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithQueue("bad{queue}")); err == nil {
+		t.Error("a queue name with a brace must be rejected (it would break hash tags)")
+	}
+	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithUnique("", time.Minute)); err == nil {
+		t.Error("an empty unique key must be rejected")
+	}
+	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithMaxAttempts(0)); err == nil {
+		t.Error("zero max attempts must be rejected")
+	}
+	if n, _ := b.rdb.Keys(ctx, b.prefix+"*").Result(); len(n) != 0 {
+		t.Errorf("failed enqueues wrote keys: %v", n)
+	}
+}
+
+func TestEnqueueStatusPending(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("report", noop, jobs.MaxAttempts(7))
+	ctx := context.Background()
+	in, err := b.client.Enqueue(ctx, "report", map[string]int{"n": 1}, jobs.WithUser("u1"), jobs.WithWorkspace("w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ID == "" || in.State != jobs.StatePending || in.MaxAttempts != 7 {
+		t.Fatalf("Enqueue info = %+v", in)
+	}
+	got, err := b.client.Status(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != jobs.StatePending || got.Name != "report" || got.UserID != "u1" || got.WorkspaceID != "w1" ||
+		got.Queue != jobs.DefaultQueue || string(got.Payload) != `{"n":1}` || got.MaxAttempts != 7 || got.Attempt != 0 {
+		t.Fatalf("Status = %+v", got)
+	}
+	if _, err := b.client.Status(ctx, "no-such-job"); !errors.Is(err, jobs.ErrNotFound) {
+		t.Fatalf("Status of unknown id: %v", err)
+	}
+}
+
+func TestUniqueUnderConcurrentEnqueues(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("sync_account", noop)
+	ctx := context.Background()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ok   []string
+		dups = map[string]int{}
+	)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in, err := b.client.Enqueue(ctx, "sync_account", nil, jobs.WithUnique("acct-42", time.Minute))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok = append(ok, in.ID)
+			case errors.Is(err, jobs.ErrDuplicate):
+				dups[in.ID]++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ok) != 1 || len(dups) != 1 || dups[ok[0]] != 49 {
+		t.Fatalf("want 1 job and 49 duplicates naming it; got %v and %v", ok, dups)
+	}
+	if n := b.rdb.LLen(ctx, b.prefix+"{default}:pending").Val(); n != 1 {
+		t.Fatalf("pending holds %d jobs, want 1", n)
+	}
+
+	// Once the job succeeded, the key is free again.
+	b.start(t, b.fastOptions())
+	b.waitState(t, ok[0], jobs.StateSucceeded, 5*time.Second)
+	again, err := b.client.Enqueue(ctx, "sync_account", nil, jobs.WithUnique("acct-42", time.Minute))
+	if err != nil || again.ID == ok[0] {
+		t.Fatalf("enqueue after success: %+v, %v", again, err)
+	}
+}
+
+func TestEnqueueManyBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("a", noop)
+	ctx := context.Background()
+	first, err := b.client.Enqueue(ctx, "a", 0, jobs.WithUnique("k", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := b.client.EnqueueMany(ctx,
+		jobs.EnqueueRequest{Name: "a", Payload: 1},
+		jobs.EnqueueRequest{Name: "a", Payload: 2, Options: []jobs.EnqueueOption{jobs.WithUnique("k", time.Minute)}},
+		jobs.EnqueueRequest{Name: "nope", Payload: 3},
+		jobs.EnqueueRequest{Name: "a", Payload: 4, Options: []jobs.EnqueueOption{jobs.WithDelay(time.Hour)}},
+	)
+	var be *jobs.BatchError
+	if !errors.As(err, &be) || !errors.Is(err, jobs.ErrDuplicate) {
+		t.Fatalf("err = %v, want a BatchError with a duplicate", err)
+	}
+	if be.Errs[0] != nil || be.Errs[1] == nil || be.Errs[2] == nil || be.Errs[3] != nil {
+		t.Fatalf("per-request errors = %v", be.Errs)
+	}
+	if infos[1].ID != first.ID {
+		t.Errorf("duplicate should name the first job %s, got %s", first.ID, infos[1].ID)
+	}
+	if infos[0].State != jobs.StatePending || infos[3].State != jobs.StateScheduled {
+		t.Errorf("states = %s, %s", infos[0].State, infos[3].State)
+	}
+	for _, i := range []int{0, 3} {
+		st, err := b.client.Status(ctx, infos[i].ID)
+		if err != nil || st.State != infos[i].State {
+			t.Errorf("Status(%d) = %+v, %v", i, st, err)
+		}
+	}
+
+	// A big batch is one pipeline and every job lands.
+	reqs := make([]jobs.EnqueueRequest, 500)
+	for i := range reqs {
+		reqs[i] = jobs.EnqueueRequest{Name: "a", Payload: json.RawMessage(`{"i":1}`)}
+	}
+	if _, err := b.client.EnqueueMany(ctx, reqs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.rdb.LLen(ctx, b.prefix+"{default}:pending").Val(); n != 502 {
+		t.Fatalf("pending = %d, want 502", n)
+	}
+}

@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// EnqueueOption configures one Enqueue.
+type EnqueueOption func(*enqueueConfig)
+
+type enqueueConfig struct {
+	queue       string
+	userID      string
+	workspaceID string
+	runAt       time.Time
+	delay       time.Duration
+	uniqueKey   string
+	uniqueTTL   time.Duration
+	maxAttempts int
+	id          string
+	err         error
+}
+
+// DefaultQueue is the queue of jobs enqueued without WithQueue.
+const DefaultQueue = "default"
+
+var queueRE = regexp.MustCompile(`^[A-Za-z0-9_.:\-]{1,64}$`)
+
+// WithQueue puts the job on queue instead of DefaultQueue. A worker runs
+// the queues listed in WorkerOptions.Queues.
+func WithQueue(queue string) EnqueueOption {
+	return func(c *enqueueConfig) { c.queue = queue }
+}
+
+// WithUser records the user the job acts for (Job.UserID).
+func WithUser(id string) EnqueueOption {
+	return func(c *enqueueConfig) { c.userID = id }
+}
+
+// WithWorkspace records the workspace the job belongs to (Job.WorkspaceID).
+func WithWorkspace(id string) EnqueueOption {
+	return func(c *enqueueConfig) { c.workspaceID = id }
+}
+
+// WithDelay makes the job runnable d from now (within a second of it).
+func WithDelay(d time.Duration) EnqueueOption {
+	return func(c *enqueueConfig) { c.delay = d; c.runAt = time.Time{} }
+}
+
+// WithRunAt makes the job runnable at t (within a second of it).
+func WithRunAt(t time.Time) EnqueueOption {
+	return func(c *enqueueConfig) { c.runAt = t; c.delay = 0 }
+}
+
+// WithUnique makes the job unique by key for up to ttl: while a job
+// enqueued with the same key (on the same queue) is scheduled, pending,
+// retrying or running, Enqueue returns ErrDuplicate and that job's id. The
+// key is released when the job succeeds or dies, or after ttl at the latest.
+func WithUnique(key string, ttl time.Duration) EnqueueOption {
+	return func(c *enqueueConfig) {
+		c.uniqueKey = key
+		c.uniqueTTL = ttl
+		if key == "" || ttl <= 0 {
+			c.err = fmt.Errorf("jobs: WithUnique needs a non-empty key and a positive ttl (got %q, %s)", key, ttl)
+		}
+	}
+}
+
+// WithMaxAttempts overrides the task's MaxAttempts for this job.
+func WithMaxAttempts(n int) EnqueueOption {
+	return func(c *enqueueConfig) {
+		c.maxAttempts = n
+		if n < 1 {
+			c.err = fmt.Errorf("jobs: WithMaxAttempts needs at least 1 (got %d)", n)
+		}
+	}
+}
+
+// WithID sets the job's id instead of a generated UUIDv7. Use it to tie a
+// job to an id of your own; ids must be unique within a queue.
+func WithID(id string) EnqueueOption {
+	return func(c *enqueueConfig) { c.id = id }
+}

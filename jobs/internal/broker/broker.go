@@ -1,0 +1,410 @@
+// Package broker is the Redis side of appkernel/jobs: key layout, Lua
+// scripts and the calls that run them. Every state change of a job is one
+// script call; batches of jobs share a call.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Broker runs the job scripts against one Redis under one key prefix.
+type Broker struct {
+	rdb    redis.UniversalClient
+	prefix string
+
+	keys       sync.Map // queue -> Keys
+	registered sync.Map // queue -> struct{}: already in the queues set
+}
+
+// New returns a Broker; prefix is prepended to every key (e.g. "appkernel:").
+func New(rdb redis.UniversalClient, prefix string) *Broker {
+	return &Broker{rdb: rdb, prefix: prefix}
+}
+
+// Keys are the Redis keys of one queue. They share the hash tag "{queue}"
+// so that they live in one Redis Cluster slot.
+type Keys struct {
+	Pending   string // list of ready job ids (LPUSH in, RPOP out)
+	Active    string // zset id -> lease deadline (ms)
+	Scheduled string // zset id -> run-at (ms), for delayed and retrying jobs
+	Dead      string // zset id -> died-at (ms)
+	Job       string // prefix of a job's hash key; append the id
+	Unique    string // prefix of a unique lock key; append the unique key
+}
+
+// Keys returns the keys of queue.
+func (b *Broker) Keys(queue string) Keys {
+	if k, ok := b.keys.Load(queue); ok {
+		return k.(Keys)
+	}
+	base := b.prefix + "{" + queue + "}:"
+	k := Keys{
+		Pending:   base + "pending",
+		Active:    base + "active",
+		Scheduled: base + "scheduled",
+		Dead:      base + "dead",
+		Job:       base + "job:",
+		Unique:    base + "unique:",
+	}
+	b.keys.Store(queue, k)
+	return k
+}
+
+// QueuesKey is the set of every queue a job was ever enqueued on.
+func (b *Broker) QueuesKey() string { return b.prefix + "queues" }
+
+// Register records queue in the queues set (once per Broker).
+func (b *Broker) Register(ctx context.Context, queues ...string) error {
+	var todo []any
+	for _, q := range queues {
+		if _, ok := b.registered.Load(q); !ok {
+			todo = append(todo, q)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := b.rdb.SAdd(ctx, b.QueuesKey(), todo...).Err(); err != nil {
+		return err
+	}
+	for _, q := range todo {
+		b.registered.Store(q, struct{}{})
+	}
+	return nil
+}
+
+// Message is a job to enqueue.
+type Message struct {
+	ID          string
+	Queue       string
+	Name        string
+	Payload     []byte
+	MaxAttempts int
+	UserID      string
+	WorkspaceID string
+	RunAt       time.Time // zero: now
+	UniqueKey   string
+	UniqueTTL   time.Duration
+}
+
+// Enqueued is the outcome of enqueueing one Message.
+type Enqueued struct {
+	Duplicate  bool   // a job holding the unique key exists
+	ExistingID string // its id, when Duplicate
+	EnqueuedAt time.Time
+	State      string // "pending" or "scheduled"
+}
+
+func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
+	k := b.Keys(m.Queue)
+	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID}
+	if m.UniqueKey != "" {
+		keys = append(keys, k.Unique+m.UniqueKey)
+	}
+	var runAt int64
+	if !m.RunAt.IsZero() {
+		runAt = m.RunAt.UnixMilli()
+	}
+	args = make([]any, 0, 17)
+	args = append(args, m.ID, runAt, m.UniqueTTL.Milliseconds(),
+		"name", m.Name, "payload", m.Payload, "queue", m.Queue)
+	if m.MaxAttempts > 0 {
+		args = append(args, "max", m.MaxAttempts)
+	}
+	if m.UserID != "" {
+		args = append(args, "user", m.UserID)
+	}
+	if m.WorkspaceID != "" {
+		args = append(args, "ws", m.WorkspaceID)
+	}
+	return keys, args
+}
+
+func parseEnqueued(v any) (Enqueued, error) {
+	r, ok := v.([]any)
+	if !ok || len(r) < 2 {
+		return Enqueued{}, fmt.Errorf("jobs: unexpected enqueue reply %v", v)
+	}
+	if n, _ := r[0].(int64); n == 0 {
+		id, _ := r[1].(string)
+		return Enqueued{Duplicate: true, ExistingID: id}, nil
+	}
+	ms, _ := r[1].(int64)
+	st, _ := r[2].(string)
+	return Enqueued{EnqueuedAt: time.UnixMilli(ms), State: st}, nil
+}
+
+// Enqueue stores one job in one round trip.
+func (b *Broker) Enqueue(ctx context.Context, m *Message) (Enqueued, error) {
+	if err := b.Register(ctx, m.Queue); err != nil {
+		return Enqueued{}, err
+	}
+	keys, args := b.enqueueArgs(m)
+	v, err := enqueueScript.Run(ctx, b.rdb, keys, args...).Result()
+	if err != nil {
+		return Enqueued{}, err
+	}
+	return parseEnqueued(v)
+}
+
+// EnqueueMany stores jobs in one pipeline. errs[i] is the error of msgs[i];
+// the returned error is for the batch as a whole.
+func (b *Broker) EnqueueMany(ctx context.Context, msgs []*Message) ([]Enqueued, []error, error) {
+	out := make([]Enqueued, len(msgs))
+	errs := make([]error, len(msgs))
+	seen := map[string]bool{}
+	var queues []string
+	for _, m := range msgs {
+		if !seen[m.Queue] {
+			seen[m.Queue] = true
+			queues = append(queues, m.Queue)
+		}
+	}
+	if err := b.Register(ctx, queues...); err != nil {
+		return nil, nil, err
+	}
+	todo := make([]int, len(msgs))
+	for i := range todo {
+		todo[i] = i
+	}
+	for try := 0; len(todo) > 0; try++ {
+		pipe := b.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for j, i := range todo {
+			keys, args := b.enqueueArgs(msgs[i])
+			cmds[j] = enqueueScript.EvalSha(ctx, pipe, keys, args...)
+		}
+		_, _ = pipe.Exec(ctx)
+		var again []int
+		for j, i := range todo {
+			v, err := cmds[j].Result()
+			if err != nil && try == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				again = append(again, i)
+				continue
+			}
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			out[i], errs[i] = parseEnqueued(v)
+		}
+		if len(again) > 0 {
+			if err := enqueueScript.Load(ctx, b.rdb).Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+		todo = again
+	}
+	return out, errs, nil
+}
+
+// Fetched is a job claimed by Fetch.
+type Fetched struct {
+	ID          string
+	Attempt     int
+	Name        string
+	Payload     []byte
+	MaxAttempts int // 0: not set at enqueue
+	UserID      string
+	WorkspaceID string
+	EnqueuedAt  time.Time
+}
+
+// Fetch claims up to n pending jobs of queue with a lease of the given
+// length. It first makes due scheduled jobs pending.
+func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Duration) ([]Fetched, error) {
+	k := b.Keys(queue)
+	v, err := fetchScript.Run(ctx, b.rdb, []string{k.Pending, k.Active, k.Scheduled},
+		n, lease.Milliseconds(), k.Job).Result()
+	if err != nil {
+		return nil, err
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) < 1 {
+		return nil, fmt.Errorf("jobs: unexpected fetch reply %v", v)
+	}
+	r = r[1:]
+	out := make([]Fetched, 0, len(r)/8)
+	for i := 0; i+7 < len(r); i += 8 {
+		f := Fetched{
+			ID:          str(r[i]),
+			Attempt:     int(num(r[i+1])),
+			Name:        str(r[i+2]),
+			Payload:     []byte(str(r[i+3])),
+			MaxAttempts: int(num(r[i+4])),
+			UserID:      str(r[i+5]),
+			WorkspaceID: str(r[i+6]),
+			EnqueuedAt:  time.UnixMilli(num(r[i+7])),
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Outcome ops.
+const (
+	OpSucceeded = "s"
+	OpRetry     = "r"
+	OpDead      = "d"
+)
+
+// Outcome is how one run of a job ended.
+type Outcome struct {
+	Op          string
+	ID          string
+	Attempt     int
+	Data        string        // result JSON (succeeded) or error text
+	Delay       time.Duration // before the retry
+	MaxAttempts int           // the attempts the job was run with
+}
+
+// Complete records outcomes of jobs of one queue in one round trip and
+// returns how many still held their lease (the others were taken over).
+func (b *Broker) Complete(ctx context.Context, queue string, outs []Outcome, retention time.Duration) (int, error) {
+	k := b.Keys(queue)
+	args := make([]any, 0, 2+6*len(outs))
+	args = append(args, k.Job, retention.Milliseconds())
+	for _, o := range outs {
+		args = append(args, o.Op, o.ID, o.Attempt, o.Data, o.Delay.Milliseconds(), o.MaxAttempts)
+	}
+	n, err := completeScript.Run(ctx, b.rdb, []string{k.Active, k.Scheduled, k.Dead}, args...).Int()
+	return n, err
+}
+
+// Extend renews the leases of ids on queue.
+func (b *Broker) Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error {
+	k := b.Keys(queue)
+	args := make([]any, 0, 1+len(ids))
+	args = append(args, lease.Milliseconds())
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return extendScript.Run(ctx, b.rdb, []string{k.Active}, args...).Err()
+}
+
+// Maintain promotes due scheduled jobs and requeues jobs whose lease
+// expired. next is the time until the next scheduled job, or -1.
+func (b *Broker) Maintain(ctx context.Context, queue string, limit int) (promoted, recovered int, next time.Duration, err error) {
+	k := b.Keys(queue)
+	v, err := maintainScript.Run(ctx, b.rdb, []string{k.Pending, k.Active, k.Scheduled}, k.Job, limit).Int64Slice()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if len(v) != 3 {
+		return 0, 0, 0, fmt.Errorf("jobs: unexpected maintain reply %v", v)
+	}
+	next = -1
+	if v[2] >= 0 {
+		next = time.Duration(v[2]) * time.Millisecond
+	}
+	return int(v[0]), int(v[1]), next, nil
+}
+
+// WaitReady blocks until queue has a pending job or timeout passes. It
+// takes nothing: the job is moved from the list's tail back to its tail.
+func (b *Broker) WaitReady(ctx context.Context, queue string, timeout time.Duration) error {
+	k := b.Keys(queue)
+	err := b.rdb.BLMove(ctx, k.Pending, k.Pending, "RIGHT", "RIGHT", timeout).Err()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// Queues lists the queues jobs were enqueued on.
+func (b *Broker) Queues(ctx context.Context) ([]string, error) {
+	return b.rdb.SMembers(ctx, b.QueuesKey()).Result()
+}
+
+// ErrNotFound is returned when no queue holds the job.
+var ErrNotFound = errors.New("job not found")
+
+// Get returns the stored fields of job id and the queue holding it.
+func (b *Broker) Get(ctx context.Context, id string) (map[string]string, string, error) {
+	queues, err := b.Queues(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(queues) == 0 {
+		return nil, "", ErrNotFound
+	}
+	pipe := b.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(queues))
+	for i, q := range queues {
+		cmds[i] = pipe.HGetAll(ctx, b.Keys(q).Job+id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", err
+	}
+	for i, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			return m, queues[i], nil
+		}
+	}
+	return nil, "", ErrNotFound
+}
+
+// Dead lists dead jobs of queue, most recent first.
+func (b *Broker) Dead(ctx context.Context, queue string, offset, limit int) ([]string, []map[string]string, error) {
+	k := b.Keys(queue)
+	ids, err := b.rdb.ZRevRange(ctx, k.Dead, int64(offset), int64(offset+limit-1)).Result()
+	if err != nil || len(ids) == 0 {
+		return nil, nil, err
+	}
+	pipe := b.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, k.Job+id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	out := make([]map[string]string, len(ids))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return ids, out, nil
+}
+
+// RetryDead makes a dead job pending again; false when it is not dead.
+func (b *Broker) RetryDead(ctx context.Context, queue, id string) (bool, error) {
+	k := b.Keys(queue)
+	n, err := retryDeadScript.Run(ctx, b.rdb, []string{k.Pending, k.Dead, k.Job + id}, id).Int()
+	return n == 1, err
+}
+
+// DeleteDead removes a dead job; false when it is not dead.
+func (b *Broker) DeleteDead(ctx context.Context, queue, id string) (bool, error) {
+	k := b.Keys(queue)
+	n, err := deleteDeadScript.Run(ctx, b.rdb, []string{k.Dead, k.Job + id}, id).Int()
+	return n == 1, err
+}
+
+func str(v any) string {
+	switch s := v.(type) {
+	case string:
+		return s
+	case int64:
+		return strconv.FormatInt(s, 10)
+	}
+	return ""
+}
+
+func num(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case string:
+		i, _ := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		return i
+	}
+	return 0
+}

@@ -1,0 +1,182 @@
+package broker
+
+import "github.com/redis/go-redis/v9"
+
+// Every script reads the clock with TIME so that leases and schedules use
+// the server's clock, never the (possibly skewed) clocks of the clients.
+// Each script touches the keys of one queue only; they share the queue's
+// hash tag and so one Redis Cluster slot.
+
+const luaNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+// enqueueScript stores a job and makes it pending or scheduled.
+//
+// KEYS: 1 pending, 2 scheduled, 3 job hash, [4 unique lock]
+// ARGV: 1 id, 2 run-at ms (0 = now), 3 unique TTL ms, 4.. field/value pairs.
+// Returns {1, now, state} or {0, id of the job holding the unique lock}.
+var enqueueScript = redis.NewScript(luaNow + `
+if KEYS[4] then
+  if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[3]) then
+    return {0, redis.call('GET', KEYS[4])}
+  end
+end
+local runat = tonumber(ARGV[2])
+local state = 'pending'
+if runat > now then state = 'scheduled' else runat = now end
+local f = {'state', state, 'attempt', 0, 'enq', now, 'runat', runat}
+for i = 4, #ARGV do f[#f + 1] = ARGV[i] end
+if KEYS[4] then f[#f + 1] = 'uniq'; f[#f + 1] = KEYS[4] end
+redis.call('HSET', KEYS[3], unpack(f))
+if state == 'scheduled' then
+  redis.call('ZADD', KEYS[2], runat, ARGV[1])
+else
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+end
+return {1, now, state}
+`)
+
+// promote moves due scheduled jobs to pending (a Lua fragment).
+const luaPromote = `
+local function promote(pending, scheduled, prefix, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  redis.call('ZREM', scheduled, unpack(due))
+  for _, id in ipairs(due) do
+    redis.call('HSET', prefix .. id, 'state', 'pending')
+  end
+  redis.call('LPUSH', pending, unpack(due))
+  return #due
+end
+`
+
+// fetchScript claims up to n pending jobs for the caller, giving each a
+// lease, and returns what the worker needs to run them.
+//
+// KEYS: 1 pending, 2 active, 3 scheduled
+// ARGV: 1 n, 2 lease ms, 3 job key prefix
+// Returns {now, id, attempt, name, payload, max, user, ws, enq, uniq, ...}.
+var fetchScript = redis.NewScript(luaNow + luaPromote + `
+promote(KEYS[1], KEYS[3], ARGV[3], now, 200)
+local ids = redis.call('RPOP', KEYS[1], ARGV[1])
+local out = {now}
+if not ids then return out end
+local deadline = now + tonumber(ARGV[2])
+local z = {}
+for _, id in ipairs(ids) do
+  local k = ARGV[3] .. id
+  local f = redis.call('HMGET', k, 'name', 'payload', 'max', 'user', 'ws', 'enq', 'attempt')
+  if f[1] then
+    local a = tonumber(f[7] or '0') + 1
+    redis.call('HSET', k, 'state', 'running', 'attempt', a, 'started', now)
+    z[#z + 1] = deadline
+    z[#z + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = a
+    for j = 1, 6 do out[#out + 1] = f[j] or '' end
+  end
+end
+if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end
+return out
+`)
+
+// completeScript records the outcome of finished jobs. An outcome is only
+// applied while the job still holds the lease of that same attempt: a
+// worker whose lease expired (and whose job another worker took over)
+// cannot overwrite the newer run.
+//
+// KEYS: 1 active, 2 scheduled, 3 dead
+// ARGV: 1 job key prefix, 2 retention ms, then groups of
+//       op ('s' succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
+// Returns the number of outcomes applied.
+var completeScript = redis.NewScript(luaNow + `
+local n = 0
+for i = 3, #ARGV, 6 do
+  local op, id, att, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local k = ARGV[1] .. id
+  if redis.call('ZSCORE', KEYS[1], id) and redis.call('HGET', k, 'attempt') == att then
+    redis.call('ZREM', KEYS[1], id)
+    if op == 's' then
+      redis.call('HSET', k, 'state', 'succeeded', 'result', data, 'fin', now, 'max', ARGV[i + 5])
+      redis.call('PEXPIRE', k, ARGV[2])
+    elseif op == 'r' then
+      local at = now + tonumber(ARGV[i + 4])
+      redis.call('HSET', k, 'state', 'retrying', 'err', data, 'runat', at, 'max', ARGV[i + 5])
+      redis.call('ZADD', KEYS[2], at, id)
+    else
+      redis.call('HSET', k, 'state', 'dead', 'err', data, 'fin', now, 'max', ARGV[i + 5])
+      redis.call('ZADD', KEYS[3], now, id)
+    end
+    if op ~= 'r' then
+      local u = redis.call('HGET', k, 'uniq')
+      if u and redis.call('GET', u) == id then redis.call('DEL', u) end
+    end
+    n = n + 1
+  end
+end
+return n
+`)
+
+// extendScript renews the leases of jobs the caller still runs.
+//
+// KEYS: 1 active
+// ARGV: 1 lease ms, 2.. ids
+var extendScript = redis.NewScript(luaNow + `
+local deadline = now + tonumber(ARGV[1])
+local z = {'XX'}
+for i = 2, #ARGV do
+  z[#z + 1] = deadline
+  z[#z + 1] = ARGV[i]
+end
+if #z == 1 then return 0 end
+return redis.call('ZADD', KEYS[1], unpack(z))
+`)
+
+// maintainScript promotes due scheduled jobs and requeues jobs whose lease
+// expired (their worker died or lost Redis). A requeued job keeps its
+// attempt count; the worker that fetches it next decides whether it has
+// attempts left.
+//
+// KEYS: 1 pending, 2 active, 3 scheduled
+// ARGV: 1 job key prefix, 2 limit
+// Returns {promoted, recovered, ms until the next scheduled job or -1}.
+var maintainScript = redis.NewScript(luaNow + luaPromote + `
+local limit = tonumber(ARGV[2])
+local promoted = promote(KEYS[1], KEYS[3], ARGV[1], now, limit)
+local lost = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+if #lost > 0 then
+  redis.call('ZREM', KEYS[2], unpack(lost))
+  for _, id in ipairs(lost) do
+    redis.call('HSET', ARGV[1] .. id, 'state', 'pending', 'err', 'lease expired: worker stopped or lost Redis while running the job')
+  end
+  redis.call('RPUSH', KEYS[1], unpack(lost))
+end
+local nxt = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local wait = -1
+if #nxt > 0 then wait = math.max(0, tonumber(nxt[2]) - now) end
+return {promoted, #lost, wait}
+`)
+
+// retryDeadScript moves a dead job back to pending with fresh attempts.
+//
+// KEYS: 1 pending, 2 dead, 3 job hash
+// ARGV: 1 id
+var retryDeadScript = redis.NewScript(`
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], 'state', 'pending', 'attempt', 0)
+redis.call('HDEL', KEYS[3], 'fin')
+redis.call('LPUSH', KEYS[1], ARGV[1])
+return 1
+`)
+
+// deleteDeadScript removes a dead job for good.
+//
+// KEYS: 1 dead, 2 job hash
+// ARGV: 1 id
+var deleteDeadScript = redis.NewScript(`
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+`)

@@ -1,0 +1,583 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"appkernel/jobs/internal/broker"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// WorkerOptions configure a Worker. The zero value is valid.
+type WorkerOptions struct {
+	// Concurrency is how many jobs run at once. Defaults to 10.
+	Concurrency int
+	// Queues the worker runs, all served at once (no priorities).
+	// Defaults to []string{DefaultQueue}.
+	Queues []string
+	// Prefix namespaces the Redis keys; it must match the clients'
+	// (WithPrefix). Defaults to DefaultPrefix.
+	Prefix string
+	// Lease is how long a running job stays claimed without renewal. The
+	// worker renews it every Lease/3; when a worker dies, its jobs run
+	// again within Lease + RecoveryInterval. Defaults to 15s.
+	Lease time.Duration
+	// RecoveryInterval is how often expired leases and due delayed or
+	// retrying jobs are checked. Defaults to 1s.
+	RecoveryInterval time.Duration
+	// ShutdownTimeout is how long Run lets running jobs finish once its
+	// context is done; jobs still running then are left to their leases
+	// and run again elsewhere. Defaults to 10s. (Stop takes its grace from
+	// its own context instead.)
+	ShutdownTimeout time.Duration
+	// ResultRetention is how long a succeeded job and its result stay
+	// readable by Client.Status. Defaults to 24h.
+	ResultRetention time.Duration
+	// Backoff returns the wait before retry number attempt (1 after the
+	// first failure). Defaults to ExponentialBackoff(time.Second, time.Hour).
+	Backoff func(attempt int) time.Duration
+	// Logger receives the worker's logs; each Job.Logger derives from it.
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o WorkerOptions) withDefaults() WorkerOptions {
+	if o.Concurrency == 0 {
+		o.Concurrency = 10
+	}
+	if len(o.Queues) == 0 {
+		o.Queues = []string{DefaultQueue}
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Lease == 0 {
+		o.Lease = 15 * time.Second
+	}
+	if o.RecoveryInterval == 0 {
+		o.RecoveryInterval = time.Second
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.ResultRetention == 0 {
+		o.ResultRetention = 24 * time.Hour
+	}
+	if o.Backoff == nil {
+		o.Backoff = ExponentialBackoff(time.Second, time.Hour)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func (o WorkerOptions) validate() error {
+	if o.Concurrency < 1 {
+		return fmt.Errorf("jobs: WorkerOptions.Concurrency must be at least 1 (0 means 10), got %d", o.Concurrency)
+	}
+	seen := map[string]bool{}
+	for _, q := range o.Queues {
+		if !queueRE.MatchString(q) {
+			return fmt.Errorf("jobs: WorkerOptions.Queues: invalid queue name %q", q)
+		}
+		if seen[q] {
+			return fmt.Errorf("jobs: WorkerOptions.Queues lists %q twice", q)
+		}
+		seen[q] = true
+	}
+	if o.Lease < 100*time.Millisecond {
+		return fmt.Errorf("jobs: WorkerOptions.Lease must be at least 100ms (0 means 15s), got %s", o.Lease)
+	}
+	if o.RecoveryInterval < 0 || o.ShutdownTimeout < 0 || o.ResultRetention < 0 {
+		return errors.New("jobs: WorkerOptions durations must not be negative")
+	}
+	return nil
+}
+
+// ExponentialBackoff returns a backoff of base·2^(attempt-1), capped at
+// max, with jitter: the wait is drawn from [d/2, 3d/2).
+func ExponentialBackoff(base, max time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		if attempt < 1 {
+			attempt = 1
+		}
+		d := max
+		if attempt < 63 {
+			if v := base << (attempt - 1); v > 0 && v < max {
+				d = v
+			}
+		}
+		if d <= 1 {
+			return d
+		}
+		return d/2 + rand.N(d)
+	}
+}
+
+const (
+	idleWait   = time.Second // how long an idle fetcher blocks per call
+	maxBatch   = 256         // jobs per fetch call
+	maxAckSize = 512         // outcomes per complete call
+)
+
+// Worker runs the jobs of a Registry: it fetches them from Redis, runs
+// their handlers, renews their leases and records their outcomes. Build it
+// with NewWorker and run it with Run, or Start and Stop. A Worker runs once.
+type Worker struct {
+	b    *broker.Broker
+	reg  *Registry
+	opts WorkerOptions
+	err  error // from validate, returned by Start
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	state   int // 0 new, 1 running, 2 stopping or stopped
+	baseCtx context.Context
+
+	fetchCancel context.CancelFunc // ends fetchers and maintainers
+	hardCtx     context.Context    // parent of every handler's context
+	hardCancel  context.CancelFunc
+	ackCtx      context.Context // completer's Redis calls
+	ackCancel   context.CancelFunc
+	renewCancel context.CancelFunc
+
+	loops   sync.WaitGroup // fetchers, maintainers
+	running sync.WaitGroup // handlers
+	acker   sync.WaitGroup // completer
+	renewer sync.WaitGroup
+
+	slots    chan struct{}
+	outcomes chan queuedOutcome
+	sendMu   sync.RWMutex
+	closed   bool
+
+	inMu     sync.Mutex
+	inflight map[string]map[string]struct{} // queue -> ids holding a lease here
+}
+
+type queuedOutcome struct {
+	queue string
+	o     broker.Outcome
+}
+
+// NewWorker returns a Worker running reg's tasks from rdb. Invalid options
+// are reported by Start (and Run).
+func NewWorker(rdb redis.UniversalClient, reg *Registry, opts WorkerOptions) *Worker {
+	opts = opts.withDefaults()
+	w := &Worker{reg: reg, opts: opts, log: opts.Logger}
+	w.err = opts.validate()
+	if rdb == nil {
+		w.err = ErrNoBackend
+	} else {
+		w.b = broker.New(rdb, opts.Prefix)
+	}
+	if reg == nil && w.err == nil {
+		w.err = errors.New("jobs: NewWorker needs a Registry")
+	}
+	return w
+}
+
+// Run starts the worker and blocks until ctx is done, then stops it,
+// letting running jobs finish for up to ShutdownTimeout. It returns nil
+// after a clean stop.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.ShutdownTimeout)
+	defer cancel()
+	return w.Stop(sctx)
+}
+
+// Start starts fetching and running jobs in the background and returns.
+// ctx supplies the values of the handlers' contexts; cancelling it does not
+// stop the worker: call Stop. Start fails on invalid options or when the
+// worker was already started. Redis need not be up yet: the worker retries.
+func (w *Worker) Start(ctx context.Context) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != 0 {
+		return errors.New("jobs: worker already started")
+	}
+	w.state = 1
+	w.baseCtx = context.WithoutCancel(ctx)
+	var fetchCtx, renewCtx context.Context
+	fetchCtx, w.fetchCancel = context.WithCancel(w.baseCtx)
+	w.hardCtx, w.hardCancel = context.WithCancel(w.baseCtx)
+	w.ackCtx, w.ackCancel = context.WithCancel(w.baseCtx)
+	renewCtx, w.renewCancel = context.WithCancel(w.baseCtx)
+	w.slots = make(chan struct{}, w.opts.Concurrency)
+	w.outcomes = make(chan queuedOutcome, w.opts.Concurrency)
+	w.inflight = make(map[string]map[string]struct{}, len(w.opts.Queues))
+	for _, q := range w.opts.Queues {
+		w.inflight[q] = map[string]struct{}{}
+		w.loops.Add(2)
+		go w.fetchLoop(fetchCtx, q)
+		go w.maintainLoop(fetchCtx, q)
+	}
+	w.acker.Add(1)
+	go w.completeLoop()
+	w.renewer.Add(1)
+	go w.renewLoop(renewCtx)
+	w.log.Info("jobs worker started", "queues", w.opts.Queues, "concurrency", w.opts.Concurrency, "lease", w.opts.Lease)
+	return nil
+}
+
+// Stop stops fetching, lets running jobs finish until ctx is done, records
+// their outcomes and returns. Jobs still running when ctx is done have
+// their contexts cancelled and are not acknowledged: their leases expire
+// and another worker runs them again, so nothing is lost. Stop returns nil
+// when every job finished in time, ctx's error otherwise. Stopping a worker
+// that is not running is a no-op.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	if w.state != 1 {
+		w.mu.Unlock()
+		return nil
+	}
+	w.state = 2
+	w.mu.Unlock()
+
+	w.fetchCancel()
+	var stopErr error
+	if !waitCtx(ctx, &w.loops) {
+		stopErr = ctx.Err()
+	}
+	if stopErr == nil && !waitCtx(ctx, &w.running) {
+		stopErr = ctx.Err()
+	}
+	if stopErr != nil {
+		// Out of grace: abandon the jobs still running to their leases.
+		w.hardCancel()
+	}
+	w.sendMu.Lock()
+	w.closed = true
+	close(w.outcomes)
+	w.sendMu.Unlock()
+	if !waitCtx(ctx, &w.acker) {
+		stopErr = ctx.Err()
+		w.ackCancel()
+		w.acker.Wait()
+	}
+	w.renewCancel()
+	w.renewer.Wait()
+	w.hardCancel()
+	w.ackCancel()
+	if stopErr != nil {
+		w.log.Warn("jobs worker stopped before its jobs finished; their leases will expire and they will run again", "error", stopErr)
+		return fmt.Errorf("jobs: stop: %w", stopErr)
+	}
+	w.log.Info("jobs worker stopped")
+	return nil
+}
+
+// waitCtx waits for wg, or for ctx; it reports whether wg finished.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// sleepCtx sleeps d or until ctx is done; it reports whether it slept.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (w *Worker) fetchLoop(ctx context.Context, q string) {
+	defer w.loops.Done()
+	// Fetches run on a context that stop cannot cancel halfway: a fetch
+	// that claimed jobs must hand them to handlers.
+	fctx := context.WithoutCancel(ctx)
+	errWait := 50 * time.Millisecond
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < maxBatch {
+			select {
+			case w.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		if ctx.Err() != nil {
+			w.release(n)
+			return
+		}
+		got, err := w.b.Fetch(fctx, q, n, w.opts.Lease)
+		w.release(n - len(got))
+		if err != nil {
+			w.log.Warn("jobs: fetch failed; retrying", "queue", q, "error", err, "retry_in", errWait)
+			if !sleepCtx(ctx, errWait) {
+				return
+			}
+			errWait = min(errWait*2, 2*time.Second)
+			continue
+		}
+		errWait = 50 * time.Millisecond
+		if len(got) == 0 {
+			if err := w.b.WaitReady(ctx, q, idleWait); err != nil && ctx.Err() == nil {
+				w.log.Warn("jobs: waiting for jobs failed; retrying", "queue", q, "error", err)
+				sleepCtx(ctx, errWait)
+			}
+			continue
+		}
+		w.inMu.Lock()
+		set := w.inflight[q]
+		for _, f := range got {
+			set[f.ID] = struct{}{}
+		}
+		w.inMu.Unlock()
+		w.running.Add(len(got))
+		for _, f := range got {
+			go w.runJob(q, f)
+		}
+	}
+}
+
+func (w *Worker) release(n int) {
+	for range n {
+		<-w.slots
+	}
+}
+
+func (w *Worker) maintainLoop(ctx context.Context, q string) {
+	defer w.loops.Done()
+	const limit = 1000
+	for {
+		promoted, recovered, next, err := w.b.Maintain(ctx, q, limit)
+		wait := w.opts.RecoveryInterval
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("jobs: maintenance failed; retrying", "queue", q, "error", err)
+		case promoted == limit || recovered == limit:
+			wait = 0
+		case next >= 0 && next < wait:
+			wait = next
+		}
+		if recovered > 0 {
+			w.log.Warn("jobs: requeued jobs whose lease expired", "queue", q, "count", recovered)
+		}
+		if wait > 0 && !sleepCtx(ctx, wait) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (w *Worker) renewLoop(ctx context.Context) {
+	defer w.renewer.Done()
+	t := time.NewTicker(w.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, q := range w.opts.Queues {
+			w.inMu.Lock()
+			ids := make([]string, 0, len(w.inflight[q]))
+			for id := range w.inflight[q] {
+				ids = append(ids, id)
+			}
+			w.inMu.Unlock()
+			for len(ids) > 0 {
+				chunk := ids[:min(len(ids), 1000)]
+				ids = ids[len(chunk):]
+				if err := w.b.Extend(ctx, q, chunk, w.opts.Lease); err != nil && ctx.Err() == nil {
+					w.log.Warn("jobs: lease renewal failed", "queue", q, "jobs", len(chunk), "error", err)
+				}
+			}
+		}
+	}
+}
+
+func (w *Worker) runJob(q string, f broker.Fetched) {
+	defer w.running.Done()
+	t, known := w.reg.lookup(f.Name)
+	maxAttempts := f.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+		if known {
+			maxAttempts = t.maxAttempts
+		}
+	}
+	o := broker.Outcome{ID: f.ID, Attempt: f.Attempt, MaxAttempts: maxAttempts}
+	log := w.log.With("job_id", f.ID, "task", f.Name, "queue", q, "attempt", f.Attempt)
+	var err error
+	switch {
+	case f.Attempt > maxAttempts:
+		// Its previous run lost its lease on the last attempt.
+		o.Op, o.Data = broker.OpDead, fmt.Sprintf("out of attempts (%d): the last run lost its lease (worker stopped or lost Redis)", maxAttempts)
+		log.Error("job is out of attempts", "error", o.Data)
+		w.send(q, o)
+		return
+	case !known:
+		err = fmt.Errorf("no handler is registered for task %q on this worker", f.Name)
+	default:
+		job := &Job{
+			ID: f.ID, Name: f.Name, Queue: q, Payload: json.RawMessage(f.Payload),
+			Attempt: f.Attempt, MaxAttempts: maxAttempts,
+			UserID: f.UserID, WorkspaceID: f.WorkspaceID, EnqueuedAt: f.EnqueuedAt,
+			Logger: log,
+		}
+		var res any
+		res, err = w.call(t, job)
+		if err == nil {
+			o.Op = broker.OpSucceeded
+			if res != nil {
+				b, merr := json.Marshal(res)
+				if merr != nil {
+					log.Error("job succeeded but its result is not JSON; result dropped", "error", merr)
+				} else {
+					o.Data = string(b)
+				}
+			}
+		}
+	}
+	if w.hardCtx.Err() != nil {
+		// The worker gave up on its jobs: leave this one to its lease.
+		<-w.slots
+		return
+	}
+	if err != nil {
+		o.Data = err.Error()
+		switch {
+		case IsPermanent(err):
+			o.Op = broker.OpDead
+			log.Error("job failed permanently; moved to the dead set", "error", err)
+		case f.Attempt >= maxAttempts:
+			o.Op = broker.OpDead
+			log.Error("job failed on its last attempt; moved to the dead set", "error", err, "max_attempts", maxAttempts)
+		default:
+			o.Op = broker.OpRetry
+			o.Delay = w.opts.Backoff(f.Attempt)
+			log.Warn("job failed; will retry", "error", err, "retry_in", o.Delay)
+		}
+	}
+	w.send(q, o)
+}
+
+// call runs the handler with the task's timeout, turning a panic into an
+// error.
+func (w *Worker) call(t *task, job *Job) (res any, err error) {
+	ctx, cancel := context.WithTimeout(w.hardCtx, t.timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+			job.Logger.Error("job panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	res, err = t.handler(ctx, job)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", t.timeout, err)
+	}
+	return res, err
+}
+
+// send hands an outcome to the completer and frees the job's slot.
+func (w *Worker) send(q string, o broker.Outcome) {
+	w.sendMu.RLock()
+	if !w.closed {
+		w.outcomes <- queuedOutcome{queue: q, o: o}
+	}
+	w.sendMu.RUnlock()
+	<-w.slots
+}
+
+// completeLoop records outcomes in batches: whatever finished while the
+// previous batch was being written goes in the next call.
+func (w *Worker) completeLoop() {
+	defer w.acker.Done()
+	batch := map[string][]broker.Outcome{}
+	for {
+		first, ok := <-w.outcomes
+		if !ok {
+			return
+		}
+		batch[first.queue] = append(batch[first.queue], first.o)
+		n, open := 1, true
+	drain:
+		for n < maxAckSize {
+			select {
+			case qo, ok := <-w.outcomes:
+				if !ok {
+					open = false
+					break drain
+				}
+				batch[qo.queue] = append(batch[qo.queue], qo.o)
+				n++
+			default:
+				break drain
+			}
+		}
+		for q, outs := range batch {
+			w.complete(q, outs)
+			delete(batch, q)
+		}
+		if !open {
+			return
+		}
+	}
+}
+
+func (w *Worker) complete(q string, outs []broker.Outcome) {
+	wait := 50 * time.Millisecond
+	for {
+		_, err := w.b.Complete(w.ackCtx, q, outs, w.opts.ResultRetention)
+		if err == nil {
+			break
+		}
+		if w.ackCtx.Err() != nil {
+			return // stopping for good: the leases will expire
+		}
+		w.log.Warn("jobs: recording job outcomes failed; retrying", "queue", q, "jobs", len(outs), "error", err)
+		if !sleepCtx(w.ackCtx, wait) {
+			return
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+	w.inMu.Lock()
+	set := w.inflight[q]
+	for _, o := range outs {
+		delete(set, o.ID)
+	}
+	w.inMu.Unlock()
+}
