@@ -15,7 +15,7 @@ func noop(context.Context, *jobs.Job) (any, error) { return nil, nil }
 
 type mailTask struct{}
 
-func (mailTask) Name() string                                  { return "send_email" }
+func (mailTask) Name() string                                   { return "send_email" }
 func (mailTask) Handle(context.Context, *jobs.Job) (any, error) { return "sent", nil }
 
 func mustPanic(t *testing.T, what string, fn func()) {

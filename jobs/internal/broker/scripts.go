@@ -89,7 +89,9 @@ return out
 //
 // KEYS: 1 active, 2 scheduled, 3 dead
 // ARGV: 1 job key prefix, 2 retention ms, then groups of
-//       op ('s' succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
+//
+//	op ('s' succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
+//
 // Returns the number of outcomes applied.
 var completeScript = redis.NewScript(luaNow + `
 local n = 0
