@@ -1,0 +1,163 @@
+package middleware_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"appkernel/middleware"
+)
+
+func TestLoggerAccessLine(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, middleware.StackOptions{})
+	resp := srv.do(t, http.MethodGet, "/widgets/abc", nil, nil)
+	body, _ := io.ReadAll(resp.Body)
+	line := srv.logs.accessLine(t, resp.Header.Get("X-Request-ID"))
+	want := map[string]any{
+		"level":     "INFO",
+		"msg":       "request",
+		"method":    "GET",
+		"route":     "/widgets/{id}",
+		"path":      "/widgets/abc",
+		"status":    float64(200),
+		"bytes":     float64(len(body)),
+		"client_ip": "127.0.0.1",
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
+	if d, ok := line["duration_ms"].(float64); !ok || d < 0 {
+		t.Errorf("duration_ms = %v", line["duration_ms"])
+	}
+	if _, ok := line["user_id"]; ok {
+		t.Errorf("user_id logged without an authenticated user: %v", line)
+	}
+}
+
+func TestLoggerLevels(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, middleware.StackOptions{})
+	for path, level := range map[string]string{"/widgets/missing": "INFO", "/nope": "INFO", "/fail": "ERROR"} {
+		resp := srv.do(t, http.MethodGet, path, nil, nil)
+		line := srv.logs.accessLine(t, resp.Header.Get("X-Request-ID"))
+		if line["level"] != level {
+			t.Errorf("%s: level %v, want %s", path, line["level"], level)
+		}
+		if path == "/fail" && line["error"] != errInternal.Error() {
+			t.Errorf("%s: the internal error is not in the line: %v", path, line)
+		}
+		if path == "/nope" && line["route"] != "" {
+			t.Errorf("unknown route logged route %v", line["route"])
+		}
+	}
+}
+
+func TestLoggerSkipOnlyAtInfo(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mw, err := middleware.Logger(middleware.LoggerOptions{
+		Logger: logs.logger(),
+		Skip:   func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/healthz") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("fail") != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	for _, target := range []string{"/healthz", "/healthz?fail=1", "/other"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
+	}
+	lines := logs.lines(t)
+	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[0]["path"] != "/healthz" || lines[1]["path"] != "/other" {
+		t.Fatalf("want the failing /healthz at ERROR and /other, got %v", lines)
+	}
+}
+
+// TestLoggerOutsideRouter: wrapped around a chi router (not inside Use),
+// the route pattern is still logged.
+func TestLoggerOutsideRouter(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mw, err := middleware.Logger(middleware.LoggerOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Get("/users/{id}/widgets", func(w http.ResponseWriter, r *http.Request) {
+		if chi.URLParam(r, "id") != "5" {
+			t.Errorf("URL param lost: %q", chi.URLParam(r, "id"))
+		}
+	})
+	h := middleware.RequestID(mw(r))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/users/5/widgets", nil))
+	lines := logs.lines(t)
+	if len(lines) != 1 || lines[0]["route"] != "/users/{id}/widgets" {
+		t.Fatalf("route not logged: %v", lines)
+	}
+}
+
+func TestLoggerCountsBytesAndKeepsFlusher(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mw, _ := middleware.Logger(middleware.LoggerOptions{Logger: logs.logger()})
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello ")
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("Flush through the wrapper: %v", err)
+		}
+		_, _ = io.Copy(w, strings.NewReader("world"))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !rec.Flushed || rec.Body.String() != "hello world" {
+		t.Fatalf("flushed %v body %q", rec.Flushed, rec.Body.String())
+	}
+	if l := logs.lines(t); len(l) != 1 || l[0]["bytes"] != float64(11) || l[0]["status"] != float64(200) {
+		t.Fatalf("line %v", l)
+	}
+}
+
+func TestLoggerFromConcurrent(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mw, _ := middleware.Logger(middleware.LoggerOptions{Logger: logs.logger()})
+	h := middleware.RequestID(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() { middleware.LoggerFrom(r.Context()).Info("work", "i", i) })
+		}
+		wg.Wait()
+	})))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("X-Request-ID", "req-1")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	lines := logs.lines(t)
+	if len(lines) != 9 {
+		t.Fatalf("want 8 work lines and the access line, got %d", len(lines))
+	}
+	for _, l := range lines {
+		if l["request_id"] != "req-1" {
+			t.Fatalf("line without request_id: %v", l)
+		}
+	}
+}
+
+func TestLoggerFromOutsideStack(t *testing.T) {
+	t.Parallel()
+	if middleware.LoggerFrom(context.Background()) != slog.Default() {
+		t.Fatal("LoggerFrom outside the stack is not slog.Default()")
+	}
+}

@@ -1,0 +1,101 @@
+package middleware_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"appkernel/middleware"
+)
+
+// serveRequestID runs one request with the given X-Request-ID values
+// through RequestID and returns the echoed header and the ID the handler saw.
+func serveRequestID(t *testing.T, incoming ...string) (echoed, seen string) {
+	t.Helper()
+	h := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, _ = middleware.RequestIDFrom(r.Context())
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, v := range incoming {
+		req.Header.Add(middleware.RequestIDHeader, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Header().Get(middleware.RequestIDHeader), seen
+}
+
+func TestRequestIDAcceptsSafeIncoming(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{
+		"abc-123",
+		"trace:0af7651916cd43dd8448eb211c80319c/span=b7ad6b7169203331+x_y.z",
+		strings.Repeat("a", 128),
+	} {
+		echoed, seen := serveRequestID(t, id)
+		if echoed != id || seen != id {
+			t.Errorf("incoming %q: echoed %q, context %q", id, echoed, seen)
+		}
+	}
+}
+
+func TestRequestIDReplacesUnsafeIncoming(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"CR/LF injection":  {"abc\r\nSet-Cookie: session=evil"},
+		"LF only":          {"abc\nx"},
+		"10 kB":            {strings.Repeat("a", 10<<10)},
+		"129 chars":        {strings.Repeat("a", 129)},
+		"space":            {"a b"},
+		"quote":            {`a"b`},
+		"non-ASCII":        {"ünïcode"},
+		"empty":            {""},
+		"two headers":      {"a", "b"},
+		"no header at all": nil,
+	}
+	for name, in := range cases {
+		echoed, seen := serveRequestID(t, in...)
+		if !uuidRE.MatchString(echoed) || echoed != seen {
+			t.Errorf("%s: echoed %q, context %q; want the same new UUID", name, echoed, seen)
+		}
+	}
+}
+
+func TestRequestIDNewIDsAreUnique(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		id, _ := serveRequestID(t)
+		if seen[id] {
+			t.Fatalf("duplicate request ID %s", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestRequestIDFromOutsideStack(t *testing.T) {
+	t.Parallel()
+	if id, ok := middleware.RequestIDFrom(httptest.NewRequest("GET", "/", nil).Context()); ok || id != "" {
+		t.Fatalf("RequestIDFrom outside the stack = %q, %v", id, ok)
+	}
+}
+
+// TestRequestIDInEveryLogLine: the access line and a handler's line through
+// LoggerFrom carry the request ID the client sent, over a real server.
+func TestRequestIDInEveryLogLine(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, middleware.StackOptions{})
+	resp := srv.do(t, http.MethodGet, "/widgets/9", nil, map[string]string{"X-Request-ID": "client-req-42"})
+	if got := resp.Header.Get(middleware.RequestIDHeader); got != "client-req-42" {
+		t.Fatalf("echoed %q", got)
+	}
+	lines := srv.logs.lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("want the handler's line and the access line, got %v", lines)
+	}
+	for _, l := range lines {
+		if l["request_id"] != "client-req-42" {
+			t.Errorf("line without the request ID: %v", l)
+		}
+	}
+}
