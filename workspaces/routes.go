@@ -1,0 +1,131 @@
+package workspaces
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"appkernel/auth"
+	"appkernel/middleware"
+)
+
+// Routes returns the workspace API, to be mounted at /workspaces behind the
+// authentication middleware (auth.Service.Authenticate). Every route needs a
+// user (401 otherwise):
+//
+//	POST   /                          {"name"} → 201 workspace, caller is owner
+//	GET    /                          → 200 the caller's workspaces, each with the caller's role
+//	GET    /{id}                      → 200 workspace (members only)
+//	GET    /{id}/members              → 200 members (members only)
+//	POST   /{id}/invite               {"email","role"} → 201 invite with its token (owners, admins)
+//	DELETE /{id}/members/{user_id}    → 204 (owners, admins, or a member leaving)
+//	POST   /join/{token}              → 200 the caller's new membership
+//
+// A workspace the caller is not a member of is 404 "not_found" on every
+// route, like one that does not exist.
+func (s *Service) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		middleware.WriteErrorCode(w, r, http.StatusNotFound, "not_found", "not found")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		middleware.WriteErrorCode(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	})
+	r.Use(auth.RequireUser)
+	r.Post("/", s.handleCreate)
+	r.Get("/", s.handleList)
+	r.Post("/join/{token}", s.handleJoin)
+	r.Route("/{id}", func(r chi.Router) {
+		r.Use(s.RequireMember)
+		r.Get("/", s.handleGet)
+		r.Get("/members", s.handleMembers)
+		r.With(s.RequireRole(RoleAdmin)).Post("/invite", s.handleInvite)
+		r.Delete("/members/{user_id}", s.handleRemoveMember)
+	})
+	return r
+}
+
+// user returns the authenticated user; auth.RequireUser runs before every
+// handler, so it is always there.
+func user(r *http.Request) auth.User {
+	u, _ := auth.UserFrom(r.Context())
+	return u
+}
+
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := middleware.DecodeJSON(r, &in); err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	ws, err := s.Create(r.Context(), user(r).ID, in.Name)
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusCreated, ws)
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.ListForUser(r.Context(), user(r).ID)
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, list)
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.Get(r.Context(), user(r).ID, chi.URLParam(r, "id"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, ws)
+}
+
+func (s *Service) handleMembers(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Members(r.Context(), user(r).ID, chi.URLParam(r, "id"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, list)
+}
+
+func (s *Service) handleInvite(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	}
+	if err := middleware.DecodeJSON(r, &in); err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	inv, err := s.Invite(r.Context(), user(r).ID, chi.URLParam(r, "id"), in.Email, in.Role)
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusCreated, inv)
+}
+
+func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
+	err := s.RemoveMember(r.Context(), user(r).ID, chi.URLParam(r, "id"), chi.URLParam(r, "user_id"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
+	m, err := s.Join(r.Context(), user(r), chi.URLParam(r, "token"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, m)
+}
