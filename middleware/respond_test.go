@@ -1,0 +1,164 @@
+package middleware_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"appkernel/middleware"
+)
+
+type createWidget struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// decode runs DecodeJSON behind BodyLimit(limit) (no BodyLimit when limit
+// is 0) and returns the response.
+func decode(t *testing.T, limit int64, contentType string, body io.Reader, contentLength int64) *httptest.ResponseRecorder {
+	t.Helper()
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in createWidget
+		if err := middleware.DecodeJSON(r, &in); err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		middleware.WriteJSON(w, http.StatusOK, in)
+	}))
+	if limit > 0 {
+		bl, err := middleware.BodyLimit(limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = bl(h)
+	}
+	h = middleware.RequestID(h)
+	req := httptest.NewRequest(http.MethodPost, "/", body)
+	req.ContentLength = contentLength
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
+	big := `{"name":"` + strings.Repeat("x", 200) + `"}`
+	cases := []struct {
+		name        string
+		limit       int64
+		contentType string
+		body        string
+		chunked     bool // unknown Content-Length: the limit applies while reading
+		status      int
+		code        string
+		message     string
+	}{
+		{"valid", 0, "application/json", `{"name":"a","count":2}`, false, 200, "", ""},
+		{"valid with charset", 0, "application/json; charset=utf-8", `{"name":"a"}`, false, 200, "", ""},
+		{"valid +json type", 0, "application/merge-patch+json", `{"name":"a"}`, false, 200, "", ""},
+		{"no content type", 0, "", `{"name":"a"}`, false, 200, "", ""},
+		{"malformed", 0, "application/json", `{"name":`, false, 400, "invalid_json", "request body is not valid JSON"},
+		{"syntax error", 0, "application/json", `{"name" "a"}`, false, 400, "invalid_json", "request body is not valid JSON"},
+		{"trailing data", 0, "application/json", `{"name":"a"}{"name":"b"}`, false, 400, "invalid_json", "request body must contain a single JSON value"},
+		{"trailing garbage", 0, "application/json", `{"name":"a"} xyz`, false, 400, "invalid_json", "request body must contain a single JSON value"},
+		{"unknown field", 0, "application/json", `{"name":"a","admin":true}`, false, 400, "invalid_json", `unknown field "admin"`},
+		{"wrong type", 0, "application/json", `{"count":"many"}`, false, 400, "invalid_json", "field count must be int"},
+		{"empty body", 0, "application/json", ``, false, 400, "invalid_json", "request body is empty"},
+		{"wrong content type", 0, "text/plain", `{"name":"a"}`, false, 415, "unsupported_media_type", "Content-Type must be application/json"},
+		{"form content type", 0, "application/x-www-form-urlencoded", `name=a`, false, 415, "unsupported_media_type", "Content-Type must be application/json"},
+		{"bad content type", 0, "application/json; ===", `{}`, false, 415, "unsupported_media_type", "Content-Type must be application/json"},
+		{"over limit, Content-Length", 100, "application/json", big, false, 413, "payload_too_large", "request body is larger than 100 bytes"},
+		{"over limit, chunked", 100, "application/json", big, true, 413, "payload_too_large", "request body is too large"},
+		{"over limit in trailing data", 20, "application/json", `{"name":"a"}` + strings.Repeat(" ", 50) + `{}`, true, 413, "payload_too_large", "request body is too large"},
+		{"over default 1 MiB without BodyLimit", 0, "application/json", `{"name":"` + strings.Repeat("x", middleware.DefaultBodyLimit) + `"}`, true, 413, "payload_too_large", "request body is too large"},
+	}
+	for _, tc := range cases {
+		var body io.Reader = strings.NewReader(tc.body)
+		cl := int64(len(tc.body))
+		if tc.chunked {
+			body = io.MultiReader(body) // hides the length
+			cl = -1
+		}
+		rec := decode(t, tc.limit, tc.contentType, body, cl)
+		if rec.Code != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, rec.Code, tc.status, rec.Body)
+			continue
+		}
+		if tc.status == 200 {
+			continue
+		}
+		want := fmt.Sprintf(`{"error":{"code":%q,"message":%q,"request_id":%q}}`+"\n", tc.code, tc.message, rec.Header().Get("X-Request-ID"))
+		if rec.Body.String() != want {
+			t.Errorf("%s:\n got %s want %s", tc.name, rec.Body, want)
+		}
+	}
+}
+
+func TestBodyLimitRejectsNonPositive(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int64{0, -1} {
+		if _, err := middleware.BodyLimit(n); err == nil {
+			t.Errorf("BodyLimit(%d) accepted", n)
+		}
+	}
+}
+
+type conflictErr struct{}
+
+func (conflictErr) Error() string   { return "name already taken" }
+func (conflictErr) HTTPStatus() int { return http.StatusConflict }
+
+func TestWriteError(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		err     error
+		status  int
+		code    string
+		message string
+	}{
+		{"kernel error", middleware.NewError(http.StatusUnprocessableEntity, "validation_error", "name is required"), 422, "validation_error", "name is required"},
+		{"wrapped kernel error", fmt.Errorf("saving: %w", middleware.Errorf(http.StatusForbidden, "forbidden", "not your %s", "widget")), 403, "forbidden", "not your widget"},
+		{"sentinel of another package", fmt.Errorf("get widget: %w", notFoundErr{}), 404, "not_found", "get widget: widget not found"},
+		{"status without code", conflictErr{}, 409, "conflict", "name already taken"},
+		{"internal error", fmt.Errorf("query: %w", errInternal), 500, "internal_error", "internal server error"},
+		{"rate limited", middleware.NewError(http.StatusTooManyRequests, "rate_limited", "slow down"), 429, "rate_limited", "slow down"},
+		{"unauthorized", middleware.NewError(http.StatusUnauthorized, "unauthorized", "token expired"), 401, "unauthorized", "token expired"},
+	}
+	for _, tc := range cases {
+		h := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			middleware.WriteError(w, r, tc.err)
+		}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		resp := rec.Result()
+		d := readError(t, resp, tc.status, tc.code)
+		if d.Message != tc.message {
+			t.Errorf("%s: message %q, want %q", tc.name, d.Message, tc.message)
+		}
+	}
+}
+
+func TestWriteJSONUnencodable(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	middleware.WriteJSON(rec, http.StatusOK, map[string]any{"f": func() {}})
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "internal_error") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	status, code, msg := middleware.Classify(errors.New("secret"))
+	if status != 500 || code != "internal_error" || strings.Contains(msg, "secret") {
+		t.Fatalf("Classify leaked or misclassified: %d %s %s", status, code, msg)
+	}
+}
