@@ -73,7 +73,7 @@ type EnqueueRequest struct {
 }
 
 func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broker.Message, error) {
-	if !nameRE.MatchString(name) {
+	if !validName(name, 128) {
 		return nil, fmt.Errorf("jobs: invalid task name %q", name)
 	}
 	maxAttempts := 0
@@ -91,8 +91,8 @@ func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broke
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
-	if !queueRE.MatchString(cfg.queue) {
-		return nil, fmt.Errorf("jobs: invalid queue name %q: use letters, digits, '_', '.', ':', '-' (at most 64)", cfg.queue)
+	if !validName(cfg.queue, 64) {
+		return nil, fmt.Errorf("jobs: invalid queue name %q: use letters, digits, '_', '.', ':', '-' (at most 64, starting with a letter or digit)", cfg.queue)
 	}
 	var raw []byte
 	switch p := payload.(type) {

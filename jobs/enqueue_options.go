@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -24,8 +23,6 @@ type enqueueConfig struct {
 
 // DefaultQueue is the queue of jobs enqueued without WithQueue.
 const DefaultQueue = "default"
-
-var queueRE = regexp.MustCompile(`^[A-Za-z0-9_.:\-]{1,64}$`)
 
 // WithQueue puts the job on queue instead of DefaultQueue. A worker runs
 // the queues listed in WorkerOptions.Queues.

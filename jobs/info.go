@@ -54,6 +54,9 @@ func infoFromHash(id, queue string, m map[string]string) Info {
 		StartedAt:   msTime(m["started"]),
 		FinishedAt:  msTime(m["fin"]),
 	}
+	if in.RunAt.IsZero() {
+		in.RunAt = in.EnqueuedAt
+	}
 	if p := m["payload"]; p != "" {
 		in.Payload = json.RawMessage(p)
 	}

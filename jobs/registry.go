@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -71,14 +70,31 @@ func NewRegistry() *Registry {
 	return &Registry{tasks: map[string]*task{}}
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$`)
+// validName reports whether s is a valid task name: 1 to 128 letters,
+// digits, '_', '.', ':' or '-', starting with a letter or digit. (No
+// regexp: it runs on every Enqueue.)
+func validName(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == ':' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Task registers handler h under name. It panics when the name is invalid
 // (letters, digits, '_', '.', ':', '-', up to 128, starting with a letter
 // or digit), already registered, h is nil or an option is out of range:
 // these are programming errors, caught at start-up.
 func (r *Registry) Task(name string, h Handler, opts ...TaskOption) {
-	if !nameRE.MatchString(name) {
+	if !validName(name, 128) {
 		panic(fmt.Sprintf("jobs: invalid task name %q: use letters, digits, '_', '.', ':', '-' (at most 128)", name))
 	}
 	if h == nil {

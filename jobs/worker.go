@@ -86,7 +86,7 @@ func (o WorkerOptions) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, q := range o.Queues {
-		if !queueRE.MatchString(q) {
+		if !validName(q, 64) {
 			return fmt.Errorf("jobs: WorkerOptions.Queues: invalid queue name %q", q)
 		}
 		if seen[q] {

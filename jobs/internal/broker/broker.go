@@ -115,7 +115,7 @@ func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
 	}
 	args = make([]any, 0, 17)
 	args = append(args, m.ID, runAt, m.UniqueTTL.Milliseconds(),
-		"name", m.Name, "payload", m.Payload, "queue", m.Queue)
+		"name", m.Name, "payload", m.Payload)
 	if m.MaxAttempts > 0 {
 		args = append(args, "max", m.MaxAttempts)
 	}

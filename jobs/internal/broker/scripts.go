@@ -26,7 +26,8 @@ end
 local runat = tonumber(ARGV[2])
 local state = 'pending'
 if runat > now then state = 'scheduled' else runat = now end
-local f = {'state', state, 'attempt', 0, 'enq', now, 'runat', runat}
+local f = {'state', state, 'enq', now}
+if state == 'scheduled' then f[5] = 'runat'; f[6] = runat end
 for i = 4, #ARGV do f[#f + 1] = ARGV[i] end
 if KEYS[4] then f[#f + 1] = 'uniq'; f[#f + 1] = KEYS[4] end
 redis.call('HSET', KEYS[3], unpack(f))
@@ -88,10 +89,8 @@ return out
 // cannot overwrite the newer run.
 //
 // KEYS: 1 active, 2 scheduled, 3 dead
-// ARGV: 1 job key prefix, 2 retention ms, then groups of
-//
-//	op ('s' succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
-//
+// ARGV: 1 job key prefix, 2 retention ms, then for each job: op ('s'
+// succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
 // Returns the number of outcomes applied.
 var completeScript = redis.NewScript(luaNow + `
 local n = 0
