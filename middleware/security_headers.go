@@ -42,10 +42,13 @@ type SecurityHeadersOptions struct {
 	HSTSIncludeSubdomains bool
 }
 
-var referrerPolicies = map[string]bool{
-	"no-referrer": true, "no-referrer-when-downgrade": true, "origin": true,
-	"origin-when-cross-origin": true, "same-origin": true, "strict-origin": true,
-	"strict-origin-when-cross-origin": true, "unsafe-url": true,
+func validReferrerPolicy(p string) bool {
+	switch p {
+	case "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin",
+		"same-origin", "strict-origin", "strict-origin-when-cross-origin", "unsafe-url":
+		return true
+	}
+	return false
 }
 
 func (o SecurityHeadersOptions) withDefaults() SecurityHeadersOptions {
@@ -65,7 +68,7 @@ func (o SecurityHeadersOptions) withDefaults() SecurityHeadersOptions {
 }
 
 func (o SecurityHeadersOptions) validate() error {
-	if !referrerPolicies[o.ReferrerPolicy] {
+	if !validReferrerPolicy(o.ReferrerPolicy) {
 		return fmt.Errorf("middleware: SecurityHeadersOptions.ReferrerPolicy %q is not a referrer policy (want e.g. no-referrer or strict-origin-when-cross-origin)", o.ReferrerPolicy)
 	}
 	if o.FrameOptions != "DENY" && o.FrameOptions != "SAMEORIGIN" {
