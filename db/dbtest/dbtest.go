@@ -1,0 +1,1038 @@
+package dbtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"appkernel/db"
+)
+
+// Exercise runs the store's conformance suite. freshURL must return the
+// URL of an empty database (or schema) of its own for each call; every
+// case opens its stores on such a URL, so cases run in parallel without
+// seeing each other.
+func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, b *bundle)
+	}{
+		{"RoundTripTypes", testRoundTripTypes},
+		{"AutoFields", testAutoFields},
+		{"UpdateMerges", testUpdateMerges},
+		{"MissingTableAndRow", testMissing},
+		{"MissingColumnReadsNull", testMissingColumn},
+		{"WhereGrammar", testWhereGrammar},
+		{"InvalidQueries", testInvalidQueries},
+		{"InvalidNames", testInvalidNames},
+		{"OrderAndPagination", testOrderPagination},
+		{"SoftDeleteAndRestore", testSoftDelete},
+		{"PermanentDelete", testPermanentDelete},
+		{"History", testHistory},
+		{"HistoryDisabled", testHistoryDisabled},
+		{"TypeMismatch", testTypeMismatch},
+		{"UniqueIndex", testUniqueIndex},
+		{"UniqueIndexInTx", testUniqueIndexInTx},
+		{"TxCommit", testTxCommit},
+		{"TxRollback", testTxRollback},
+		{"TxPanic", testTxPanic},
+		{"Observers", testObservers},
+		{"ObserversAndTx", testObserversTx},
+		{"TypedHelpers", testTyped},
+		{"SchemaCacheWarm", testSchemaCache},
+		{"TwoStoresSameSchema", testTwoStores},
+		{"ConcurrentSaves", testConcurrentSaves},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, setup(t, freshURL(t)))
+		})
+	}
+}
+
+// bundle is what a case works with.
+type bundle struct {
+	ctx   context.Context
+	url   string
+	store *db.Store
+}
+
+func setup(t *testing.T, url string) *bundle {
+	t.Helper()
+	b := &bundle{ctx: context.Background(), url: url}
+	b.store = b.open(t)
+	return b
+}
+
+// open opens another store on the same database.
+func (b *bundle) open(t *testing.T) *db.Store {
+	t.Helper()
+	s, err := db.Open(b.ctx, b.url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (b *bundle) save(t *testing.T, table string, e db.Entity) db.Entity {
+	t.Helper()
+	out, err := b.store.SaveEntity(b.ctx, table, e)
+	if err != nil {
+		t.Fatalf("SaveEntity(%s, %v): %v", table, e, err)
+	}
+	return out
+}
+
+func (b *bundle) get(t *testing.T, table, id string, opts ...db.GetOption) db.Entity {
+	t.Helper()
+	out, err := b.store.GetEntity(b.ctx, table, id, opts...)
+	if err != nil {
+		t.Fatalf("GetEntity(%s, %s): %v", table, id, err)
+	}
+	return out
+}
+
+func (b *bundle) find(t *testing.T, table string, q db.Query) []db.Entity {
+	t.Helper()
+	out, err := b.store.FindEntities(b.ctx, table, q)
+	if err != nil {
+		t.Fatalf("FindEntities(%s, %+v): %v", table, q, err)
+	}
+	return out
+}
+
+func (b *bundle) count(t *testing.T, table, where string, params ...any) int64 {
+	t.Helper()
+	n, err := b.store.CountEntities(b.ctx, table, where, params...)
+	if err != nil {
+		t.Fatalf("CountEntities(%s, %q): %v", table, where, err)
+	}
+	return n
+}
+
+func ids(es []db.Entity) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e["id"].(string)
+	}
+	return out
+}
+
+func wantErr(t *testing.T, err, target error, context string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want one matching %v", context, err, target)
+	}
+}
+
+var tsPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+
+func testRoundTripTypes(t *testing.T, b *bundle) {
+	big := strings.Repeat("0123456789abcdéf", 1<<16) // 1 MiB + unicode
+	when := time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.FixedZone("X", 3600))
+	in := db.Entity{
+		"s":       "héllo wörld ✓ 日本語 🎉",
+		"empty":   "",
+		"large":   big,
+		"i":       int64(math.MaxInt64),
+		"neg":     int64(math.MinInt64),
+		"small":   7, // int becomes int64
+		"f":       0.1,
+		"pi":      math.Pi,
+		"tiny":    5e-324,
+		"huge":    math.MaxFloat64,
+		"t":       true,
+		"false":   false,
+		"null":    nil,
+		"obj":     map[string]any{"a": "b", "n": 1.5, "nested": map[string]any{"list": []any{"x", 2.0, true, nil}}},
+		"arr":     []any{"one", 2.0, map[string]any{"three": 3.0}},
+		"when":    when,
+		"quote":   `it's "quoted" \ back\slash ' ; -- not a comment`,
+		"newline": "a\nb\tc\x00d",
+	}
+	saved := b.save(t, "roundtrip", in)
+	want := db.Entity{
+		"s": in["s"], "empty": "", "large": big, "i": int64(math.MaxInt64), "neg": int64(math.MinInt64),
+		"small": int64(7), "f": 0.1, "pi": math.Pi, "tiny": 5e-324, "huge": math.MaxFloat64,
+		"t": true, "false": false, "null": nil, "obj": in["obj"], "arr": in["arr"],
+		"when": "2026-01-02T14:04:05.123456Z", "quote": in["quote"], "newline": in["newline"],
+	}
+	id := saved["id"].(string)
+	check := func(where string, got db.Entity) {
+		t.Helper()
+		for k, w := range want {
+			g, ok := got[k]
+			if !ok && w != nil { // a field only ever nil has no column
+				t.Errorf("%s: field %q missing", where, k)
+				continue
+			}
+			if !reflect.DeepEqual(g, w) {
+				gs, ws := fmt.Sprintf("%#v", g), fmt.Sprintf("%#v", w)
+				if len(gs) > 200 {
+					gs, ws = gs[:200]+"...", ws[:200]+"..."
+				}
+				t.Errorf("%s: field %q = %s (%T), want %s (%T)", where, k, gs, g, ws, w)
+			}
+		}
+	}
+	check("SaveEntity", saved)
+	check("GetEntity", b.get(t, "roundtrip", id))
+	found := b.find(t, "roundtrip", db.Query{Where: "[id] = ?", Params: []any{id}})
+	if len(found) != 1 {
+		t.Fatalf("FindEntities by id: %d entities, want 1", len(found))
+	}
+	check("FindEntities", found[0])
+	// A second store (cold cache) reads the same types.
+	other, err := b.open(t).GetEntity(b.ctx, "roundtrip", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GetEntity on a second store", other)
+}
+
+func testAutoFields(t *testing.T, b *bundle) {
+	e := b.save(t, "auto", db.Entity{"name": "x"})
+	id, _ := e["id"].(string)
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
+		t.Errorf("id %q is not a UUIDv7", id)
+	}
+	for _, f := range []string{"created_at", "updated_at"} {
+		if s, _ := e[f].(string); !tsPattern.MatchString(s) {
+			t.Errorf("%s = %#v, want a fixed-width UTC timestamp", f, e[f])
+		}
+	}
+	if e["deleted_at"] != nil {
+		t.Errorf("deleted_at = %#v, want nil", e["deleted_at"])
+	}
+	time.Sleep(2 * time.Millisecond)
+	u := b.save(t, "auto", db.Entity{"id": id, "name": "y", "created_at": "1999-01-01T00:00:00.000000Z"})
+	if u["created_at"] != e["created_at"] {
+		t.Errorf("created_at changed on update: %v -> %v", e["created_at"], u["created_at"])
+	}
+	if u["updated_at"].(string) <= e["updated_at"].(string) {
+		t.Errorf("updated_at did not move forward: %v -> %v", e["updated_at"], u["updated_at"])
+	}
+	// A caller-chosen id is kept.
+	c := b.save(t, "auto", db.Entity{"id": "my-own-id", "name": "z"})
+	if c["id"] != "my-own-id" || b.get(t, "auto", "my-own-id")["name"] != "z" {
+		t.Errorf("caller id not kept: %v", c)
+	}
+}
+
+func testUpdateMerges(t *testing.T, b *bundle) {
+	e := b.save(t, "merge", db.Entity{"a": "1", "b": int64(2)})
+	u := b.save(t, "merge", db.Entity{"id": e["id"], "b": int64(3), "c": true})
+	got := b.get(t, "merge", e["id"].(string))
+	for _, g := range []db.Entity{u, got} {
+		if g["a"] != "1" || g["b"] != int64(3) || g["c"] != true {
+			t.Errorf("after update: %v, want a=1 b=3 c=true", g)
+		}
+	}
+	if n := b.count(t, "merge", ""); n != 1 {
+		t.Errorf("update created a row: count %d", n)
+	}
+	// Setting a field to nil clears it.
+	b.save(t, "merge", db.Entity{"id": e["id"], "a": nil})
+	if got := b.get(t, "merge", e["id"].(string)); got["a"] != nil {
+		t.Errorf("a = %v after saving nil, want nil", got["a"])
+	}
+}
+
+func testMissing(t *testing.T, b *bundle) {
+	_, err := b.store.GetEntity(b.ctx, "nosuchtable", "x")
+	wantErr(t, err, db.ErrNotFound, "GetEntity on a missing table")
+	if es := b.find(t, "nosuchtable", db.Query{Where: "[a] = ?", Params: []any{1}}); len(es) != 0 || es == nil {
+		t.Errorf("FindEntities on a missing table = %#v, want empty non-nil", es)
+	}
+	if n := b.count(t, "nosuchtable", ""); n != 0 {
+		t.Errorf("CountEntities on a missing table = %d", n)
+	}
+	if ok, err := b.store.DeleteEntity(b.ctx, "nosuchtable", "x", false); ok || err != nil {
+		t.Errorf("DeleteEntity on a missing table = %v, %v", ok, err)
+	}
+	if h, err := b.store.History(b.ctx, "nosuchtable", "x"); err != nil || len(h) != 0 {
+		t.Errorf("History on a missing table = %v, %v", h, err)
+	}
+	b.save(t, "present", db.Entity{"a": 1})
+	_, err = b.store.GetEntity(b.ctx, "present", "nope")
+	wantErr(t, err, db.ErrNotFound, "GetEntity of a missing id")
+	var sc interface{ HTTPStatus() int }
+	if !errors.As(err, &sc) || sc.HTTPStatus() != 404 {
+		t.Errorf("ErrNotFound does not carry HTTP 404: %v", err)
+	}
+	if !strings.Contains(err.Error(), "present") || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("error %q does not name table and id", err)
+	}
+}
+
+func testMissingColumn(t *testing.T, b *bundle) {
+	b.save(t, "mcol", db.Entity{"a": "x"})
+	b.save(t, "mcol", db.Entity{"a": "y"})
+	if n := len(b.find(t, "mcol", db.Query{Where: "[ghost] IS NULL"})); n != 2 {
+		t.Errorf("[ghost] IS NULL matched %d, want 2", n)
+	}
+	if n := len(b.find(t, "mcol", db.Query{Where: "[ghost] = ?", Params: []any{"x"}})); n != 0 {
+		t.Errorf("[ghost] = ? matched %d, want 0", n)
+	}
+	if n := b.count(t, "mcol", "[ghost] IS NOT NULL OR [a] = ?", "y"); n != 1 {
+		t.Errorf("count = %d, want 1", n)
+	}
+	if n := len(b.find(t, "mcol", db.Query{OrderBy: "[ghost] DESC"})); n != 2 {
+		t.Errorf("order by a missing column returned %d, want 2", n)
+	}
+}
+
+func testWhereGrammar(t *testing.T, b *bundle) {
+	tb := "grammar"
+	for i, name := range []string{"alpha", "Beta", "gamma", "delta", "it's?"} {
+		b.save(t, tb, db.Entity{"id": fmt.Sprintf("g%d", i), "name": name, "n": int64(i), "score": float64(i) / 2, "on": i%2 == 0})
+	}
+	cases := []struct {
+		where  string
+		params []any
+		want   []string
+	}{
+		{"[n] = ?", []any{2}, []string{"g2"}},
+		{"[n] != ?", []any{2}, []string{"g0", "g1", "g3", "g4"}},
+		{"[n] <> 2 AND [n] >= 3", nil, []string{"g3", "g4"}},
+		{"[n] IN (?, ?, 4)", []any{0, 1}, []string{"g0", "g1", "g4"}},
+		{"[n] NOT IN (0, 1)", nil, []string{"g2", "g3", "g4"}},
+		{"[name] LIKE ?", []any{"%a"}, []string{"g0", "g1", "g2", "g3"}},
+		{"[name] LIKE 'B%'", nil, []string{"g1"}},
+		{"[name] NOT LIKE '%a%'", nil, []string{"g4"}},
+		{"[n] BETWEEN ? AND ?", []any{1, 3}, []string{"g1", "g2", "g3"}},
+		{"[n] NOT BETWEEN 1 AND 3", nil, []string{"g0", "g4"}},
+		{"[score] > 1.2", nil, []string{"g3", "g4"}},
+		{"[n] > -1 AND [n] < 1", nil, []string{"g0"}},
+		{"NOT ([n] = 1 OR [n] = 2)", nil, []string{"g0", "g3", "g4"}},
+		{"([n] = 1 OR [n] = 2) AND [on] = ?", []any{true}, []string{"g2"}},
+		{"[on] = TRUE", nil, []string{"g0", "g2", "g4"}},
+		{"LOWER([name]) = ?", []any{"beta"}, []string{"g1"}},
+		{"UPPER([name]) = 'GAMMA'", nil, []string{"g2"}},
+		{"LENGTH([name]) = 5 AND [n] < 4", nil, []string{"g0", "g2", "g3"}},
+		{"COALESCE([ghost], [name]) = 'delta'", nil, []string{"g3"}},
+		{"[name] = 'it''s?'", nil, []string{"g4"}},
+		{"[name] = 'it''s?' OR [n] = ?", []any{0}, []string{"g0", "g4"}},
+		{"[deleted_at] IS NULL and [n] = 1", nil, []string{"g1"}},
+		{"", nil, []string{"g0", "g1", "g2", "g3", "g4"}},
+	}
+	for _, c := range cases {
+		got := ids(b.find(t, tb, db.Query{Where: c.where, Params: c.params, OrderBy: "[id] ASC"}))
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Where %q %v: got %v, want %v", c.where, c.params, got, c.want)
+		}
+		if n := b.count(t, tb, c.where, c.params...); n != int64(len(c.want)) {
+			t.Errorf("Count %q: %d, want %d", c.where, n, len(c.want))
+		}
+	}
+	// The caller's OR cannot escape the store's soft-delete condition.
+	if _, err := b.store.DeleteEntity(b.ctx, tb, "g0", false); err != nil {
+		t.Fatal(err)
+	}
+	got := ids(b.find(t, tb, db.Query{Where: "[n] = ? OR 1 = 1", Params: []any{9}, OrderBy: "[id]"}))
+	if !reflect.DeepEqual(got, []string{"g1", "g2", "g3", "g4"}) {
+		t.Errorf("OR 1 = 1 revealed soft-deleted entities: %v", got)
+	}
+}
+
+func testInvalidQueries(t *testing.T, b *bundle) {
+	b.save(t, "invq", db.Entity{"a": "x"})
+	bad := []string{
+		"[a] = 'x'; DROP TABLE invq",
+		"[a] = 'x' -- comment",
+		"[a] = 'x' /* comment */",
+		"a = 'x'",
+		"[a] = (SELECT 1)",
+		"[a] IN (SELECT [a] FROM invq)",
+		"EXISTS (SELECT 1)",
+		"[a] = 'x' UNION SELECT 1",
+		"[a] = \"x\"",
+		"SLEEP(5) = 0",
+		"[a] = 'unterminated",
+		"[a b] = 1",
+		"[a] = ",
+		"([a] = 1",
+		"[a] = 1)",
+		"[a] = 0x41",
+		"[a] = 1 2",
+		"[a] IS 5",
+		"[a] = ? ? ",
+		"[a] = `x`",
+		"[a] = 'x' OR",
+		"pg_sleep(1) IS NULL",
+		strings.Repeat("(", 100) + "[a] = 1" + strings.Repeat(")", 100),
+	}
+	for _, w := range bad {
+		_, err := b.store.FindEntities(b.ctx, "invq", db.Query{Where: w, Params: []any{1}})
+		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("Where %q", w))
+		var qe *db.QueryError
+		if strings.Count(w, "?") == 0 && !errors.As(err, &qe) {
+			t.Errorf("Where %q: error %v is not a *QueryError naming the token", w, err)
+		}
+		// Rejected on a missing table too.
+		_, err = b.store.FindEntities(b.ctx, "invq_missing", db.Query{Where: w, Params: []any{1}})
+		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("Where %q on a missing table", w))
+	}
+	_, err := b.store.FindEntities(b.ctx, "invq", db.Query{Where: "[a] = ? AND [b] = ?", Params: []any{1}})
+	wantErr(t, err, db.ErrInvalidQuery, "too few params")
+	_, err = b.store.CountEntities(b.ctx, "invq", "[a] = ?")
+	wantErr(t, err, db.ErrInvalidQuery, "count with too few params")
+	_, err = b.store.FindEntities(b.ctx, "invq", db.Query{Where: "[a] = 'what?'", Params: []any{1}})
+	wantErr(t, err, db.ErrInvalidQuery, "a ? inside a literal is no placeholder")
+	for _, o := range []string{"a", "[a] SIDEWAYS", "[a]; DROP TABLE invq", "[a] ASC, ", "LOWER([a])", "[a] ASC NULLS FIRST"} {
+		_, err := b.store.FindEntities(b.ctx, "invq", db.Query{OrderBy: o})
+		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("OrderBy %q", o))
+	}
+	for _, q := range []db.Query{{Limit: -1}, {Offset: -1}, {Limit: 1 << 30}} {
+		_, err := b.store.FindEntities(b.ctx, "invq", q)
+		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("%+v", q))
+	}
+	var qe *db.QueryError
+	_, err = b.store.FindEntities(b.ctx, "invq", db.Query{Where: "[a] = 1; DELETE"})
+	if !errors.As(err, &qe) || qe.Token != ";" || qe.Pos != 7 {
+		t.Errorf("QueryError = %#v, want token \";\" at 7", qe)
+	}
+	if n := b.count(t, "invq", ""); n != 1 {
+		t.Errorf("table changed: count %d", n)
+	}
+}
+
+func testInvalidNames(t *testing.T, b *bundle) {
+	for _, tb := range []string{"", "1abc", "bad-name", "a b", `x"; DROP TABLE y; --`, strings.Repeat("a", 64), "ünï"} {
+		_, err := b.store.SaveEntity(b.ctx, tb, db.Entity{"a": 1})
+		wantErr(t, err, db.ErrInvalidName, fmt.Sprintf("table %q", tb))
+		_, err = b.store.GetEntity(b.ctx, tb, "x")
+		wantErr(t, err, db.ErrInvalidName, fmt.Sprintf("get table %q", tb))
+		_, err = b.store.FindEntities(b.ctx, tb, db.Query{})
+		wantErr(t, err, db.ErrInvalidName, fmt.Sprintf("find table %q", tb))
+	}
+	for _, f := range []string{"bad-field", "a b", "", "x`y"} {
+		_, err := b.store.SaveEntity(b.ctx, "names", db.Entity{f: 1})
+		wantErr(t, err, db.ErrInvalidName, fmt.Sprintf("field %q", f))
+	}
+	b.save(t, "names", db.Entity{"email": "a"})
+	_, err := b.store.SaveEntity(b.ctx, "names", db.Entity{"Email": "b"})
+	wantErr(t, err, db.ErrInvalidName, "field differing only in case")
+	if err := b.store.EnsureIndex(b.ctx, "names", []string{"bad name"}, false); !errors.Is(err, db.ErrInvalidName) {
+		t.Errorf("EnsureIndex with a bad column: %v", err)
+	}
+}
+
+func testOrderPagination(t *testing.T, b *bundle) {
+	var want []string
+	for i := 0; i < 25; i++ {
+		e := b.save(t, "pages", db.Entity{"i": int64(i), "bucket": int64(i % 3)})
+		want = append(want, e["id"].(string))
+	}
+	if got := ids(b.find(t, "pages", db.Query{})); !reflect.DeepEqual(got, want) {
+		t.Errorf("default order is not insertion order:\n got %v\nwant %v", got, want)
+	}
+	if got := ids(b.find(t, "pages", db.Query{OrderBy: "[created_at] ASC"})); !reflect.DeepEqual(got, want) {
+		t.Errorf("created_at order is not insertion order")
+	}
+	var paged []string
+	for off := 0; off < 30; off += 10 {
+		page := b.find(t, "pages", db.Query{OrderBy: "[created_at]", Limit: 10, Offset: off})
+		paged = append(paged, ids(page)...)
+	}
+	if !reflect.DeepEqual(paged, want) {
+		t.Errorf("pages do not add up to the whole:\n got %v\nwant %v", paged, want)
+	}
+	got := b.find(t, "pages", db.Query{OrderBy: "[i] DESC", Limit: 3})
+	if len(got) != 3 || got[0]["i"] != int64(24) || got[2]["i"] != int64(22) {
+		t.Errorf("DESC page = %v", got)
+	}
+	got = b.find(t, "pages", db.Query{OrderBy: "[bucket] DESC, [i] ASC", Limit: 2, Offset: 1})
+	if len(got) != 2 || got[0]["i"] != int64(5) || got[1]["i"] != int64(8) {
+		t.Errorf("multi-column order page = %v", got)
+	}
+	if got := b.find(t, "pages", db.Query{Offset: 24}); len(got) != 1 || got[0]["id"] != want[24] {
+		t.Errorf("offset without limit = %v", ids(got))
+	}
+}
+
+func testSoftDelete(t *testing.T, b *bundle) {
+	e := b.save(t, "soft", db.Entity{"name": "x"})
+	keep := b.save(t, "soft", db.Entity{"name": "y"})
+	id := e["id"].(string)
+	ok, err := b.store.DeleteEntity(b.ctx, "soft", id, false)
+	if !ok || err != nil {
+		t.Fatalf("DeleteEntity = %v, %v", ok, err)
+	}
+	_, err = b.store.GetEntity(b.ctx, "soft", id)
+	wantErr(t, err, db.ErrNotFound, "GetEntity of a soft-deleted entity")
+	d := b.get(t, "soft", id, db.IncludeDeleted())
+	if s, _ := d["deleted_at"].(string); !tsPattern.MatchString(s) {
+		t.Errorf("deleted_at = %#v", d["deleted_at"])
+	}
+	if got := ids(b.find(t, "soft", db.Query{})); !reflect.DeepEqual(got, []string{keep["id"].(string)}) {
+		t.Errorf("Find shows soft-deleted: %v", got)
+	}
+	if got := b.find(t, "soft", db.Query{IncludeDeleted: true}); len(got) != 2 {
+		t.Errorf("Find IncludeDeleted: %d, want 2", len(got))
+	}
+	if n := b.count(t, "soft", ""); n != 1 {
+		t.Errorf("Count = %d, want 1", n)
+	}
+	if ok, err := b.store.DeleteEntity(b.ctx, "soft", id, false); ok || err != nil {
+		t.Errorf("second soft delete = %v, %v, want false", ok, err)
+	}
+	r := b.save(t, "soft", db.Entity{"id": id, "name": "back"})
+	if r["deleted_at"] != nil || r["name"] != "back" {
+		t.Errorf("restore returned %v", r)
+	}
+	if g := b.get(t, "soft", id); g["name"] != "back" || g["created_at"] != e["created_at"] {
+		t.Errorf("restored entity = %v", g)
+	}
+	if ok, err := b.store.DeleteEntity(b.ctx, "soft", "nope", false); ok || err != nil {
+		t.Errorf("delete of a missing id = %v, %v", ok, err)
+	}
+}
+
+func testPermanentDelete(t *testing.T, b *bundle) {
+	e := b.save(t, "perm", db.Entity{"name": "x"})
+	id := e["id"].(string)
+	if _, err := b.store.DeleteEntity(b.ctx, "perm", id, false); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := b.store.DeleteEntity(b.ctx, "perm", id, true)
+	if !ok || err != nil {
+		t.Fatalf("permanent delete of a soft-deleted entity = %v, %v", ok, err)
+	}
+	_, err = b.store.GetEntity(b.ctx, "perm", id, db.IncludeDeleted())
+	wantErr(t, err, db.ErrNotFound, "GetEntity after permanent delete")
+	if ok, _ := b.store.DeleteEntity(b.ctx, "perm", id, true); ok {
+		t.Error("second permanent delete reported true")
+	}
+	// The id can be used again; its history goes on.
+	b.save(t, "perm", db.Entity{"id": id, "name": "again"})
+	h, err := b.store.History(b.ctx, "perm", id)
+	if err != nil || len(h) != 4 || h[3].Op != "create" || h[3].Version != 4 {
+		t.Errorf("history after re-create = %+v, %v", h, err)
+	}
+}
+
+func testHistory(t *testing.T, b *bundle) {
+	e := b.save(t, "hist", db.Entity{"name": "v1", "n": int64(1)})
+	id := e["id"].(string)
+	b.save(t, "hist", db.Entity{"id": id, "name": "v2"})
+	b.store.DeleteEntity(b.ctx, "hist", id, false)
+	b.save(t, "hist", db.Entity{"id": id, "n": int64(5)})
+	h, err := b.store.History(b.ctx, "hist", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		op      string
+		name    any
+		n       any
+		deleted bool
+	}
+	want := []step{{"create", "v1", int64(1), false}, {"update", "v2", int64(1), false}, {"delete", "v2", int64(1), true}, {"restore", "v2", int64(5), false}}
+	if len(h) != len(want) {
+		t.Fatalf("history has %d entries, want %d: %+v", len(h), len(want), h)
+	}
+	for i, w := range want {
+		g := h[i]
+		if g.Version != int64(i+1) || g.Op != w.op || g.Entity["name"] != w.name || g.Entity["n"] != w.n ||
+			(g.Entity["deleted_at"] != nil) != w.deleted || g.Entity["id"] != id || !tsPattern.MatchString(g.ChangedAt) {
+			t.Errorf("history[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	if h, _ := b.store.History(b.ctx, "hist", "other"); len(h) != 0 {
+		t.Errorf("history of an unknown id = %v", h)
+	}
+}
+
+func testHistoryDisabled(t *testing.T, b *bundle) {
+	b.store.DisableHistory("secrets")
+	e := b.save(t, "secrets", db.Entity{"token": "s3cret"})
+	b.save(t, "secrets", db.Entity{"id": e["id"], "token": "other"})
+	h, err := b.store.History(b.ctx, "secrets", e["id"].(string))
+	if err != nil || len(h) != 0 {
+		t.Errorf("history of a table without history = %v, %v", h, err)
+	}
+	if n := b.count(t, "secrets_history", ""); n != 0 {
+		t.Errorf("secrets_history has %d rows", n)
+	}
+}
+
+func testTypeMismatch(t *testing.T, b *bundle) {
+	b.save(t, "typed", db.Entity{"n": int64(1), "s": "x", "b": true, "f": 1.5, "j": map[string]any{"a": 1}})
+	cases := []struct {
+		field string
+		value any
+		col   string
+		val   string
+	}{
+		{"n", "abc", "integer", "text"},
+		{"n", 1.5, "integer", "float"},
+		{"s", int64(3), "text", "integer"},
+		{"b", "yes", "bool", "text"},
+		{"f", "1.5", "float", "text"},
+		{"j", "str", "json", "text"},
+	}
+	for _, c := range cases {
+		_, err := b.store.SaveEntity(b.ctx, "typed", db.Entity{c.field: c.value})
+		wantErr(t, err, db.ErrTypeMismatch, fmt.Sprintf("%s = %#v", c.field, c.value))
+		var te *db.TypeMismatchError
+		if !errors.As(err, &te) || te.Table != "typed" || te.Column != c.field || te.ColumnType != c.col || te.ValueType != c.val {
+			t.Errorf("%s = %#v: error %#v", c.field, c.value, te)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "typed."+c.field) || !strings.Contains(err.Error(), c.col)) {
+			t.Errorf("message %q does not name table, column and types", err)
+		}
+	}
+	// What converts without loss is accepted.
+	e := b.save(t, "typed", db.Entity{"n": 2.0, "f": int64(3)})
+	if e["n"] != int64(2) || e["f"] != 3.0 {
+		t.Errorf("lossless conversions: %v", e)
+	}
+	if n := b.count(t, "typed", ""); n != 2 {
+		t.Errorf("count = %d, want 2 (rejected saves wrote nothing)", n)
+	}
+}
+
+func testUniqueIndex(t *testing.T, b *bundle) {
+	for i := 0; i < 2; i++ { // idempotent
+		if err := b.store.EnsureIndex(b.ctx, "users", []string{"email"}, true); err != nil {
+			t.Fatalf("EnsureIndex: %v", err)
+		}
+	}
+	if err := b.store.EnsureIndex(b.ctx, "users", []string{"org", "created_at"}, false); err != nil {
+		t.Fatalf("EnsureIndex composite: %v", err)
+	}
+	a := b.save(t, "users", db.Entity{"email": "a@x.io"})
+	_, err := b.store.SaveEntity(b.ctx, "users", db.Entity{"email": "a@x.io"})
+	wantErr(t, err, db.ErrConflict, "duplicate email")
+	var sc interface{ HTTPStatus() int }
+	if !errors.As(err, &sc) || sc.HTTPStatus() != 409 {
+		t.Errorf("conflict is not HTTP 409: %v", err)
+	}
+	b.save(t, "users", db.Entity{"email": "A@x.io"}) // case-sensitive everywhere
+	_, err = b.store.SaveEntity(b.ctx, "users", db.Entity{"id": "other", "email": "a@x.io"})
+	wantErr(t, err, db.ErrConflict, "duplicate email with a given id")
+	// NULLs never conflict.
+	for i := 0; i < 3; i++ {
+		b.save(t, "users", db.Entity{"email": nil, "name": "anon"})
+	}
+	b.save(t, "users", db.Entity{"name": "no email"})
+	// Updating to a taken value conflicts; the row is unchanged.
+	c := b.save(t, "users", db.Entity{"email": "c@x.io"})
+	_, err = b.store.SaveEntity(b.ctx, "users", db.Entity{"id": c["id"], "email": "a@x.io"})
+	wantErr(t, err, db.ErrConflict, "update to a taken email")
+	if g := b.get(t, "users", c["id"].(string)); g["email"] != "c@x.io" {
+		t.Errorf("failed update changed the row: %v", g)
+	}
+	if n := b.count(t, "users", "[email] = ?", "a@x.io"); n != 1 {
+		t.Errorf("%d users with a@x.io", n)
+	}
+	_ = a
+	// A unique index over duplicate data is refused.
+	b.save(t, "dups", db.Entity{"k": "same"})
+	b.save(t, "dups", db.Entity{"k": "same"})
+	wantErr(t, b.store.EnsureIndex(b.ctx, "dups", []string{"k"}, true), db.ErrConflict, "unique index over duplicates")
+	// Columns an index names are created as needed (and then typed text).
+	if err := b.store.EnsureIndex(b.ctx, "fresh_idx", []string{"token"}, true); err != nil {
+		t.Fatal(err)
+	}
+	b.save(t, "fresh_idx", db.Entity{"token": "t1"})
+	_, err = b.store.SaveEntity(b.ctx, "fresh_idx", db.Entity{"token": "t1"})
+	wantErr(t, err, db.ErrConflict, "index created with its table")
+}
+
+func testUniqueIndexInTx(t *testing.T, b *bundle) {
+	if err := b.store.EnsureColumns(b.ctx, "admins", db.Entity{"email": "", "first_admin": true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.EnsureIndex(b.ctx, "admins", []string{"first_admin"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.EnsureIndex(b.ctx, "admins", []string{"email"}, true); err != nil {
+		t.Fatal(err)
+	}
+	b.save(t, "admins", db.Entity{"email": "first@x.io", "first_admin": true})
+	var inner error
+	err := b.store.Tx(b.ctx, func(tx *db.Store) error {
+		_, inner = tx.SaveEntity(b.ctx, "admins", db.Entity{"email": "second@x.io", "first_admin": true})
+		return inner
+	})
+	wantErr(t, inner, db.ErrConflict, "second first admin inside Tx")
+	wantErr(t, err, db.ErrConflict, "Tx result")
+	// After a conflict the transaction is still usable, on every database.
+	err = b.store.Tx(b.ctx, func(tx *db.Store) error {
+		if _, err := tx.SaveEntity(b.ctx, "admins", db.Entity{"email": "first@x.io"}); !errors.Is(err, db.ErrConflict) {
+			return fmt.Errorf("want conflict, got %v", err)
+		}
+		_, err := tx.SaveEntity(b.ctx, "admins", db.Entity{"email": "third@x.io", "first_admin": nil})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Tx after a conflict: %v", err)
+	}
+	if n := b.count(t, "admins", ""); n != 2 {
+		t.Errorf("count = %d, want 2", n)
+	}
+	if n := b.count(t, "admins", "[first_admin] = ?", true); n != 1 {
+		t.Errorf("first admins = %d, want 1", n)
+	}
+}
+
+func testTxCommit(t *testing.T, b *bundle) {
+	var id string
+	err := b.store.Tx(b.ctx, func(tx *db.Store) error {
+		e, err := tx.SaveEntity(b.ctx, "txc", db.Entity{"name": "in tx"})
+		if err != nil {
+			return err
+		}
+		id = e["id"].(string)
+		// Reads inside see the transaction's writes.
+		if g, err := tx.GetEntity(b.ctx, "txc", id); err != nil || g["name"] != "in tx" {
+			return fmt.Errorf("read inside tx: %v %v", g, err)
+		}
+		if n, err := tx.CountEntities(b.ctx, "txc", ""); err != nil || n != 1 {
+			return fmt.Errorf("count inside tx: %d %v", n, err)
+		}
+		if _, err := tx.SaveEntity(b.ctx, "txc", db.Entity{"id": id, "extra": int64(1)}); err != nil {
+			return err
+		}
+		return tx.Tx(b.ctx, func(inner *db.Store) error { // nested: same transaction
+			_, err := inner.SaveEntity(b.ctx, "txc_other", db.Entity{"ref": id})
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := b.get(t, "txc", id); g["extra"] != int64(1) {
+		t.Errorf("committed entity = %v", g)
+	}
+	if n := b.count(t, "txc_other", "[ref] = ?", id); n != 1 {
+		t.Errorf("nested tx write missing")
+	}
+	if h, _ := b.store.History(b.ctx, "txc", id); len(h) != 2 {
+		t.Errorf("history = %d entries, want 2", len(h))
+	}
+}
+
+func testTxRollback(t *testing.T, b *bundle) {
+	pre := b.save(t, "txr", db.Entity{"name": "before"})
+	var id string
+	var tx2 *db.Store
+	boom := errors.New("boom")
+	err := b.store.Tx(b.ctx, func(tx *db.Store) error {
+		tx2 = tx
+		e, err := tx.SaveEntity(b.ctx, "txr", db.Entity{"name": "doomed", "newcol": int64(1)})
+		if err != nil {
+			return err
+		}
+		id = e["id"].(string)
+		if _, err := tx.SaveEntity(b.ctx, "txr", db.Entity{"id": pre["id"], "name": "changed"}); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteEntity(b.ctx, "txr", pre["id"].(string), false); err != nil {
+			return err
+		}
+		if _, err := tx.SaveEntity(b.ctx, "txr_new_table", db.Entity{"a": 1}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx returned %v, want fn's error", err)
+	}
+	_, err = b.store.GetEntity(b.ctx, "txr", id, db.IncludeDeleted())
+	wantErr(t, err, db.ErrNotFound, "entity created in a rolled-back tx")
+	if g := b.get(t, "txr", pre["id"].(string)); g["name"] != "before" {
+		t.Errorf("rolled-back update kept: %v", g)
+	}
+	if h, _ := b.store.History(b.ctx, "txr", pre["id"].(string)); len(h) != 1 {
+		t.Errorf("rolled-back history kept: %d entries", len(h))
+	}
+	if n := b.count(t, "txr_new_table", ""); n != 0 {
+		t.Errorf("rolled-back rows in a table created in the tx: %d", n)
+	}
+	// The schema cache did not keep what rolled back: saving works.
+	b.save(t, "txr", db.Entity{"newcol": int64(2)})
+	b.save(t, "txr_new_table", db.Entity{"a": 2})
+	// The transaction's Store is dead.
+	if _, err := tx2.GetEntity(b.ctx, "txr", id); err == nil {
+		t.Error("Store of a finished Tx still works")
+	}
+}
+
+func testTxPanic(t *testing.T, b *bundle) {
+	var id string
+	func() {
+		defer func() {
+			if r := recover(); r != "kaboom" {
+				t.Errorf("recovered %v, want the panic to continue", r)
+			}
+		}()
+		b.store.Tx(b.ctx, func(tx *db.Store) error {
+			e, err := tx.SaveEntity(b.ctx, "txp", db.Entity{"name": "x"})
+			if err != nil {
+				t.Error(err)
+			}
+			id, _ = e["id"].(string)
+			panic("kaboom")
+		})
+	}()
+	_, err := b.store.GetEntity(b.ctx, "txp", id)
+	wantErr(t, err, db.ErrNotFound, "entity saved before a panic")
+	b.save(t, "txp", db.Entity{"name": "after"}) // the writer is free again
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	changes []db.Change
+}
+
+func (r *recorder) observe(_ context.Context, c db.Change) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, c)
+}
+
+func (r *recorder) take() []db.Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.changes
+	r.changes = nil
+	return out
+}
+
+func testObservers(t *testing.T, b *bundle) {
+	var r recorder
+	b.store.OnChange(r.observe)
+	e := b.save(t, "obs", db.Entity{"v": int64(1)})
+	id := e["id"].(string)
+	b.save(t, "obs", db.Entity{"id": id, "v": int64(2)})
+	b.store.DeleteEntity(b.ctx, "obs", id, false)
+	b.store.DeleteEntity(b.ctx, "obs", id, false) // no-op: no change
+	b.save(t, "obs", db.Entity{"id": id})
+	b.store.DeleteEntity(b.ctx, "obs", id, true)
+	b.store.SaveEntity(b.ctx, "obs", db.Entity{"v": "bad type"}) // fails: no change
+	got := r.take()
+	want := []struct {
+		op     string
+		oldV   any
+		newV   any
+		hasOld bool
+		hasNew bool
+	}{
+		{"create", nil, int64(1), false, true},
+		{"update", int64(1), int64(2), true, true},
+		{"delete", int64(2), int64(2), true, true},
+		{"restore", int64(2), int64(2), true, true},
+		{"delete", int64(2), nil, true, false},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d changes observed, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Op != w.op || g.Table != "obs" || g.ID != id || (g.Old != nil) != w.hasOld || (g.New != nil) != w.hasNew {
+			t.Errorf("change %d = %+v, want %+v", i, g, w)
+			continue
+		}
+		if w.hasOld && g.Old["v"] != w.oldV || w.hasNew && g.New["v"] != w.newV {
+			t.Errorf("change %d values: old %v new %v, want %v %v", i, g.Old["v"], g.New["v"], w.oldV, w.newV)
+		}
+	}
+	if got[2].New["deleted_at"] == nil || got[3].Old["deleted_at"] == nil || got[3].New["deleted_at"] != nil {
+		t.Errorf("delete/restore changes do not show deleted_at: %+v %+v", got[2], got[3])
+	}
+}
+
+func testObserversTx(t *testing.T, b *bundle) {
+	var r recorder
+	b.store.OnChange(r.observe)
+	b.store.Tx(b.ctx, func(tx *db.Store) error {
+		tx.SaveEntity(b.ctx, "obstx", db.Entity{"v": 1})
+		if n := len(r.take()); n != 0 {
+			t.Errorf("%d changes observed before commit", n)
+		}
+		return errors.New("rollback")
+	})
+	if got := r.take(); len(got) != 0 {
+		t.Errorf("rolled-back changes observed: %+v", got)
+	}
+	err := b.store.Tx(b.ctx, func(tx *db.Store) error {
+		e, err := tx.SaveEntity(b.ctx, "obstx", db.Entity{"v": 1})
+		if err != nil {
+			return err
+		}
+		_, err = tx.SaveEntity(b.ctx, "obstx", db.Entity{"id": e["id"], "v": 2})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.take()
+	if len(got) != 2 || got[0].Op != "create" || got[1].Op != "update" || got[1].Old["v"] != int64(1) || got[1].New["v"] != int64(2) {
+		t.Errorf("committed changes = %+v", got)
+	}
+}
+
+// widget is a model as code.
+type widget struct {
+	ID        string         `json:"id,omitempty"`
+	Name      string         `json:"name"`
+	Size      int            `json:"size,omitempty"`
+	Price     float64        `json:"price"`
+	Tags      []string       `json:"tags,omitempty"`
+	Meta      map[string]any `json:"meta,omitempty"`
+	Active    bool           `json:"active"`
+	Due       time.Time      `json:"due"`
+	Secret    string         `json:"-"`
+	CreatedAt string         `json:"created_at,omitempty"`
+	UpdatedAt string         `json:"updated_at,omitempty"`
+}
+
+func testTyped(t *testing.T, b *bundle) {
+	due := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	w, err := db.Save(b.ctx, b.store, "widgets", widget{Name: "gear", Size: 3, Price: 9.5, Tags: []string{"a", "b"}, Active: true, Due: due, Secret: "no"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.ID == "" || w.CreatedAt == "" || w.Name != "gear" || w.Size != 3 || !w.Due.Equal(due) {
+		t.Errorf("Save returned %+v", w)
+	}
+	e := b.get(t, "widgets", w.ID)
+	if _, ok := e["Secret"]; ok {
+		t.Errorf("json:\"-\" field stored: %v", e)
+	}
+	if e["due"] != "2026-05-06T07:08:09.000000Z" {
+		t.Errorf("time stored as %#v", e["due"])
+	}
+	// omitempty fields left empty keep their stored value.
+	w2, err := db.Save(b.ctx, b.store, "widgets", widget{ID: w.ID, Name: "gear 2", Price: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2.Size != 3 || len(w2.Tags) != 2 || w2.Name != "gear 2" || w2.Active {
+		t.Errorf("update through Save = %+v", w2)
+	}
+	g, err := db.Get[widget](b.ctx, b.store, "widgets", w.ID)
+	if err != nil || !reflect.DeepEqual(g, w2) {
+		t.Errorf("Get = %+v, %v; want %+v", g, err, w2)
+	}
+	db.Save(b.ctx, b.store, "widgets", &widget{Name: "cog", Size: 1})
+	list, err := db.Find[widget](b.ctx, b.store, "widgets", db.Query{OrderBy: "[name] ASC"})
+	if err != nil || len(list) != 2 || list[0].Name != "cog" || list[1].Name != "gear 2" {
+		t.Errorf("Find = %+v, %v", list, err)
+	}
+	_, err = db.Get[widget](b.ctx, b.store, "widgets", "nope")
+	wantErr(t, err, db.ErrNotFound, "Get of a missing id")
+}
+
+func testSchemaCache(t *testing.T, b *bundle) {
+	s := b.store
+	e := b.save(t, "warm", db.Entity{"name": "a", "n": int64(1)})
+	id := e["id"].(string)
+	b.get(t, "warm", id)
+	b.find(t, "warm", db.Query{Where: "[name] = ?", Params: []any{"a"}})
+	b.count(t, "warm", "[n] > 0")
+	before := s.Stats()
+	for i := 0; i < 20; i++ {
+		b.save(t, "warm", db.Entity{"name": "b", "n": int64(i)})
+		b.save(t, "warm", db.Entity{"id": id, "n": int64(i)})
+		b.get(t, "warm", id)
+		b.find(t, "warm", db.Query{Where: "[name] = ?", Params: []any{"a"}, Limit: 5})
+		b.count(t, "warm", "[n] > 0")
+		s.DeleteEntity(b.ctx, "warm", id, false)
+	}
+	after := s.Stats()
+	if n := after.Introspections - before.Introspections; n != 0 {
+		t.Errorf("%d introspection queries once warm, want 0", n)
+	}
+	// Per round: insert (begin, insert, history, commit) + update (begin,
+	// select, update, history, commit) + get + find + count + soft delete
+	// (begin, select, update, history, commit; the first round only; then
+	// begin, select, commit) + the restore... count exactly what a
+	// hand-written program would need at least.
+	if n := after.Statements - before.Statements; n > 20*20 {
+		t.Errorf("%d statements for 20 rounds, more than 20 per round", n)
+	}
+}
+
+func testTwoStores(t *testing.T, b *bundle) {
+	s1, s2 := b.store, b.open(t)
+	// Warm both caches on another table, so each believes its own picture.
+	for round := 0; round < 5; round++ {
+		table := fmt.Sprintf("race_%d", round)
+		col := fmt.Sprintf("col_%d", round)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i, s := range []*db.Store{s1, s2, s1, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Same new table and same new column at the same moment.
+				if _, err := s.SaveEntity(b.ctx, table, db.Entity{col: int64(i), "common": "x"}); err != nil {
+					errs <- fmt.Errorf("store %d: %w", i%2+1, err)
+				}
+				if err := s.EnsureIndex(b.ctx, table, []string{col}, false); err != nil {
+					errs <- fmt.Errorf("store %d EnsureIndex: %w", i%2+1, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if n := b.count(t, table, ""); n != 4 {
+			t.Errorf("%s: %d entities, want 4", table, n)
+		}
+	}
+	// A column added by one store is read by the other.
+	e, err := s1.SaveEntity(b.ctx, "race_0", db.Entity{"late": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := s2.GetEntity(b.ctx, "race_0", e["id"].(string))
+	if err != nil || g["late"] != true {
+		t.Errorf("second store reads %v, %v; want late=true", g, err)
+	}
+}
+
+func testConcurrentSaves(t *testing.T, b *bundle) {
+	const workers, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				e, err := b.store.SaveEntity(b.ctx, "conc", db.Entity{"w": int64(w), "i": int64(i)})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := b.store.SaveEntity(b.ctx, "conc", db.Entity{"id": e["id"], "done": true}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := b.count(t, "conc", "[done] = ?", true); n != workers*each {
+		t.Errorf("%d done, want %d", n, workers*each)
+	}
+}

@@ -1,0 +1,66 @@
+package db
+
+import "strings"
+
+// DialectName names the database behind a Store.
+type DialectName string
+
+// The dialects a Store can run on.
+const (
+	SQLite   DialectName = "sqlite"
+	Postgres DialectName = "postgres"
+	MySQL    DialectName = "mysql"
+)
+
+// errClass is what a dialect makes of a driver error.
+type errClass uint8
+
+const (
+	errOther     errClass = iota
+	errUnique             // a unique index or primary key was violated.
+	errDupColumn          // ADD COLUMN of a column that exists.
+	errDupObject          // CREATE of a table or index that exists.
+	errNoTable            // the table does not exist.
+	errNoColumn           // a column does not exist.
+)
+
+// dialect holds everything that differs between databases. One file per
+// database implements it; nothing else in the package branches on the
+// database.
+type dialect interface {
+	name() DialectName
+	// quote quotes an identifier that has passed validName.
+	quote(ident string) string
+	// placeholder is the n-th (1-based) bind parameter.
+	placeholder(n int) string
+	// createTable is the DDL of an entity table with its system columns.
+	createTable(table string) string
+	// createHistory is the DDL of the history table of table.
+	createHistory(table string) string
+	// addColumn is the DDL adding a column of kind k.
+	addColumn(table, column string, k kind) string
+	// createIndex is the DDL of an index; kinds are those of columns.
+	createIndex(table, index string, columns []string, kinds []kind, unique bool) string
+	// columnsQuery lists (name, type) of a table's columns in table order;
+	// its one parameter is the table name. No rows: no table.
+	columnsQuery() string
+	// kindOf maps a type reported by columnsQuery to a kind.
+	kindOf(dbType string) kind
+	// forUpdate is appended to a SELECT that reads a row about to change.
+	forUpdate() string
+	// ddlInTx reports whether DDL may run inside a transaction without
+	// ending it; when false it runs on its own connection.
+	ddlInTx() bool
+	// classify tells what a driver error means to the store.
+	classify(err error) errClass
+}
+
+// placeholders writes n placeholders starting at first, comma separated.
+func placeholders(d dialect, b *strings.Builder, first, n int) {
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.placeholder(first + i))
+	}
+}

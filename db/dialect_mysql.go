@@ -1,0 +1,129 @@
+package db
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+type mysqlDialect struct{}
+
+var _ dialect = mysqlDialect{}
+
+// jsonComment marks JSON columns: MariaDB reports its JSON type as longtext.
+const jsonComment = "appkernel:json"
+
+// mysqlIndexPrefix is the prefix length used to index text columns.
+const mysqlIndexPrefix = 255
+
+func (mysqlDialect) name() DialectName { return MySQL }
+
+func (mysqlDialect) quote(ident string) string { return "`" + ident + "`" }
+
+func (mysqlDialect) placeholder(int) string { return "?" }
+
+const mysqlTableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+func (mysqlDialect) createTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS `" + table + "` (" +
+		"`id` VARCHAR(255) NOT NULL PRIMARY KEY, `created_at` VARCHAR(32) NOT NULL, " +
+		"`updated_at` VARCHAR(32) NOT NULL, `deleted_at` VARCHAR(32) NULL)" + mysqlTableOptions
+}
+
+func (mysqlDialect) createHistory(table string) string {
+	h := historyTable(table)
+	return "CREATE TABLE IF NOT EXISTS `" + h + "` (" +
+		"`entity_id` VARCHAR(255) NOT NULL, `version` BIGINT NOT NULL, `op` VARCHAR(16) NOT NULL, " +
+		"`data` LONGTEXT NOT NULL, `changed_at` VARCHAR(32) NOT NULL, PRIMARY KEY (`entity_id`, `version`))" +
+		mysqlTableOptions
+}
+
+func (mysqlDialect) typeOf(k kind) string {
+	switch k {
+	case kindInt:
+		return "BIGINT NULL"
+	case kindFloat:
+		return "DOUBLE NULL"
+	case kindBool:
+		return "TINYINT(1) NULL"
+	case kindJSON:
+		return "LONGTEXT NULL COMMENT '" + jsonComment + "'"
+	}
+	return "LONGTEXT NULL"
+}
+
+func (d mysqlDialect) addColumn(table, column string, k kind) string {
+	return "ALTER TABLE `" + table + "` ADD COLUMN `" + column + "` " + d.typeOf(k)
+}
+
+func (mysqlDialect) createIndex(table, index string, columns []string, kinds []kind, unique bool) string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if unique {
+		b.WriteString("UNIQUE ")
+	}
+	b.WriteString("INDEX `" + index + "` ON `" + table + "` (")
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("`" + c + "`")
+		// Text columns are LONGTEXT (entities hold large text); MySQL
+		// indexes those by prefix only. System columns are VARCHAR.
+		if (kinds[i] == kindText || kinds[i] == kindJSON) && !isSystemColumn(c) {
+			b.WriteString("(255)")
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (mysqlDialect) columnsQuery() string {
+	return "SELECT COLUMN_NAME, CONCAT(COLUMN_TYPE, ' ', COLUMN_COMMENT) FROM information_schema.COLUMNS " +
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+}
+
+func (mysqlDialect) kindOf(t string) kind {
+	t = strings.ToLower(t)
+	switch {
+	case strings.HasSuffix(t, jsonComment):
+		return kindJSON
+	case strings.HasPrefix(t, "tinyint(1)"), strings.HasPrefix(t, "boolean"):
+		return kindBool
+	case strings.HasPrefix(t, "bigint"), strings.HasPrefix(t, "int"), strings.HasPrefix(t, "smallint"),
+		strings.HasPrefix(t, "tinyint"), strings.HasPrefix(t, "mediumint"):
+		return kindInt
+	case strings.HasPrefix(t, "double"), strings.HasPrefix(t, "float"), strings.HasPrefix(t, "decimal"):
+		return kindFloat
+	case strings.HasPrefix(t, "json"):
+		return kindJSON
+	}
+	return kindText
+}
+
+func (mysqlDialect) forUpdate() string { return " FOR UPDATE" }
+
+// DDL commits the open transaction on MySQL, so it runs on its own
+// connection.
+func (mysqlDialect) ddlInTx() bool { return false }
+
+func (mysqlDialect) classify(err error) errClass {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return errOther
+	}
+	switch me.Number {
+	case 1062, 1586: // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
+		return errUnique
+	case 1060: // ER_DUP_FIELDNAME
+		return errDupColumn
+	case 1050, 1061: // ER_TABLE_EXISTS_ERROR, ER_DUP_KEYNAME
+		return errDupObject
+	case 1146: // ER_NO_SUCH_TABLE
+		return errNoTable
+	case 1054: // ER_BAD_FIELD_ERROR
+		return errNoColumn
+	}
+	return errOther
+}

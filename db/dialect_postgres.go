@@ -1,0 +1,114 @@
+package db
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+type postgresDialect struct{}
+
+var _ dialect = postgresDialect{}
+
+func (postgresDialect) name() DialectName { return Postgres }
+
+func (postgresDialect) quote(ident string) string { return `"` + ident + `"` }
+
+func (postgresDialect) placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (postgresDialect) createTable(table string) string {
+	return `CREATE TABLE IF NOT EXISTS "` + table + `" (` +
+		`"id" TEXT NOT NULL PRIMARY KEY, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL, "deleted_at" TEXT)`
+}
+
+func (postgresDialect) createHistory(table string) string {
+	h := historyTable(table)
+	return `CREATE TABLE IF NOT EXISTS "` + h + `" (` +
+		`"entity_id" TEXT NOT NULL, "version" BIGINT NOT NULL, "op" TEXT NOT NULL, ` +
+		`"data" TEXT NOT NULL, "changed_at" TEXT NOT NULL, PRIMARY KEY ("entity_id", "version"))`
+}
+
+func (postgresDialect) typeOf(k kind) string {
+	switch k {
+	case kindInt:
+		return "BIGINT"
+	case kindFloat:
+		return "DOUBLE PRECISION"
+	case kindBool:
+		return "BOOLEAN"
+	case kindJSON:
+		return "JSONB"
+	}
+	return "TEXT"
+}
+
+func (d postgresDialect) addColumn(table, column string, k kind) string {
+	return `ALTER TABLE "` + table + `" ADD COLUMN IF NOT EXISTS "` + column + `" ` + d.typeOf(k)
+}
+
+func (postgresDialect) createIndex(table, index string, columns []string, _ []kind, unique bool) string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if unique {
+		b.WriteString("UNIQUE ")
+	}
+	b.WriteString(`INDEX IF NOT EXISTS "` + index + `" ON "` + table + `" (`)
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"` + c + `"`)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (postgresDialect) columnsQuery() string {
+	return `SELECT column_name, data_type FROM information_schema.columns ` +
+		`WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`
+}
+
+func (postgresDialect) kindOf(t string) kind {
+	switch t {
+	case "bigint", "integer", "smallint":
+		return kindInt
+	case "double precision", "real", "numeric":
+		return kindFloat
+	case "boolean":
+		return kindBool
+	case "jsonb", "json":
+		return kindJSON
+	}
+	return kindText
+}
+
+func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
+
+func (postgresDialect) ddlInTx() bool { return true }
+
+func (postgresDialect) classify(err error) errClass {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return errOther
+	}
+	switch pe.Code {
+	case "23505":
+		// A concurrent CREATE TABLE/INDEX IF NOT EXISTS can lose the race
+		// on the catalog's own unique indexes.
+		if strings.HasPrefix(pe.ConstraintName, "pg_") {
+			return errDupObject
+		}
+		return errUnique
+	case "42701":
+		return errDupColumn
+	case "42P07", "42710":
+		return errDupObject
+	case "42P01":
+		return errNoTable
+	case "42703":
+		return errNoColumn
+	}
+	return errOther
+}

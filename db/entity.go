@@ -1,0 +1,587 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Entity is one stored object: field name to value. Every entity has the
+// string fields "id", "created_at", "updated_at" and "deleted_at".
+type Entity = map[string]any
+
+// GetOption changes what GetEntity returns.
+type GetOption func(*getOptions)
+
+type getOptions struct{ includeDeleted bool }
+
+// IncludeDeleted makes GetEntity return a soft-deleted entity too.
+func IncludeDeleted() GetOption { return func(o *getOptions) { o.includeDeleted = true } }
+
+// wrapDB wraps a driver error with what the store was doing.
+func wrapDB(what string, err error) error {
+	return fmt.Errorf("db: %s: %w", what, err)
+}
+
+// GetEntity returns the entity of table with the given id, or an error
+// matching ErrNotFound when it, or the table, does not exist or when it is
+// soft-deleted (unless IncludeDeleted is given).
+func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOption) (Entity, error) {
+	if err := checkTable(table); err != nil {
+		return nil, err
+	}
+	if err := s.checkTx(); err != nil {
+		return nil, err
+	}
+	var o getOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t, err := s.tableForRead(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, notFound(table, id)
+	}
+	key, live := "get", true
+	if o.includeDeleted {
+		key, live = "getd", false
+	}
+	q := t.stmt(key, func() string { return s.selectByID(t.name, live, false) })
+	rows, err := s.query(ctx, s.reader(), q, id)
+	if err != nil {
+		if s.c.d.classify(err) == errNoTable {
+			s.forget(table)
+			return nil, notFound(table, id)
+		}
+		return nil, wrapDB("get "+table, err)
+	}
+	es, err := s.scan(ctx, t, rows, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, notFound(table, id)
+	}
+	return es[0], nil
+}
+
+func (s *Store) selectByID(table string, live, lock bool) string {
+	d := s.c.d
+	q := "SELECT * FROM " + d.quote(table) + " WHERE " + d.quote("id") + " = " + d.placeholder(1)
+	if live {
+		q += " AND " + d.quote("deleted_at") + " IS NULL"
+	}
+	if lock {
+		q += d.forUpdate()
+	}
+	return q
+}
+
+// field is one normalized field of an entity being saved.
+type field struct {
+	name string
+	val  any
+	kind kind
+}
+
+// SaveEntity creates the entity v (a map[string]any, or a struct or pointer
+// to struct with json tags) in table, or, when v has the "id" of an existing
+// entity, updates the fields v gives and keeps the others. It returns the
+// whole entity as stored. Saving a soft-deleted entity restores it.
+//
+// The table and any new columns are created as needed, typed from the first
+// non-nil value. created_at, updated_at and deleted_at in v are ignored.
+func (s *Store) SaveEntity(ctx context.Context, table string, v any) (Entity, error) {
+	if err := checkTable(table); err != nil {
+		return nil, err
+	}
+	if err := s.checkTx(); err != nil {
+		return nil, err
+	}
+	fields, id, err := s.c.fields(table, v)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		e, err := s.save(ctx, table, fields, id)
+		// A table or column dropped or changed behind the cache's back:
+		// forget what is cached and try once more.
+		if err != nil && attempt == 0 && s.tx == nil {
+			if c := s.c.d.classify(err); c == errNoTable || c == errNoColumn {
+				s.forget(table)
+				continue
+			}
+		}
+		return e, err
+	}
+}
+
+func (s *Store) save(ctx context.Context, table string, fields []field, id string) (Entity, error) {
+	t, err := s.prepareColumns(ctx, table, fields)
+	if err != nil {
+		return nil, err
+	}
+	history := s.c.historyOn(table)
+	var ch Change
+	err = s.write(ctx, func(q querier) error {
+		now := s.c.now()
+		var old Entity
+		fresh := id == ""
+		if fresh {
+			id = newID()
+		} else {
+			rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t.name, false, true) }), id)
+			if err != nil {
+				return err
+			}
+			es, err := s.scan(ctx, t, rows, 1)
+			if err != nil {
+				return err
+			}
+			if len(es) > 0 {
+				old = es[0]
+			}
+		}
+		if old == nil {
+			ch = Change{Op: "create", Table: table, ID: id, New: s.insertedEntity(t, fields, id, now)}
+			if _, err := s.exec(ctx, q, s.insertSQL(t, fields), insertArgs(t, fields, id, now)...); err != nil {
+				return err
+			}
+		} else {
+			restore := old["deleted_at"] != nil
+			ch = Change{Op: "update", Table: table, ID: id, Old: old, New: updatedEntity(old, fields, now, restore)}
+			if restore {
+				ch.Op = "restore"
+			}
+			if _, err := s.exec(ctx, q, s.updateSQL(t, fields, restore), updateArgs(t, fields, id, now)...); err != nil {
+				return err
+			}
+		}
+		if history {
+			return s.recordHistory(ctx, q, table, id, ch.Op, ch.New, now, fresh)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.writeError("save", table, id, err)
+	}
+	s.changed(ctx, ch)
+	return ch.New, nil
+}
+
+// writeError classifies a failed write.
+func (s *Store) writeError(op, table, id string, err error) error {
+	if errors.Is(err, errTxDone) {
+		return err
+	}
+	var ke *kernelError
+	if errors.As(err, &ke) {
+		return err
+	}
+	switch s.c.d.classify(err) {
+	case errUnique:
+		return fmt.Errorf("db: %s %s %q: unique index violated (%v): %w", op, table, id, err, ErrConflict)
+	}
+	return fmt.Errorf("db: %s %s %q: %w", op, table, id, err)
+}
+
+func newID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
+}
+
+// prepareColumns makes sure table has a column for every non-nil field and
+// converts each value to its column's type.
+func (s *Store) prepareColumns(ctx context.Context, table string, fields []field) (*tableInfo, error) {
+	if len(table)+len("_history") > maxNameLen && s.c.historyOn(table) {
+		return nil, fmt.Errorf("db: table name %q too long for its history table %q (disable history or use at most %d characters): %w",
+			table, historyTable(table), maxNameLen-len("_history"), ErrInvalidName)
+	}
+	t, err := s.ensureTable(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	for pass := 0; pass < 2; pass++ {
+		var missing map[string]kind
+		for i, f := range fields {
+			if f.kind == kindNone {
+				continue
+			}
+			ck, ok := t.cols[f.name]
+			if !ok {
+				if missing == nil {
+					missing = map[string]kind{}
+				}
+				missing[f.name] = f.kind
+				continue
+			}
+			v, ok := fit(f.val, f.kind, ck)
+			if !ok {
+				return nil, &TypeMismatchError{Table: table, Column: f.name, ColumnType: ck.String(), ValueType: valueType(f.kind)}
+			}
+			fields[i].val, fields[i].kind = v, ck
+		}
+		if missing == nil {
+			return t, nil
+		}
+		if t, err = s.addColumns(ctx, t, missing); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// shapeKey names the set of fields of a save, for the statement cache.
+func shapeKey(prefix string, fields []field, t *tableInfo) string {
+	n := len(prefix)
+	for _, f := range fields {
+		n += len(f.name) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(prefix)
+	for _, f := range fields {
+		if _, ok := t.cols[f.name]; !ok {
+			continue // a nil field without a column is not written
+		}
+		b.WriteString(f.name)
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+func (s *Store) insertSQL(t *tableInfo, fields []field) string {
+	return t.stmt(shapeKey("i:", fields, t), func() string {
+		d := s.c.d
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + d.quote(t.name) + " (" + d.quote("id") + ", " + d.quote("created_at") + ", " + d.quote("updated_at"))
+		n := 3
+		for _, f := range fields {
+			if _, ok := t.cols[f.name]; ok {
+				b.WriteString(", " + d.quote(f.name))
+				n++
+			}
+		}
+		b.WriteString(") VALUES (")
+		placeholders(d, &b, 1, n)
+		b.WriteString(")")
+		return b.String()
+	})
+}
+
+func insertArgs(t *tableInfo, fields []field, id, now string) []any {
+	args := make([]any, 0, len(fields)+3)
+	args = append(args, id, now, now)
+	for _, f := range fields {
+		if _, ok := t.cols[f.name]; ok {
+			args = append(args, bindValue(f.val))
+		}
+	}
+	return args
+}
+
+func (s *Store) updateSQL(t *tableInfo, fields []field, restore bool) string {
+	prefix := "u:"
+	if restore {
+		prefix = "r:"
+	}
+	return t.stmt(shapeKey(prefix, fields, t), func() string {
+		d := s.c.d
+		var b strings.Builder
+		b.WriteString("UPDATE " + d.quote(t.name) + " SET ")
+		n := 1
+		for _, f := range fields {
+			if _, ok := t.cols[f.name]; ok {
+				b.WriteString(d.quote(f.name) + " = " + d.placeholder(n) + ", ")
+				n++
+			}
+		}
+		b.WriteString(d.quote("updated_at") + " = " + d.placeholder(n))
+		n++
+		if restore {
+			b.WriteString(", " + d.quote("deleted_at") + " = NULL")
+		}
+		b.WriteString(" WHERE " + d.quote("id") + " = " + d.placeholder(n))
+		return b.String()
+	})
+}
+
+func updateArgs(t *tableInfo, fields []field, id, now string) []any {
+	args := make([]any, 0, len(fields)+2)
+	for _, f := range fields {
+		if _, ok := t.cols[f.name]; ok {
+			args = append(args, bindValue(f.val))
+		}
+	}
+	return append(args, now, id)
+}
+
+// insertedEntity is the entity a create stores: every column of the table,
+// nil where not given.
+func (s *Store) insertedEntity(t *tableInfo, fields []field, id, now string) Entity {
+	e := make(Entity, len(t.order)+len(fields))
+	for _, c := range t.order {
+		e[c] = nil
+	}
+	for _, f := range fields {
+		e[f.name] = outValue(f.val)
+	}
+	e["id"], e["created_at"], e["updated_at"] = id, now, now
+	return e
+}
+
+func updatedEntity(old Entity, fields []field, now string, restore bool) Entity {
+	e := make(Entity, len(old)+len(fields))
+	for k, v := range old {
+		e[k] = v
+	}
+	for _, f := range fields {
+		e[f.name] = outValue(f.val)
+	}
+	e["updated_at"] = now
+	if restore {
+		e["deleted_at"] = nil
+	}
+	return e
+}
+
+// write runs fn in a transaction: its own, or a savepoint of the caller's
+// Tx so that a failed call (a conflict) leaves that transaction usable on
+// every database, Postgres included.
+func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
+	if s.tx != nil {
+		tx := s.tx.tx
+		if _, err := s.exec(ctx, tx, "SAVEPOINT ak_call"); err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			if _, rerr := s.exec(ctx, tx, "ROLLBACK TO SAVEPOINT ak_call"); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			s.exec(ctx, tx, "RELEASE SAVEPOINT ak_call")
+			return err
+		}
+		_, err := s.exec(ctx, tx, "RELEASE SAVEPOINT ak_call")
+		return err
+	}
+	s.c.stats.statements.Add(1)
+	tx, err := s.c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	s.c.stats.statements.Add(1)
+	return tx.Commit()
+}
+
+// DeleteEntity deletes the entity of table with the given id: softly (it
+// gets a deleted_at and disappears from reads, SaveEntity restores it) or,
+// with permanent, for good. It reports whether an entity was deleted.
+func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bool) (bool, error) {
+	if err := checkTable(table); err != nil {
+		return false, err
+	}
+	if err := s.checkTx(); err != nil {
+		return false, err
+	}
+	t, err := s.tableForRead(ctx, table)
+	if err != nil || t == nil {
+		return false, err
+	}
+	history := s.c.historyOn(table)
+	var ch Change
+	deleted := false
+	err = s.write(ctx, func(q querier) error {
+		rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t.name, false, true) }), id)
+		if err != nil {
+			return err
+		}
+		es, err := s.scan(ctx, t, rows, 1)
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		old := es[0]
+		now := s.c.now()
+		d := s.c.d
+		snapshot := old
+		if permanent {
+			q1 := t.stmt("del", func() string {
+				return "DELETE FROM " + d.quote(t.name) + " WHERE " + d.quote("id") + " = " + d.placeholder(1)
+			})
+			if _, err := s.exec(ctx, q, q1, id); err != nil {
+				return err
+			}
+			ch = Change{Op: "delete", Table: table, ID: id, Old: old}
+		} else {
+			if old["deleted_at"] != nil {
+				return nil
+			}
+			q1 := t.stmt("soft", func() string {
+				return "UPDATE " + d.quote(t.name) + " SET " + d.quote("deleted_at") + " = " + d.placeholder(1) + ", " +
+					d.quote("updated_at") + " = " + d.placeholder(2) + " WHERE " + d.quote("id") + " = " + d.placeholder(3)
+			})
+			if _, err := s.exec(ctx, q, q1, now, now, id); err != nil {
+				return err
+			}
+			snapshot = make(Entity, len(old))
+			for k, v := range old {
+				snapshot[k] = v
+			}
+			snapshot["deleted_at"], snapshot["updated_at"] = now, now
+			ch = Change{Op: "delete", Table: table, ID: id, Old: old, New: snapshot}
+		}
+		deleted = true
+		if history {
+			return s.recordHistory(ctx, q, table, id, "delete", snapshot, now, false)
+		}
+		return nil
+	})
+	if err != nil {
+		if s.c.d.classify(err) == errNoTable {
+			s.forget(table)
+			return false, nil
+		}
+		return false, s.writeError("delete", table, id, err)
+	}
+	if deleted {
+		s.changed(ctx, ch)
+	}
+	return deleted, nil
+}
+
+// recordHistory appends a version to the history of an entity. A fresh id
+// (generated by the store) has no history yet.
+func (s *Store) recordHistory(ctx context.Context, q querier, table, id, op string, snapshot Entity, now string, fresh bool) error {
+	data, err := json.Marshal(snapshot)
+	if err != nil {
+		return fmt.Errorf("db: encoding history of %s %q: %w", table, id, err)
+	}
+	d := s.c.d
+	h := d.quote(historyTable(table))
+	t := s.cached(table)
+	if fresh {
+		stmt := t.stmt("h1", func() string {
+			return "INSERT INTO " + h + " (" + d.quote("entity_id") + ", " + d.quote("version") + ", " + d.quote("op") + ", " +
+				d.quote("data") + ", " + d.quote("changed_at") + ") VALUES (" + d.placeholder(1) + ", 1, " +
+				d.placeholder(2) + ", " + d.placeholder(3) + ", " + d.placeholder(4) + ")"
+		})
+		_, err = s.exec(ctx, q, stmt, id, op, string(data), now)
+		return err
+	}
+	stmt := t.stmt("hn", func() string {
+		return "INSERT INTO " + h + " (" + d.quote("entity_id") + ", " + d.quote("version") + ", " + d.quote("op") + ", " +
+			d.quote("data") + ", " + d.quote("changed_at") + ") SELECT " + d.placeholder(1) + ", COALESCE(MAX(" +
+			d.quote("version") + "), 0) + 1, " + d.placeholder(2) + ", " + d.placeholder(3) + ", " + d.placeholder(4) +
+			" FROM " + h + " WHERE " + d.quote("entity_id") + " = " + d.placeholder(5)
+	})
+	_, err = s.exec(ctx, q, stmt, id, op, string(data), now, id)
+	return err
+}
+
+// HistoryEntry is one recorded version of an entity.
+type HistoryEntry struct {
+	Version   int64  // 1 for the create, then 2, 3, ...
+	Op        string // "create", "update", "delete" or "restore".
+	Entity    Entity // the whole entity after the change (before it, for a permanent delete).
+	ChangedAt string // when, in TimeFormat.
+}
+
+// History returns the recorded versions of an entity, oldest first. It is
+// empty for an unknown entity or a table without history.
+func (s *Store) History(ctx context.Context, table, id string) ([]HistoryEntry, error) {
+	if err := checkTable(table); err != nil {
+		return nil, err
+	}
+	if err := s.checkTx(); err != nil {
+		return nil, err
+	}
+	t, err := s.tableForRead(ctx, table)
+	if err != nil || t == nil {
+		return []HistoryEntry{}, err
+	}
+	d := s.c.d
+	q := t.stmt("hist", func() string {
+		return "SELECT " + d.quote("version") + ", " + d.quote("op") + ", " + d.quote("data") + ", " + d.quote("changed_at") +
+			" FROM " + d.quote(historyTable(table)) + " WHERE " + d.quote("entity_id") + " = " + d.placeholder(1) +
+			" ORDER BY " + d.quote("version")
+	})
+	rows, err := s.query(ctx, s.reader(), q, id)
+	if err != nil {
+		if d.classify(err) == errNoTable {
+			return []HistoryEntry{}, nil
+		}
+		return nil, wrapDB("history of "+table, err)
+	}
+	defer rows.Close()
+	out := []HistoryEntry{}
+	for rows.Next() {
+		var h HistoryEntry
+		var data string
+		if err := rows.Scan(&h.Version, &h.Op, &data, &h.ChangedAt); err != nil {
+			return nil, wrapDB("history of "+table, err)
+		}
+		if h.Entity, err = decodeSnapshot(t, data); err != nil {
+			return nil, fmt.Errorf("db: history of %s %q version %d: %w", table, id, h.Version, err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapDB("history of "+table, err)
+	}
+	return out, nil
+}
+
+// decodeSnapshot decodes a history snapshot, giving top-level numbers the
+// type of their column (JSON does not tell 5 from 5.0).
+func decodeSnapshot(t *tableInfo, data string) (Entity, error) {
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.UseNumber()
+	var e Entity
+	if err := dec.Decode(&e); err != nil {
+		return nil, err
+	}
+	for k, v := range e {
+		e[k] = fromJSONNumber(v, t.cols[k])
+	}
+	return e, nil
+}
+
+func fromJSONNumber(v any, k kind) any {
+	switch x := v.(type) {
+	case json.Number:
+		if k == kindInt {
+			if i, err := x.Int64(); err == nil {
+				return i
+			}
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for kk, vv := range x {
+			x[kk] = fromJSONNumber(vv, kindNone)
+		}
+	case []any:
+		for i, vv := range x {
+			x[i] = fromJSONNumber(vv, kindNone)
+		}
+	}
+	return v
+}
+
+// sortFields orders fields by name so equal shapes share statements.
+func sortFields(fs []field) {
+	slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.name, b.name) })
+}

@@ -1,0 +1,94 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// kernelError is the type of the package's sentinel errors. It carries the
+// HTTP meaning of the condition so that the kernel's error writer can render
+// it without this package importing middleware.
+type kernelError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *kernelError) Error() string { return e.msg }
+
+// HTTPStatus reports the HTTP status a client should see for the error.
+func (e *kernelError) HTTPStatus() int { return e.status }
+
+// ErrorCode reports the machine-readable code a client should see.
+func (e *kernelError) ErrorCode() string { return e.code }
+
+var (
+	// ErrNotFound is returned when an entity, or its whole table, does not
+	// exist (or is soft-deleted and not asked for). HTTP 404 "not_found".
+	ErrNotFound error = &kernelError{http.StatusNotFound, "not_found", "not found"}
+
+	// ErrInvalidQuery is returned for a where clause, order or page outside
+	// the grammar, or a placeholder count that does not match the params.
+	// HTTP 400 "invalid_query".
+	ErrInvalidQuery error = &kernelError{http.StatusBadRequest, "invalid_query", "invalid query"}
+
+	// ErrInvalidName is returned for a table or field name that does not
+	// match ^[A-Za-z_][A-Za-z0-9_]{0,62}$. HTTP 400 "invalid_name".
+	ErrInvalidName error = &kernelError{http.StatusBadRequest, "invalid_name", "invalid name"}
+
+	// ErrConflict is returned when a save breaks a unique index, on every
+	// dialect and inside Tx too. HTTP 409 "conflict".
+	ErrConflict error = &kernelError{http.StatusConflict, "conflict", "conflict"}
+
+	// ErrTypeMismatch is returned when a value cannot go into the existing
+	// column of a field (see TypeMismatchError). HTTP 422 "type_mismatch".
+	ErrTypeMismatch error = &kernelError{http.StatusUnprocessableEntity, "type_mismatch", "type mismatch"}
+)
+
+// TypeMismatchError reports a value whose type does not fit the column it is
+// saved into. It matches ErrTypeMismatch with errors.Is.
+type TypeMismatchError struct {
+	Table      string // table of the entity.
+	Column     string // field whose column has another type.
+	ColumnType string // the column's type: text, integer, float, bool or json.
+	ValueType  string // the type of the rejected value.
+}
+
+func (e *TypeMismatchError) Error() string {
+	return fmt.Sprintf("db: %s.%s is a %s column, cannot store a %s value: type mismatch",
+		e.Table, e.Column, e.ColumnType, e.ValueType)
+}
+
+// Unwrap returns ErrTypeMismatch.
+func (e *TypeMismatchError) Unwrap() error { return ErrTypeMismatch }
+
+// QueryError reports where a where clause or order left the grammar. It
+// matches ErrInvalidQuery with errors.Is.
+type QueryError struct {
+	Input  string // the clause as given.
+	Token  string // the offending token ("" at the end of input).
+	Pos    int    // byte offset of Token in Input.
+	Reason string // what was expected or why the token is refused.
+}
+
+func (e *QueryError) Error() string {
+	if e.Token == "" {
+		return fmt.Sprintf("db: %s at end of clause %q: invalid query", e.Reason, e.Input)
+	}
+	return fmt.Sprintf("db: %s: %q at position %d: invalid query", e.Reason, e.Token, e.Pos)
+}
+
+// Unwrap returns ErrInvalidQuery.
+func (e *QueryError) Unwrap() error { return ErrInvalidQuery }
+
+func notFound(table, id string) error {
+	return fmt.Errorf("db: %s %q: %w", table, id, ErrNotFound)
+}
+
+func invalidQuery(format string, args ...any) error {
+	return fmt.Errorf("db: "+format+": %w", append(args, ErrInvalidQuery)...)
+}
+
+// errTxDone is returned by calls on the Store of a transaction that ended.
+var errTxDone = errors.New("db: transaction already committed or rolled back")

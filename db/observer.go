@@ -1,0 +1,52 @@
+package db
+
+import (
+	"context"
+	"maps"
+)
+
+// Change describes one committed change of an entity, for observers.
+type Change struct {
+	Op    string // "create", "update", "delete" or "restore".
+	Table string // table of the entity.
+	ID    string // id of the entity.
+	Old   Entity // the entity before the change; nil for a create.
+	New   Entity // the entity after it; nil for a permanent delete.
+}
+
+// OnChange registers fn to be called once for every committed change, in
+// the goroutine that made it, after the commit (never for a rolled-back
+// transaction). fn gets its own copies of the entities. Register observers
+// at start-up; fn should be quick (hand slow work to a queue).
+func (s *Store) OnChange(fn func(ctx context.Context, c Change)) {
+	s.c.obsMu.Lock()
+	defer s.c.obsMu.Unlock()
+	obs := make([]func(context.Context, Change), len(s.c.observers), len(s.c.observers)+1)
+	copy(obs, s.c.observers)
+	s.c.observers = append(obs, fn)
+}
+
+// changed reports a change now, or on commit inside Tx.
+func (s *Store) changed(ctx context.Context, ch Change) {
+	if s.tx != nil {
+		s.tx.changes = append(s.tx.changes, ch)
+		return
+	}
+	s.notify(ctx, ch)
+}
+
+func (s *Store) notify(ctx context.Context, ch Change) {
+	s.c.obsMu.RLock()
+	obs := s.c.observers
+	s.c.obsMu.RUnlock()
+	for _, fn := range obs {
+		c := ch
+		if c.Old != nil {
+			c.Old = maps.Clone(c.Old)
+		}
+		if c.New != nil {
+			c.New = maps.Clone(c.New)
+		}
+		fn(ctx, c)
+	}
+}

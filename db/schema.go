@@ -1,0 +1,275 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// systemColumns are created with every table and managed by the store.
+var systemColumns = [...]string{"id", "created_at", "updated_at", "deleted_at"}
+
+func isSystemColumn(c string) bool {
+	switch c {
+	case "id", "created_at", "updated_at", "deleted_at":
+		return true
+	}
+	return false
+}
+
+// tableInfo is what the store knows of one table. It is immutable once
+// published; a schema change publishes a new one.
+type tableInfo struct {
+	name     string
+	cols     map[string]kind
+	order    []string // columns in table order, as SELECT * returns them
+	kinds    []kind   // kinds in table order
+	loadedAt time.Time
+
+	sql sync.Map // statement text by shape: string -> string or *whereSQL
+}
+
+func newTableInfo(name string, order []string, kinds []kind) *tableInfo {
+	t := &tableInfo{name: name, cols: make(map[string]kind, len(order)), order: order, kinds: kinds, loadedAt: time.Now()}
+	for i, c := range order {
+		t.cols[c] = kinds[i]
+	}
+	return t
+}
+
+// stmt returns the cached statement text for key, building it once.
+func (t *tableInfo) stmt(key string, build func() string) string {
+	if v, ok := t.sql.Load(key); ok {
+		return v.(string)
+	}
+	q := build()
+	t.sql.Store(key, q)
+	return q
+}
+
+// cached looks the table up in the transaction's pending schema, then in the
+// shared cache.
+func (s *Store) cached(table string) *tableInfo {
+	if s.tx != nil {
+		if t := s.tx.tables[table]; t != nil {
+			return t
+		}
+	}
+	s.c.mu.RLock()
+	t := s.c.tables[table]
+	s.c.mu.RUnlock()
+	return t
+}
+
+// publish records what the store learnt of a table: in the transaction
+// until it commits (its DDL may roll back), else in the shared cache.
+func (s *Store) publish(t *tableInfo, viaTx bool) {
+	if viaTx && s.tx != nil {
+		s.tx.tables[t.name] = t
+		return
+	}
+	s.c.mu.Lock()
+	s.c.tables[t.name] = t
+	s.c.mu.Unlock()
+}
+
+func (s *Store) forget(table string) {
+	if s.tx != nil {
+		delete(s.tx.tables, table)
+	}
+	s.c.mu.Lock()
+	delete(s.c.tables, table)
+	s.c.mu.Unlock()
+}
+
+// introspect reads a table's columns; nil when the table does not exist.
+func (s *Store) introspect(ctx context.Context, q querier, table string) (*tableInfo, error) {
+	s.c.stats.introspections.Add(1)
+	rows, err := s.query(ctx, q, s.c.d.columnsQuery(), table)
+	if err != nil {
+		return nil, fmt.Errorf("db: reading columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var order []string
+	var kinds []kind
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, fmt.Errorf("db: reading columns of %s: %w", table, err)
+		}
+		order = append(order, name)
+		kinds = append(kinds, s.c.d.kindOf(typ))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: reading columns of %s: %w", table, err)
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	return newTableInfo(table, order, kinds), nil
+}
+
+// tableForRead returns what is known of table, introspecting once when the
+// cache is cold. nil means the table does not exist (not cached: another
+// process may create it any moment).
+func (s *Store) tableForRead(ctx context.Context, table string) (*tableInfo, error) {
+	if t := s.cached(table); t != nil {
+		return t, nil
+	}
+	t, err := s.introspect(ctx, s.reader(), table)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	s.publish(t, s.tx != nil)
+	return t, nil
+}
+
+// refresh re-reads a table after another process may have changed it.
+func (s *Store) refresh(ctx context.Context, table string) (*tableInfo, error) {
+	t, err := s.introspect(ctx, s.reader(), table)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		s.forget(table)
+		return nil, nil
+	}
+	s.publish(t, s.tx != nil)
+	return t, nil
+}
+
+// staleAfter is how old a cached table must be before a column it lacks
+// makes the store look again (another instance may have added it).
+const staleAfter = time.Second
+
+// column reports the kind of column c of t, looking again (at most once a
+// second) when the cache does not know it.
+func (s *Store) column(ctx context.Context, t *tableInfo, c string) (kind, *tableInfo, bool) {
+	if k, ok := t.cols[c]; ok {
+		return k, t, true
+	}
+	if time.Since(t.loadedAt) < staleAfter {
+		return kindNone, t, false
+	}
+	nt, err := s.refresh(ctx, t.name)
+	if err != nil || nt == nil {
+		return kindNone, t, false
+	}
+	k, ok := nt.cols[c]
+	return k, nt, ok
+}
+
+// ddlRunner runs schema changes: in the transaction where DDL is
+// transactional (guarded by a savepoint so a lost race does not abort it),
+// else on the write pool.
+func (s *Store) ddl(ctx context.Context, stmt string) (errClass, error) {
+	s.c.ddlMu.Lock()
+	defer s.c.ddlMu.Unlock()
+	if s.tx != nil && s.c.d.ddlInTx() {
+		if _, err := s.exec(ctx, s.tx.tx, "SAVEPOINT ak_ddl"); err != nil {
+			return errOther, err
+		}
+		if _, err := s.exec(ctx, s.tx.tx, stmt); err != nil {
+			if _, rerr := s.exec(ctx, s.tx.tx, "ROLLBACK TO SAVEPOINT ak_ddl"); rerr != nil {
+				return errOther, rerr
+			}
+			return s.c.d.classify(err), err
+		}
+		_, err := s.exec(ctx, s.tx.tx, "RELEASE SAVEPOINT ak_ddl")
+		return errOther, err
+	}
+	if _, err := s.exec(ctx, s.c.w, stmt); err != nil {
+		return s.c.d.classify(err), err
+	}
+	return errOther, nil
+}
+
+// ddlQuerier is where a schema change is looked at afterwards.
+func (s *Store) ddlQuerier() querier {
+	if s.tx != nil && s.c.d.ddlInTx() {
+		return s.tx.tx
+	}
+	return s.c.w
+}
+
+// ensureTable creates table (and its history table) when missing and
+// returns what is known of it.
+func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, error) {
+	if t := s.cached(table); t != nil {
+		return t, nil
+	}
+	q := s.ddlQuerier()
+	t, err := s.introspect(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		if _, err := s.ddl(ctx, s.c.d.createTable(table)); err != nil {
+			// Another store may have created it at the same moment.
+			if t, _ = s.introspect(ctx, q, table); t == nil {
+				return nil, fmt.Errorf("db: creating table %s: %w", table, err)
+			}
+		}
+	}
+	if s.c.historyOn(table) {
+		if _, err := s.ddl(ctx, s.c.d.createHistory(table)); err != nil {
+			if h, _ := s.introspect(ctx, q, historyTable(table)); h == nil {
+				return nil, fmt.Errorf("db: creating table %s: %w", historyTable(table), err)
+			}
+		}
+	}
+	if t == nil {
+		if t, err = s.introspect(ctx, q, table); err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, fmt.Errorf("db: table %s missing right after it was created", table)
+		}
+	}
+	s.publish(t, s.c.d.ddlInTx())
+	return t, nil
+}
+
+// addColumns adds the missing columns (name -> kind) to t.
+func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string]kind) (*tableInfo, error) {
+	for c, k := range missing {
+		for _, have := range t.order {
+			if strings.EqualFold(have, c) {
+				return nil, fmt.Errorf("db: %s: field %q clashes with column %q (column names are case-insensitive on some databases): %w",
+					t.name, c, have, ErrInvalidName)
+			}
+		}
+		class, err := s.ddl(ctx, s.c.d.addColumn(t.name, c, k))
+		if err != nil && class != errDupColumn {
+			return nil, fmt.Errorf("db: adding column %s.%s: %w", t.name, c, err)
+		}
+	}
+	nt, err := s.introspect(ctx, s.ddlQuerier(), t.name)
+	if err != nil {
+		return nil, err
+	}
+	if nt == nil {
+		return nil, fmt.Errorf("db: table %s disappeared while adding columns", t.name)
+	}
+	s.publish(nt, s.c.d.ddlInTx())
+	return nt, nil
+}
+
+// indexName is a deterministic index name that fits every database.
+func indexName(table string, columns []string, unique bool) string {
+	suffix := "_idx"
+	if unique {
+		suffix = "_key"
+	}
+	n := table + "_" + strings.Join(columns, "_") + suffix
+	if len(n) <= maxNameLen {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n))
+	tail := fmt.Sprintf("_%08x%s", h.Sum32(), suffix)
+	return n[:maxNameLen-len(tail)] + tail
+}

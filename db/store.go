@@ -1,0 +1,227 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Store opened with OpenConfig. Only URL is required.
+type Config struct {
+	// URL selects the database: sqlite:///./relative.db, sqlite:////abs.db,
+	// sqlite://:memory:, postgres:// or postgresql://, mysql://user:pass@host:3306/name.
+	URL string
+
+	// MaxLimit is the largest Query.Limit accepted; a larger one is
+	// ErrInvalidQuery. Defaults to 1000.
+	MaxLimit int
+
+	// MaxOpenConns bounds the connection pool (on SQLite: the read pool; the
+	// writer is always one connection). Defaults to 4 on SQLite, 20 otherwise.
+	MaxOpenConns int
+
+	// BusyTimeout is how long a SQLite connection waits for a lock held by
+	// another process before failing. Defaults to 5s.
+	BusyTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxLimit == 0 {
+		c.MaxLimit = 1000
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.URL == "":
+		return errors.New("db: Config.URL is empty: set it to a sqlite://, postgres:// or mysql:// URL")
+	case c.MaxLimit < 0:
+		return errors.New("db: Config.MaxLimit is negative: use 0 for the default of 1000")
+	case c.MaxOpenConns < 0:
+		return errors.New("db: Config.MaxOpenConns is negative: use 0 for the default")
+	case c.BusyTimeout < 0:
+		return errors.New("db: Config.BusyTimeout is negative: use 0 for the default of 5s")
+	}
+	return nil
+}
+
+// Store is the entity store. It is safe for concurrent use. A Store handed
+// to the function of Tx runs every call inside that transaction.
+// The caller must call Close.
+type Store struct {
+	c  *core
+	tx *txn // nil outside Tx
+}
+
+// core is what every Store of one database shares, transactions included.
+type core struct {
+	d    dialect
+	cfg  Config
+	w    *sql.DB   // writes (one connection on SQLite)
+	r    *sql.DB   // reads; the same as w except on SQLite
+	keep *sql.Conn // keeps an in-memory SQLite database alive
+
+	mu        sync.RWMutex
+	tables    map[string]*tableInfo
+	noHistory map[string]bool
+
+	ddlMu sync.Mutex // one DDL at a time from this process
+
+	obsMu     sync.RWMutex
+	observers []func(context.Context, Change)
+
+	structs sync.Map // reflect.Type -> *structInfo
+	parsed  parseCache
+
+	lastMicro atomic.Int64 // last timestamp handed out, for strict order
+
+	stats stats
+}
+
+// stats counts what the store sends to the database.
+type stats struct {
+	statements     atomic.Int64
+	introspections atomic.Int64
+}
+
+// Open opens the store at url with the default Config. See Config.URL for
+// the accepted forms. The caller must call Close.
+func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenConfig(ctx, Config{URL: url})
+}
+
+// OpenConfig opens a store configured by cfg. The caller must call Close.
+func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c := &core{cfg: cfg, tables: map[string]*tableInfo{}, noHistory: map[string]bool{}}
+	if err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	s := &Store{c: c}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("db: open %s: %w", redact(cfg.URL), err)
+	}
+	return s, nil
+}
+
+// Close closes the store's connections. Calls after Close fail.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("db: Close called on the Store of a transaction")
+	}
+	var errs []error
+	if s.c.keep != nil {
+		errs = append(errs, s.c.keep.Close())
+	}
+	if s.c.r != s.c.w {
+		errs = append(errs, s.c.r.Close())
+	}
+	errs = append(errs, s.c.w.Close())
+	return errors.Join(errs...)
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.w.PingContext(ctx); err != nil {
+		return err
+	}
+	if s.c.r != s.c.w {
+		return s.c.r.PingContext(ctx)
+	}
+	return nil
+}
+
+// Dialect names the database behind the store.
+func (s *Store) Dialect() DialectName { return s.c.d.name() }
+
+// DB returns the pool used for writes, for the few jobs the store does not
+// do (migrations of data, reports). Statements on it bypass the schema
+// cache, history and observers.
+func (s *Store) DB() *sql.DB { return s.c.w }
+
+// DisableHistory turns history off for the given tables (secrets, churn).
+// Call it at start-up, before the tables are written.
+func (s *Store) DisableHistory(tables ...string) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	for _, t := range tables {
+		s.c.noHistory[t] = true
+	}
+}
+
+func (c *core) historyOn(table string) bool {
+	c.mu.RLock()
+	off := c.noHistory[table]
+	c.mu.RUnlock()
+	return !off
+}
+
+// now returns the current time, strictly after the last one this store
+// handed out, so created_at orders entities in insertion order.
+func (c *core) now() string {
+	m := time.Now().UnixMicro()
+	for {
+		last := c.lastMicro.Load()
+		if m <= last {
+			m = last + 1
+		}
+		if c.lastMicro.CompareAndSwap(last, m) {
+			return FormatTime(time.UnixMicro(m))
+		}
+	}
+}
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader is where reads go: the transaction, or the read pool.
+func (s *Store) reader() querier {
+	if s.tx != nil {
+		return s.tx.tx
+	}
+	return s.c.r
+}
+
+func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	s.c.stats.statements.Add(1)
+	return q.ExecContext(ctx, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	s.c.stats.statements.Add(1)
+	return q.QueryContext(ctx, query, args...)
+}
+
+func (s *Store) checkTx() error {
+	if s.tx != nil && s.tx.done.Load() {
+		return errTxDone
+	}
+	return nil
+}
+
+// Stats counts the statements a Store sent since it was opened.
+type Stats struct {
+	Statements     int64 // every statement, transaction control included.
+	Introspections int64 // queries reading a table's columns (cold cache, schema changes).
+}
+
+// Stats returns the store's statement counters.
+func (s *Store) Stats() Stats {
+	return Stats{Statements: s.c.stats.statements.Load(), Introspections: s.c.stats.introspections.Load()}
+}

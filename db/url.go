@@ -1,0 +1,201 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// connect opens the pools the URL asks for.
+func (c *core) connect(ctx context.Context) error {
+	raw := c.cfg.URL
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return fmt.Errorf("db: malformed database URL %q: want scheme://...", redact(raw))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		return c.openSQLite(ctx, raw[len(scheme)+3:])
+	case "postgres", "postgresql":
+		return c.openPostgres(raw)
+	case "mysql", "mariadb":
+		return c.openMySQL(raw)
+	}
+	return fmt.Errorf("db: unknown database URL scheme %q in %q: want sqlite, postgres, postgresql or mysql",
+		scheme, redact(raw))
+}
+
+// redact masks the password of a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if at := strings.LastIndex(raw, "@"); at >= 0 {
+			if i := strings.Index(raw, "://"); i >= 0 && i < at {
+				userinfo := raw[i+3 : at]
+				if name, _, ok := strings.Cut(userinfo, ":"); ok {
+					return raw[:i+3] + name + ":xxxxx" + raw[at:]
+				}
+			}
+		}
+		return raw
+	}
+	return u.Redacted()
+}
+
+func (c *core) openSQLite(ctx context.Context, rest string) error {
+	path, rawQuery, _ := strings.Cut(rest, "?")
+	if _, err := url.ParseQuery(rawQuery); err != nil {
+		return fmt.Errorf("db: malformed query in %q: %v", c.cfg.URL, err)
+	}
+	busy := strconv.FormatInt(c.cfg.BusyTimeout.Milliseconds(), 10)
+	// case_sensitive_like makes LIKE behave as on Postgres and MySQL (with
+	// the utf8mb4_bin collation the store uses there).
+	common := "_pragma=busy_timeout(" + busy + ")&_pragma=foreign_keys(1)&_pragma=case_sensitive_like(1)"
+	var name, writeDSN, readDSN string
+	if path == ":memory:" || path == "" {
+		// Several connections must see one database: a uniquely named
+		// database of the memdb VFS is shared by the connections of this
+		// process that name it, and locks like a file.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name = "file:/appkernel-" + hex.EncodeToString(b[:]) + "?vfs=memdb&"
+		writeDSN = name + common + "&_txlock=immediate"
+		readDSN = name + common
+	} else {
+		if strings.HasPrefix(path, "/") {
+			path = path[1:] // sqlite:///./rel.db and sqlite:////abs.db
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("db: creating folder of %q: %w", path, err)
+			}
+		}
+		name = "file:" + path + "?"
+		common += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		writeDSN = name + common + "&_txlock=immediate"
+		readDSN = name + common + "&_pragma=query_only(1)"
+	}
+	if rawQuery != "" {
+		writeDSN += "&" + rawQuery
+		readDSN += "&" + rawQuery
+	}
+	w, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return fmt.Errorf("db: open %q: %w", c.cfg.URL, err)
+	}
+	// One writer: concurrent writers queue in the pool instead of failing
+	// with "database is locked".
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The writer creates the file (and sets WAL) before readers open it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return fmt.Errorf("db: open %q: %w", c.cfg.URL, err)
+	}
+	r, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("db: open %q: %w", c.cfg.URL, err)
+	}
+	n := c.cfg.MaxOpenConns
+	if n == 0 {
+		n = 4
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	c.d, c.w, c.r = sqliteDialect{}, w, r
+	if strings.HasPrefix(name, "file:/appkernel-") {
+		// The in-memory database lives while one connection is open.
+		keep, err := w.Conn(ctx)
+		if err == nil {
+			// Hand the writer's one connection back, keep a reader's.
+			keep.Close()
+			r.SetMaxOpenConns(n + 1)
+			keep, err = r.Conn(ctx)
+		}
+		if err != nil {
+			w.Close()
+			r.Close()
+			return fmt.Errorf("db: open %q: %w", c.cfg.URL, err)
+		}
+		c.keep = keep
+	}
+	return nil
+}
+
+func (c *core) openPostgres(raw string) error {
+	cfg, err := pgx.ParseConfig(raw)
+	if err != nil {
+		return fmt.Errorf("db: malformed Postgres URL %q: %v", redact(raw), err)
+	}
+	d := stdlib.OpenDB(*cfg)
+	n := c.cfg.MaxOpenConns
+	if n == 0 {
+		n = 20
+	}
+	d.SetMaxOpenConns(n)
+	d.SetMaxIdleConns(n)
+	c.d, c.w, c.r = postgresDialect{}, d, d
+	return nil
+}
+
+func (c *core) openMySQL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("db: malformed MySQL URL %q", redact(raw))
+	}
+	mc := mysql.NewConfig()
+	if u.User != nil {
+		mc.User = u.User.Username()
+		mc.Passwd, _ = u.User.Password()
+	}
+	mc.Net = "tcp"
+	mc.Addr = u.Host
+	if u.Port() == "" {
+		mc.Addr = u.Host + ":3306"
+	}
+	mc.DBName = strings.TrimPrefix(u.Path, "/")
+	if mc.DBName == "" {
+		return fmt.Errorf("db: MySQL URL %q names no database: want mysql://user:pass@host:3306/name", redact(raw))
+	}
+	// utf8mb4_bin: case-sensitive comparison and unique indexes, as on
+	// Postgres and SQLite.
+	mc.Collation = "utf8mb4_bin"
+	dsn := mc.FormatDSN()
+	if u.RawQuery != "" {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		if mc, err = mysql.ParseDSN(dsn + sep + u.RawQuery); err != nil {
+			return fmt.Errorf("db: MySQL URL %q: %v", redact(raw), err)
+		}
+	}
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		return fmt.Errorf("db: MySQL URL %q: %v", redact(raw), err)
+	}
+	d := sql.OpenDB(connector)
+	n := c.cfg.MaxOpenConns
+	if n == 0 {
+		n = 20
+	}
+	d.SetMaxOpenConns(n)
+	d.SetMaxIdleConns(n)
+	c.d, c.w, c.r = mysqlDialect{}, d, d
+	return nil
+}
