@@ -161,3 +161,24 @@ func TestLoggerFromOutsideStack(t *testing.T) {
 		t.Fatal("LoggerFrom outside the stack is not slog.Default()")
 	}
 }
+
+// TestLoggerRouteOfMountedRouter: an app router mounted under a prefix (as
+// Kernel.Mount does) logs the whole pattern.
+func TestLoggerRouteOfMountedRouter(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := chi.NewRouter()
+	root.Use(mws...)
+	app := chi.NewRouter()
+	app.Get("/{id}/parts/{part}", func(w http.ResponseWriter, r *http.Request) {})
+	root.Mount("/widgets", app)
+	root.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/widgets/7/parts/9", nil))
+	lines := logs.lines(t)
+	if len(lines) != 1 || lines[0]["route"] != "/widgets/{id}/parts/{part}" || lines[0]["path"] != "/widgets/7/parts/9" {
+		t.Fatalf("line %v", lines)
+	}
+}

@@ -1,6 +1,9 @@
 package middleware_test
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,4 +101,44 @@ func TestRequestIDInEveryLogLine(t *testing.T) {
 			t.Errorf("line without the request ID: %v", l)
 		}
 	}
+}
+
+// TestRequestIDHeaderInjectionOverTheWire sends an X-Request-ID with an
+// obs-fold line continuation and one with a bare CR on a raw connection:
+// the injected text must never come back as a header, and the server keeps
+// serving.
+func TestRequestIDHeaderInjectionOverTheWire(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, middleware.StackOptions{})
+	for _, raw := range []string{
+		"GET /widgets/1 HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc\r\n Set-Cookie: session=evil\r\nConnection: close\r\n\r\n",
+		"GET /widgets/1 HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc\rSet-Cookie: session=evil\r\nConnection: close\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		t.Logf("status %d, X-Request-ID %q", resp.StatusCode, resp.Header.Get(middleware.RequestIDHeader))
+		if resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("header injected through X-Request-ID: %v", resp.Header)
+		}
+		if resp.StatusCode == http.StatusOK && !uuidRE.MatchString(resp.Header.Get(middleware.RequestIDHeader)) {
+			t.Fatalf("unsafe request ID echoed: %q", resp.Header.Get(middleware.RequestIDHeader))
+		}
+		for _, l := range srv.logs.lines(t) {
+			if strings.Contains(l["request_id"].(string), "evil") {
+				t.Fatalf("unsafe request ID logged: %v", l)
+			}
+		}
+	}
+	srv.assertServing(t)
 }
