@@ -160,7 +160,7 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 				return err
 			}
 			u = userOf(e)
-			if _, err := tx.SaveEntity(ctx, TablePasswords, db.Entity{"id": u.ID, "hash": nu.hash}); err != nil {
+			if _, err := tx.SaveEntity(ctx, TablePasswords, db.Entity{"user_id": u.ID, "hash": nu.hash}); err != nil {
 				return err
 			}
 			if h := s.cfg.Workspaces; h != nil {
@@ -251,7 +251,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 func (s *Service) upgradeHash(ctx context.Context, userID, password string) {
 	hash, err := s.hasher.hash(ctx, password)
 	if err == nil {
-		_, err = s.store.SaveEntity(ctx, TablePasswords, db.Entity{"id": userID, "hash": hash})
+		err = s.setHash(ctx, userID, hash)
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", userID, "err", err)
@@ -270,12 +270,38 @@ func (s *Service) userByEmail(ctx context.Context, email string) (User, string, 
 		return User{}, "", db.ErrNotFound
 	}
 	u := userOf(rows[0])
-	pw, err := s.store.GetEntity(ctx, TablePasswords, u.ID)
+	pw, err := s.passwordRow(ctx, u.ID)
 	if err != nil {
-		return User{}, "", fmt.Errorf("auth: password of %s: %w", u.ID, err)
+		return User{}, "", err
 	}
 	hash, _ := pw["hash"].(string)
 	return u, hash, nil
+}
+
+// passwordRow returns the user_passwords row of userID. The hash lives
+// apart from users so that it never reaches users' history, change
+// observers of users, or a careless SELECT of users.
+func (s *Service) passwordRow(ctx context.Context, userID string) (db.Entity, error) {
+	rows, err := s.store.FindEntities(ctx, TablePasswords, db.Query{Where: "[user_id] = ?", Params: []any{userID}, Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("auth: password of %s: %w", userID, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("auth: password of %s: %w", userID, db.ErrNotFound)
+	}
+	return rows[0], nil
+}
+
+// setHash replaces the password hash of userID.
+func (s *Service) setHash(ctx context.Context, userID, hash string) error {
+	pw, err := s.passwordRow(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.SaveEntity(ctx, TablePasswords, db.Entity{"id": pw["id"], "hash": hash}); err != nil {
+		return fmt.Errorf("auth: password of %s: %w", userID, err)
+	}
+	return nil
 }
 
 // GetUser returns the user with the given id (its personal workspace as
@@ -324,9 +350,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, cur
 	if err != nil {
 		return err
 	}
-	pw, err := s.store.GetEntity(ctx, TablePasswords, userID)
+	pw, err := s.passwordRow(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("auth: password of %s: %w", userID, err)
+		return err
 	}
 	old, _ := pw["hash"].(string)
 	ok, _, err := s.hasher.verify(ctx, current, old)
@@ -343,8 +369,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, cur
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.SaveEntity(ctx, TablePasswords, db.Entity{"id": userID, "hash": hash}); err != nil {
-		return fmt.Errorf("auth: change password of %s: %w", userID, err)
+	if err := s.setHash(ctx, userID, hash); err != nil {
+		return err
 	}
 	if err := s.revokeSessions(ctx, userID, keepSessionID); err != nil {
 		return err

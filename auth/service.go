@@ -101,6 +101,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // history off where it would keep secrets.
 func (s *Service) init(ctx context.Context) error {
 	s.store.DisableHistory(TablePasswords, TableSessions, TableRefresh)
+	// Columns exist, typed, before indexing them and before the first
+	// transaction (MySQL cannot create them inside one).
+	columns := map[string]db.Entity{
+		TableUsers:     {"email": "", "role": "", "is_active": true, "workspace_id": "", "first_admin": int64(0)},
+		TablePasswords: {"user_id": "", "hash": ""},
+		TableSessions:  {"user_id": "", "expires_at": "", "revoked_at": ""},
+		TableRefresh:   {"session_id": "", "user_id": "", "token_hash": "", "rotated_from": "", "spent_at": ""},
+	}
+	for _, table := range []string{TableUsers, TablePasswords, TableSessions, TableRefresh} {
+		if err := s.store.EnsureColumns(ctx, table, columns[table]); err != nil {
+			return fmt.Errorf("auth: columns of %s: %w", table, err)
+		}
+	}
 	indexes := []struct {
 		table  string
 		cols   []string
@@ -108,6 +121,7 @@ func (s *Service) init(ctx context.Context) error {
 	}{
 		{TableUsers, []string{"email"}, true},       // one account per email, under concurrency
 		{TableUsers, []string{"first_admin"}, true}, // exactly one bootstrap admin
+		{TablePasswords, []string{"user_id"}, true},
 		{TableRefresh, []string{"token_hash"}, true},
 		{TableRefresh, []string{"rotated_from"}, true}, // one rotation per refresh token
 		{TableRefresh, []string{"session_id"}, false},

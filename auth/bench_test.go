@@ -1,0 +1,121 @@
+package auth
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"appkernel/middleware"
+)
+
+func benchService(b *testing.B, p Argon2Params) *Service {
+	b.Helper()
+	a, err := New(context.Background(), Config{
+		Store:    openStore(b, "sqlite"),
+		Secret:   testSecret,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Argon2:   p,
+		Insecure: p != Argon2Params{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+// BenchmarkAuthenticate compares one request through the same router with
+// and without an access token: the difference is what authentication costs
+// (JWT verification plus the cached user and session lookups).
+//
+//	go test ./auth -run '^$' -bench Authenticate -count 6 | benchstat -col /mode -
+func BenchmarkAuthenticate(b *testing.B) {
+	a := benchService(b, testArgon2)
+	ctx := context.Background()
+	if _, err := a.CreateUser(ctx, CreateUserInput{Email: "bench@example.com", Password: "bench-password"}); err != nil {
+		b.Fatal(err)
+	}
+	tok, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(a.Authenticate)
+	r.Get("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = UserFrom(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	})
+	for _, mode := range []string{"anonymous", "authenticated"} {
+		b.Run("mode="+mode, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/widgets", nil)
+			if mode == "authenticated" {
+				req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			}
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req) // warm the identity cache
+			if w.Code != http.StatusOK || (mode == "authenticated") != strings.Contains(w.Body.String(), "ok") {
+				b.Fatalf("status %d %s", w.Code, w.Body)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				r.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkLogin measures logins at the production argon2 parameters
+// (m=19 MiB, t=2, p=1) with every core busy; logins/s is the figure.
+//
+//	go test ./auth -run '^$' -bench Login -count 6
+func BenchmarkLogin(b *testing.B) {
+	a := benchService(b, Argon2Params{})
+	ctx := context.Background()
+	if _, err := a.CreateUser(ctx, CreateUserInput{Email: "bench@example.com", Password: "bench-password"}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
+}
+
+// BenchmarkRefresh measures one rotation (lookup, unique insert, update,
+// JWT) on SQLite, following the chain like bench/authload.
+func BenchmarkRefresh(b *testing.B) {
+	a := benchService(b, testArgon2)
+	ctx := context.Background()
+	if _, err := a.CreateUser(ctx, CreateUserInput{Email: "bench@example.com", Password: "bench-password"}); err != nil {
+		b.Fatal(err)
+	}
+	tok, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := tok.RefreshToken
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := a.Refresh(ctx, rt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rt = t.RefreshToken
+	}
+}
+
+var _ = middleware.RequestID

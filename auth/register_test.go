@@ -1,0 +1,318 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func keysOf(m map[string]any) []string {
+	var k []string
+	for key := range m {
+		k = append(k, key)
+	}
+	slices.Sort(k)
+	return k
+}
+
+func TestRegisterFirstUserBecomesAdmin(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		r := h.do("POST", "/auth/register", map[string]string{"email": "  Boss@Example.COM ", "password": "first-user-pw"})
+		if r.status != http.StatusCreated {
+			t.Fatalf("status %d, body %s", r.status, r.body)
+		}
+		body := r.json(t)
+		if got := keysOf(body); !slices.Equal(got, []string{"access_token", "expires_in", "refresh_token", "token_type", "user"}) {
+			t.Fatalf("body keys %v", got)
+		}
+		if body["token_type"] != "bearer" || body["expires_in"] != float64(86400) {
+			t.Fatalf("token_type %v expires_in %v", body["token_type"], body["expires_in"])
+		}
+		user := body["user"].(map[string]any)
+		if got := keysOf(user); !slices.Equal(got, []string{"created_at", "email", "id", "is_active", "role", "workspace_id"}) {
+			t.Fatalf("user keys %v", got)
+		}
+		if user["email"] != "boss@example.com" || user["role"] != "admin" || user["is_active"] != true || user["workspace_id"] == "" {
+			t.Fatalf("user %v", user)
+		}
+		if rt := body["refresh_token"].(string); len(rt) < 43 {
+			t.Fatalf("refresh token %q is shorter than 256 bits", rt)
+		}
+		// The personal workspace exists and the user owns it.
+		if ok, _ := h.ws.IsMember(context.Background(), user["workspace_id"].(string), user["id"].(string)); !ok {
+			t.Fatal("user is not a member of the personal workspace")
+		}
+		// The access token works.
+		me := h.do("GET", "/auth/me", nil, bearerH(body["access_token"].(string))...)
+		if me.status != 200 || me.json(t)["id"] != user["id"] {
+			t.Fatalf("/auth/me %d %s", me.status, me.body)
+		}
+	})
+}
+
+func TestRegisterSignupDisabled(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		h.register("first@example.com", "first-user-pw")
+		r := h.do("POST", "/auth/register", map[string]string{"email": "second@example.com", "password": "second-user-pw"})
+		if r.status != http.StatusForbidden || r.code(t) != "signup_disabled" {
+			t.Fatalf("second registration: %d %s", r.status, r.body)
+		}
+		if _, err := h.auth.GetUserByEmail(context.Background(), "second@example.com"); !errors.Is(err, ErrUserNotFound) {
+			t.Fatalf("refused user was stored: %v", err)
+		}
+	})
+}
+
+func TestRegisterSelfSignupOpen(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		first := h.register("first@example.com", "first-user-pw")
+		second := h.register("second@example.com", "second-user-pw")
+		if first.User.Role != RoleAdmin || second.User.Role != RoleUser {
+			t.Fatalf("roles %q, %q; want admin, user", first.User.Role, second.User.Role)
+		}
+		if second.User.WorkspaceID == "" || second.User.WorkspaceID == first.User.WorkspaceID {
+			t.Fatalf("second user's workspace %q (first %q)", second.User.WorkspaceID, first.User.WorkspaceID)
+		}
+	})
+}
+
+func TestRegisterWithInvite(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		owner := h.register("owner@example.com", "owner-password")
+		h.invite(owner.User.WorkspaceID, "guest@example.com", "invite-1")
+		h.invite(owner.User.WorkspaceID, "other@example.com", "invite-2")
+
+		for name, tc := range map[string]struct{ email, token string }{
+			"unknown token":     {"guest@example.com", "no-such-invite"},
+			"issued to another": {"guest@example.com", "invite-2"},
+			"stranger":          {"stranger@example.com", "invite-1"},
+		} {
+			r := h.do("POST", "/auth/register", map[string]string{"email": tc.email, "password": "guest-password", "invite_token": tc.token})
+			if r.status != http.StatusForbidden || r.code(t) != "invalid_invite" {
+				t.Fatalf("%s: %d %s, want 403 invalid_invite", name, r.status, r.body)
+			}
+		}
+		r := h.do("POST", "/auth/register", map[string]string{"email": "Guest@Example.com", "password": "guest-password", "invite_token": "invite-1"})
+		s := h.decodeSession(r, http.StatusCreated)
+		if s.User.Role != RoleUser {
+			t.Fatalf("invited user role %q", s.User.Role)
+		}
+		// The personal workspace is current; the invited one is joined too.
+		if s.User.WorkspaceID == owner.User.WorkspaceID || s.User.WorkspaceID == "" {
+			t.Fatalf("current workspace %q, want a personal one", s.User.WorkspaceID)
+		}
+		if ok, _ := h.ws.IsMember(context.Background(), owner.User.WorkspaceID, s.User.ID); !ok {
+			t.Fatal("invited user did not join the workspace")
+		}
+		// Single use: a second registration with the spent invite is refused.
+		r = h.do("POST", "/auth/register", map[string]string{"email": "guest2@example.com", "password": "guest-password", "invite_token": "invite-1"})
+		if r.status != http.StatusForbidden {
+			t.Fatalf("spent invite: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestRegisterEmailNormalizedAndUnique(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		h.register("Ann@Example.com", "ann-password")
+		r := h.do("POST", "/auth/register", map[string]string{"email": " ann@EXAMPLE.com", "password": "another-password"})
+		if r.status != http.StatusConflict || r.code(t) != "email_taken" {
+			t.Fatalf("duplicate email: %d %s", r.status, r.body)
+		}
+		s := h.login("ANN@example.COM  ", "ann-password")
+		if s.User.Email != "ann@example.com" {
+			t.Fatalf("email %q", s.User.Email)
+		}
+	})
+}
+
+func TestRegisterValidation(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		for _, tc := range []struct {
+			email, password, code string
+		}{
+			{"not-an-email", "good-password", "invalid_email"},
+			{"", "good-password", "invalid_email"},
+			{"Name <a@example.com>", "good-password", "invalid_email"},
+			{"a@example.com", "short", "invalid_password"},
+			{"a@example.com", "password123", "invalid_password"},
+			{"a@example.com", "QWERTYUIOP", "invalid_password"},
+			{"a@example.com", strings.Repeat("p", 1025), "invalid_password"},
+		} {
+			r := h.do("POST", "/auth/register", map[string]string{"email": tc.email, "password": tc.password})
+			if r.status != http.StatusUnprocessableEntity || r.code(t) != tc.code {
+				t.Errorf("register(%q, %.12q): %d %s, want 422 %s", tc.email, tc.password, r.status, r.body, tc.code)
+			}
+		}
+		r := h.do("POST", "/auth/register", map[string]string{"email": "a@example.com", "password": strings.Repeat("p", 1024)})
+		if r.status != http.StatusCreated {
+			t.Fatalf("1024-byte password: %d %s", r.status, r.body)
+		}
+		r = h.do("POST", "/auth/register", map[string]any{"email": "b@example.com", "password": "good-password", "role": "admin"})
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("unknown field role: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestRegisterConcurrentFirstUsersMakeOneAdmin(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		for _, open := range []bool{false, true} {
+			t.Run(fmt.Sprintf("signup_open=%v", open), func(t *testing.T) {
+				var opts []harnessOption
+				if open {
+					opts = append(opts, withSignup)
+				}
+				h := newHarness(t, dialect, opts...)
+				const n = 8
+				statuses := make([]int, n)
+				roles := make([]string, n)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range n {
+					wg.Go(func() {
+						<-start
+						r := h.do("POST", "/auth/register", map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "racing-password"})
+						statuses[i] = r.status
+						if r.status == http.StatusCreated {
+							var s session
+							_ = json.Unmarshal(r.body, &s)
+							roles[i] = s.User.Role
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				admins, created, refused := 0, 0, 0
+				for i := range n {
+					switch statuses[i] {
+					case http.StatusCreated:
+						created++
+						if roles[i] == RoleAdmin {
+							admins++
+						}
+					case http.StatusForbidden:
+						refused++
+					default:
+						t.Errorf("registration %d: status %d", i, statuses[i])
+					}
+				}
+				if admins != 1 {
+					t.Fatalf("%d admins among %d concurrent first registrations, want exactly 1 (statuses %v)", admins, n, statuses)
+				}
+				if open && created != n || !open && (created != 1 || refused != n-1) {
+					t.Fatalf("created %d refused %d (statuses %v)", created, refused, statuses)
+				}
+				cnt, err := h.store.CountEntities(context.Background(), TableUsers, "[role] = ?", RoleAdmin)
+				if err != nil || cnt != 1 {
+					t.Fatalf("admins stored: %d, %v", cnt, err)
+				}
+			})
+		}
+	})
+}
+
+func TestRegisterConcurrentDuplicateEmail(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		h.register("first@example.com", "first-user-pw")
+		const n = 6
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				// Different spellings of one address.
+				email := []string{"dup@example.com", "DUP@example.com", " dup@Example.com"}[i%3]
+				statuses[i] = h.do("POST", "/auth/register", map[string]string{"email": email, "password": "racing-password"}).status
+			})
+		}
+		close(start)
+		wg.Wait()
+		slices.Sort(statuses)
+		want := []int{201, 409, 409, 409, 409, 409}
+		if !slices.Equal(statuses, want) {
+			t.Fatalf("statuses %v, want %v", statuses, want)
+		}
+		cnt, _ := h.store.CountEntities(context.Background(), TableUsers, "[email] = ?", "dup@example.com")
+		if cnt != 1 {
+			t.Fatalf("%d users with the email", cnt)
+		}
+		// The losers left no personal workspace behind (same transaction).
+		ws, _ := h.store.CountEntities(context.Background(), "fake_workspaces", "[name] = ?", "dup@example.com")
+		if ws != 1 {
+			t.Fatalf("%d personal workspaces for one user", ws)
+		}
+	})
+}
+
+func TestRegisterWithoutWorkspaces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "sqlite", withoutWorkspaces)
+	s := h.register("solo@example.com", "solo-password")
+	if s.User.WorkspaceID != "" {
+		t.Fatalf("workspace %q without workspaces", s.User.WorkspaceID)
+	}
+	r := h.do("GET", "/whoami", nil, append(bearerH(s.AccessToken), "X-Workspace-ID", "ws-x")...)
+	if r.status != http.StatusForbidden {
+		t.Fatalf("X-Workspace-ID without workspaces: %d %s", r.status, r.body)
+	}
+	// An invite token cannot be honoured without workspaces.
+	r = h.do("POST", "/auth/register", map[string]string{"email": "b@example.com", "password": "solo-password", "invite_token": "x"})
+	if r.status != http.StatusForbidden || r.code(t) != "invalid_invite" {
+		t.Fatalf("invite without workspaces: %d %s", r.status, r.body)
+	}
+}
+
+func TestCreateUserAndRoles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		ctx := context.Background()
+		u := h.createUser("seed@example.com", "seed-password", "")
+		if u.Role != RoleUser || !u.IsActive || u.WorkspaceID == "" {
+			t.Fatalf("seeded user %+v", u)
+		}
+		if _, err := h.auth.CreateUser(ctx, CreateUserInput{Email: "x@example.com", Password: "seed-password", Role: "root"}); !errors.Is(err, ErrInvalidRole) {
+			t.Fatalf("role root: %v", err)
+		}
+		if _, err := h.auth.CreateUser(ctx, CreateUserInput{Email: "SEED@example.com", Password: "seed-password"}); !errors.Is(err, ErrEmailTaken) {
+			t.Fatalf("duplicate seed: %v", err)
+		}
+		s := h.login("seed@example.com", "seed-password")
+		if r := h.do("GET", "/admin-only", nil, bearerH(s.AccessToken)...); r.status != http.StatusForbidden || r.code(t) != "forbidden" {
+			t.Fatalf("user on admin route: %d %s", r.status, r.body)
+		}
+		if r := h.do("GET", "/admin-only", nil); r.status != http.StatusUnauthorized || r.code(t) != "unauthorized" {
+			t.Fatalf("anonymous on admin route: %d %s", r.status, r.body)
+		}
+		if _, err := h.auth.MakeAdmin(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The same token now passes: the role is read from the store, not the token.
+		if r := h.do("GET", "/admin-only", nil, bearerH(s.AccessToken)...); r.status != http.StatusOK {
+			t.Fatalf("promoted user on admin route: %d %s", r.status, r.body)
+		}
+		if _, err := h.auth.SetRole(ctx, u.ID, RoleUser); err != nil {
+			t.Fatal(err)
+		}
+		if r := h.do("GET", "/admin-only", nil, bearerH(s.AccessToken)...); r.status != http.StatusForbidden {
+			t.Fatalf("demoted user on admin route: %d %s", r.status, r.body)
+		}
+		if _, err := h.auth.SetActive(ctx, "no-such-user", false); !errors.Is(err, ErrUserNotFound) {
+			t.Fatalf("SetActive unknown: %v", err)
+		}
+	})
+}
