@@ -26,6 +26,7 @@ func Errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Error returns the message and, after a colon, the cause (for logs).
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Message + ": " + e.Err.Error()
@@ -33,6 +34,7 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// Unwrap returns the cause, so errors.Is and errors.As see through an *Error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // HTTPStatus reports the status of the response.
