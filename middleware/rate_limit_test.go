@@ -428,3 +428,20 @@ func TestRateLimitRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// ExampleRateLimit limits each client IP to 100 requests a minute (the
+// defaults). It needs a running Redis, so it is compiled but not run.
+func ExampleRateLimit() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+
+	limit, err := middleware.RateLimit(middleware.RateLimitOptions{Redis: rdb})
+	if err != nil {
+		panic(err) // bad options fail here, before serving
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		middleware.WriteJSON(w, http.StatusOK, []string{"widget"})
+	})
+	_ = http.ListenAndServe(":8000", limit(mux))
+}
