@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"appkernel/jobs"
 )
 
 // DefaultJWTSecret is the development secret used when JWT_SECRET is unset.
@@ -97,6 +99,16 @@ type Config struct {
 	// (ADMIN_WORKER_EMBEDDED). Defaults to true.
 	AdminWorkerEmbedded bool
 
+	// Jobs are the app's background tasks. With Redis, the kernel runs an
+	// embedded worker for them unless DisableEmbeddedWorker. Defaults to nil.
+	Jobs *jobs.Registry
+	// DisableEmbeddedWorker leaves the running of Jobs to a separate worker
+	// process (see RunWorker). Defaults to false.
+	DisableEmbeddedWorker bool
+	// WorkerConcurrency is how many jobs a worker runs at once
+	// (WORKER_CONCURRENCY). Defaults to 10.
+	WorkerConcurrency int
+
 	// ShutdownTimeout bounds graceful shutdown in ListenAndServe. Defaults to 10s.
 	ShutdownTimeout time.Duration
 }
@@ -123,6 +135,7 @@ func DefaultConfig() Config {
 		RateLimitRequests:   100,
 		RateLimitWindow:     60 * time.Second,
 		AdminWorkerEmbedded: true,
+		WorkerConcurrency:   10,
 		ShutdownTimeout:     10 * time.Second,
 	}
 }
@@ -154,6 +167,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.positiveInt("RATE_LIMIT_REQUESTS", &c.RateLimitRequests)
 	e.duration("RATE_LIMIT_WINDOW", &c.RateLimitWindow)
 	e.boolean("ADMIN_WORKER_EMBEDDED", &c.AdminWorkerEmbedded)
+	e.positiveInt("WORKER_CONCURRENCY", &c.WorkerConcurrency)
 	for _, p := range []struct{ name, prefix string }{{"google", "GOOGLE"}, {"github", "GITHUB"}} {
 		var id, secret string
 		e.str(p.prefix+"_CLIENT_ID", &id)

@@ -53,6 +53,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"LOG_LEVEL":             "warn",
 		"TRUSTED_PROXIES":       "10.0.0.0/8,127.0.0.1",
 		"DEV_AUTOSTART":         "false",
+		"WORKER_CONCURRENCY":    "3",
 	}
 	c, err := configFromLookup(lookupFrom(env))
 	if err != nil {
@@ -77,6 +78,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.LogLevel = slog.LevelWarn
 	want.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1"}
 	want.DevAutostart = false
+	want.WorkerConcurrency = 3
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"appkernel"
+	"appkernel/auth"
+	"appkernel/db"
+	"appkernel/jobs"
+	"appkernel/middleware"
+)
+
+// Widget is what a user owns.
+type Widget struct {
+	ID          string `json:"id,omitempty"`
+	OwnerID     string `json:"owner_id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	CreatedAt   string `json:"created_at,omitempty"`
+	UpdatedAt   string `json:"updated_at,omitempty"`
+}
+
+// Routes are the widget routes; every one needs a signed-in user.
+func Routes(k *appkernel.Kernel) http.Handler {
+	store := k.DB()
+	r := chi.NewRouter()
+	r.Use(auth.RequireUser)
+	r.Post("/", createWidget(store))
+	r.Get("/", listWidgets(store))
+	r.Get("/{id}", getWidget(store))
+	r.Post("/{id}/process", processWidget(store, k.Jobs()))
+	return r
+}
+
+type createRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// title and body are accepted too, so the shared wrk scripts post here unchanged.
+	Title string `json:"title"`
+	Body  string `json:"body"`
+}
+
+func createWidget(store *db.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, _ := auth.UserFrom(r.Context())
+		var req createRequest
+		if err := middleware.DecodeJSON(r, &req); err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		name := strings.TrimSpace(req.Name)
+		if name == "" || len(name) > 200 {
+			middleware.WriteErrorCode(w, r, http.StatusUnprocessableEntity, "validation_error", "name must be 1 to 200 characters")
+			return
+		}
+		desc := req.Description
+		if desc == "" {
+			desc = req.Body
+		}
+		saved, err := db.Save(r.Context(), store, "widgets", Widget{OwnerID: user.ID, Name: name, Description: desc})
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		middleware.WriteJSON(w, http.StatusCreated, saved)
+	}
+}
+
+func listWidgets(store *db.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, _ := auth.UserFrom(r.Context())
+		limit, err := intParam(r, "limit", 100, 1000)
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		offset, err := intParam(r, "offset", 0, 1<<31-1)
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		list, err := db.Find[Widget](r.Context(), store, "widgets", db.Query{
+			Where:   "[owner_id] = ?",
+			Params:  []any{user.ID},
+			OrderBy: "[created_at] DESC, [id] DESC",
+			Limit:   limit,
+			Offset:  offset,
+		})
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		if list == nil {
+			list = []Widget{}
+		}
+		middleware.WriteJSON(w, http.StatusOK, map[string]any{"widgets": list, "limit": limit, "offset": offset})
+	}
+}
+
+func getWidget(store *db.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		wdg, err := ownWidget(r.Context(), store, r)
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		middleware.WriteJSON(w, http.StatusOK, wdg)
+	}
+}
+
+func processWidget(store *db.Store, jc *jobs.Client) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		wdg, err := ownWidget(r.Context(), store, r)
+		if err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		user, _ := auth.UserFrom(r.Context())
+		info, err := jc.Enqueue(r.Context(), "process_document", DocumentPayload{WidgetID: wdg.ID},
+			jobs.WithUser(user.ID), jobs.WithUnique("process:"+wdg.ID, time.Minute))
+		switch {
+		case errors.Is(err, jobs.ErrNoBackend):
+			middleware.WriteErrorCode(w, r, http.StatusServiceUnavailable, "jobs_unavailable", "background jobs need REDIS_URL")
+			return
+		case err != nil && !errors.Is(err, jobs.ErrDuplicate):
+			middleware.WriteError(w, r, err)
+			return
+		}
+		middleware.WriteJSON(w, http.StatusAccepted, map[string]any{"job_id": info.ID, "state": info.State})
+	}
+}
+
+// ownWidget loads the widget of the route's {id} when the caller owns it;
+// someone else's widget is "not found", like one that does not exist.
+func ownWidget(ctx context.Context, store *db.Store, r *http.Request) (Widget, error) {
+	user, _ := auth.UserFrom(ctx)
+	wdg, err := db.Get[Widget](ctx, store, "widgets", chi.URLParam(r, "id"))
+	if err == nil && wdg.OwnerID != user.ID {
+		err = db.ErrNotFound
+	}
+	if errors.Is(err, db.ErrNotFound) {
+		return Widget{}, middleware.NewError(http.StatusNotFound, "not_found", "widget not found")
+	}
+	return wdg, err
+}
+
+func intParam(r *http.Request, name string, def, max int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > max {
+		return 0, middleware.Errorf(http.StatusBadRequest, "invalid_parameter", "%s must be a whole number from 0 to %d", name, max)
+	}
+	return n, nil
+}

@@ -1,0 +1,383 @@
+// Package appkernel gives a Go backend service, from one constructor, what
+// every service re-implements: health and readiness endpoints, request IDs,
+// security headers, JSON errors, structured logs and CORS; a schemaless
+// entity store on SQLite, Postgres and MySQL; accounts, JWT sessions and
+// workspaces; and, with Redis, background jobs, rate limiting and caching.
+//
+// The kernel brings mechanisms; the app brings its routes, entities and
+// tasks and mounts them with Kernel.Mount, where they get the whole stack.
+package appkernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"appkernel/auth"
+	"appkernel/cache"
+	"appkernel/db"
+	"appkernel/devdocker"
+	"appkernel/internal/health"
+	"appkernel/jobs"
+	"appkernel/middleware"
+	"appkernel/workspaces"
+)
+
+// Kernel is a configured service: an http.Handler with the kernel's routes
+// and middleware, and the parts an app uses (DB, Redis, jobs, cache). Build
+// it with New; the caller must call Close.
+type Kernel struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *db.Store
+	redis  *redis.Client
+	auth   *auth.Service
+	ws     *workspaces.Service
+	jobs   *jobs.Client
+	worker *jobs.Worker
+	cache  cache.Cache
+
+	root    chi.Router
+	handler http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+	closers   []func() error
+}
+
+// New builds every part the Config asks for, checks that the database and
+// Redis answer, mounts the kernel's routes and returns the Kernel. It logs
+// one line per kernel feature saying whether it is on, and why not.
+func New(ctx context.Context, cfg Config) (*Kernel, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	k := &Kernel{cfg: cfg, log: cfg.Logger}
+	if err := k.build(ctx); err != nil {
+		_ = k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "appkernel"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = middleware.DefaultBodyLimit
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.AdminDBURL == "" {
+		c.AdminDBURL = c.DatabaseURL
+	}
+	if c.RateLimitRequests == 0 {
+		c.RateLimitRequests = 100
+	}
+	if c.WorkerConcurrency <= 0 {
+		c.WorkerConcurrency = 10
+	}
+	if c.RateLimitWindow == 0 {
+		c.RateLimitWindow = time.Minute
+	}
+	return c
+}
+
+func (k *Kernel) build(ctx context.Context) error {
+	cfg, log := k.cfg, k.log
+	feature := func(name, state string) { log.Info(name + ": " + state) }
+
+	// Local containers for localhost URLs that do not answer (development only).
+	autostart := cfg.DevAutostart && !cfg.Production()
+	if autostart {
+		if _, err := devdocker.Ensure(ctx, devdocker.Options{Enabled: true, Logger: log}, cfg.DatabaseURL, cfg.AdminDBURL, cfg.RedisURL); err != nil {
+			return err
+		}
+	}
+
+	// Database.
+	if cfg.DatabaseURL == "" {
+		feature("database", "off (DATABASE_URL not set)")
+	} else {
+		store, err := db.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("appkernel: database %s: %w", MaskURL(cfg.DatabaseURL), err)
+		}
+		k.store = store
+		k.closers = append(k.closers, store.Close)
+		feature("database", fmt.Sprintf("on (%s, %s)", store.Dialect(), MaskURL(cfg.DatabaseURL)))
+	}
+
+	// Redis.
+	if cfg.RedisURL == "" {
+		feature("redis", "off (REDIS_URL not set)")
+	} else {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, MaskURL(cfg.RedisURL), err)
+		}
+		rdb := redis.NewClient(opt)
+		k.redis = rdb
+		k.closers = append(k.closers, rdb.Close)
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("appkernel: Redis at %s does not answer: %w", MaskURL(cfg.RedisURL), err)
+		}
+		feature("redis", "on ("+MaskURL(cfg.RedisURL)+")")
+	}
+	noRedis := "off (REDIS_URL not set)"
+
+	// Cache.
+	if k.redis != nil {
+		k.cache = cache.NewRedis(k.redis)
+		feature("cache", "redis")
+	} else {
+		mem := cache.NewMemory(cache.MemoryOptions{})
+		k.cache = mem
+		feature("cache", "memory (REDIS_URL not set)")
+	}
+
+	// Identity.
+	switch {
+	case !cfg.AuthEnabled:
+		feature("auth", "off (AuthEnabled is false)")
+		feature("workspaces", "off (auth is off)")
+	case k.store == nil:
+		feature("auth", "off (DATABASE_URL not set)")
+		feature("workspaces", "off (DATABASE_URL not set)")
+	default:
+		k.ws = workspaces.New(workspaces.Config{Store: k.store, Logger: log})
+		if err := k.ws.Init(ctx); err != nil {
+			return fmt.Errorf("appkernel: workspaces: %w", err)
+		}
+		secret, insecure := cfg.JWTSecret, false
+		if secret == "" || secret == DefaultJWTSecret || len(secret) < auth.MinSecretLen {
+			if secret == "" {
+				secret = DefaultJWTSecret
+			}
+			insecure = true // validate refused this in production
+			log.Warn("JWT_SECRET is unset, the development default or shorter than 32 bytes; set a random secret before production")
+		}
+		a, err := auth.New(ctx, auth.Config{
+			Store:           k.store,
+			Secret:          []byte(secret),
+			Insecure:        insecure,
+			Issuer:          cfg.Name,
+			AccessTTL:       time.Duration(cfg.JWTExpiryHours) * time.Hour,
+			AllowSelfSignup: cfg.AllowSelfSignup,
+			Redis:           k.universalRedis(),
+			Workspaces:      k.ws,
+			Logger:          log,
+		})
+		if err != nil {
+			return fmt.Errorf("appkernel: auth: %w", err)
+		}
+		k.auth = a
+		signup := "invite only"
+		if cfg.AllowSelfSignup {
+			signup = "open"
+		}
+		feature("auth", "on (self-signup "+signup+")")
+		feature("workspaces", "on")
+	}
+	if len(cfg.OAuthProviders) == 0 {
+		feature("oauth", "off (no GOOGLE_CLIENT_ID or GITHUB_CLIENT_ID)")
+	} else {
+		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
+	}
+
+	// Jobs. Without Redis the client exists and Enqueue says jobs.ErrNoBackend.
+	var jobOpts []jobs.ClientOption
+	if cfg.Jobs != nil {
+		jobOpts = append(jobOpts, jobs.WithRegistry(cfg.Jobs))
+	}
+	k.jobs = jobs.NewClient(k.universalRedis(), jobOpts...)
+	switch {
+	case k.redis == nil:
+		feature("jobs", noRedis)
+	case cfg.Jobs == nil:
+		feature("jobs", "enqueue only (Config.Jobs not set, so no embedded worker)")
+	case cfg.DisableEmbeddedWorker:
+		feature("jobs", "enqueue only (embedded worker disabled; run the worker process)")
+	default:
+		k.worker = jobs.NewWorker(k.redis, cfg.Jobs, jobs.WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: log})
+		if err := k.worker.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("appkernel: jobs worker: %w", err)
+		}
+		w := k.worker
+		k.closers = append(k.closers, func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			return w.Stop(sctx)
+		})
+		feature("jobs", fmt.Sprintf("on (embedded worker, concurrency %d, tasks %s)", cfg.WorkerConcurrency, strings.Join(cfg.Jobs.Names(), ", ")))
+	}
+
+	return k.routes()
+}
+
+// routes builds the middleware stack and mounts the kernel's routers.
+func (k *Kernel) routes() error {
+	cfg, log := k.cfg, k.log
+	skipLog := func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
+
+	var after []func(http.Handler) http.Handler
+	if k.auth != nil {
+		after = append(after, k.auth.Authenticate)
+	}
+	switch {
+	case !cfg.RateLimitEnabled:
+		log.Info("rate limiting: off (RATE_LIMIT_ENABLED=false)")
+	case k.redis == nil:
+		log.Info("rate limiting: off (REDIS_URL not set)")
+	default:
+		rl, err := middleware.RateLimit(middleware.RateLimitOptions{
+			Redis:  k.redis,
+			Limit:  cfg.RateLimitRequests,
+			Window: cfg.RateLimitWindow,
+			Key:    rateLimitKey,
+			Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		after = append(after, rl)
+		log.Info(fmt.Sprintf("rate limiting: on (%d per %s)", cfg.RateLimitRequests, cfg.RateLimitWindow))
+	}
+	stack, err := middleware.Stack(middleware.StackOptions{
+		Logger:         log,
+		Debug:          cfg.Debug,
+		SkipLog:        skipLog,
+		TrustedProxies: cfg.TrustedProxies,
+		CORS: middleware.CORSOptions{
+			AllowedOrigins:   cfg.CORSOrigins,
+			AllowCredentials: cfg.CORSCredentials,
+			AllowedHeaders:   []string{"Accept", "Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "X-Workspace-ID"},
+		},
+		BodyLimit: cfg.MaxBodyBytes,
+		After:     after,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+
+	r := chi.NewRouter()
+	r.NotFound(middleware.NotFound)
+	r.MethodNotAllowed(middleware.MethodNotAllowed)
+	r.Use(stack...)
+	r.Get("/healthz", health.Live)
+	r.Get("/readyz", health.Ready(k.readyChecks()))
+	if k.auth != nil {
+		r.Mount("/auth", k.auth.Routes())
+		r.Mount("/workspaces", k.ws.Routes())
+	}
+	k.root = r
+	k.handler = r
+	return nil
+}
+
+// universalRedis returns the Redis client as an interface that is nil
+// (not a typed nil) without Redis.
+func (k *Kernel) universalRedis() redis.UniversalClient {
+	if k.redis == nil {
+		return nil
+	}
+	return k.redis
+}
+
+// rateLimitKey limits per user, else per API key, else per client IP.
+func rateLimitKey(r *http.Request) string {
+	if p, ok := auth.PrincipalFrom(r.Context()); ok {
+		if p.Type == auth.PrincipalAPIKey && p.KeyID != "" {
+			return "key:" + p.KeyID
+		}
+		if p.UserID != "" {
+			return "user:" + p.UserID
+		}
+	}
+	if ip, ok := middleware.ClientIPFrom(r.Context()); ok {
+		return "ip:" + ip
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return "ip:" + host
+}
+
+func (k *Kernel) readyChecks() []health.Check {
+	var checks []health.Check
+	if k.store != nil {
+		checks = append(checks, health.Check{Name: "database", Ping: k.store.Ping})
+	}
+	if k.redis != nil {
+		rdb := k.redis
+		checks = append(checks, health.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+	return checks
+}
+
+// ServeHTTP serves a request through the kernel's stack and routes.
+func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) { k.handler.ServeHTTP(w, r) }
+
+// Mount attaches an app router at pattern (e.g. "/widgets"); its requests
+// pass through the whole kernel stack. Call it before serving.
+func (k *Kernel) Mount(pattern string, h http.Handler) { k.root.Mount(pattern, h) }
+
+// Router returns the kernel's root router, for apps that add single routes.
+func (k *Kernel) Router() chi.Router { return k.root }
+
+// DB returns the entity store, or nil without DATABASE_URL.
+func (k *Kernel) DB() *db.Store { return k.store }
+
+// Redis returns the Redis client, or nil without REDIS_URL.
+func (k *Kernel) Redis() *redis.Client { return k.redis }
+
+// Logger returns the kernel's structured logger.
+func (k *Kernel) Logger() *slog.Logger { return k.log }
+
+// Auth returns the accounts service, or nil when auth is off.
+func (k *Kernel) Auth() *auth.Service { return k.auth }
+
+// Workspaces returns the workspaces service, or nil when auth is off.
+func (k *Kernel) Workspaces() *workspaces.Service { return k.ws }
+
+// Jobs returns the job client. Without Redis it is nil, and Enqueue on it
+// returns jobs.ErrNoBackend.
+func (k *Kernel) Jobs() *jobs.Client { return k.jobs }
+
+// Cache returns the cache: Redis when configured, else in memory.
+func (k *Kernel) Cache() cache.Cache { return k.cache }
+
+// Config returns the configuration the kernel runs with, defaults applied.
+func (k *Kernel) Config() Config { return k.cfg }
+
+// Close stops the embedded worker and closes Redis and the database, in
+// that order. It is safe to call more than once.
+func (k *Kernel) Close() error {
+	k.closeOnce.Do(func() {
+		var errs []error
+		for i := len(k.closers) - 1; i >= 0; i-- {
+			errs = append(errs, k.closers[i]())
+		}
+		k.closeErr = errors.Join(errs...)
+	})
+	return k.closeErr
+}

@@ -1,0 +1,79 @@
+package appkernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"appkernel/jobs"
+)
+
+// ListenAndServe serves the kernel on addr until ctx is done (wire ctx to
+// SIGINT/SIGTERM with signal.NotifyContext), then shuts down gracefully:
+// it stops accepting, lets in-flight requests finish within
+// Config.ShutdownTimeout, and returns. The caller still calls Close.
+func (k *Kernel) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("appkernel: listen on %s: %w", addr, err)
+	}
+	return k.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on an existing listener.
+func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           k,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	k.log.Info("listening", "addr", ln.Addr().String(), "service", k.cfg.Name)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("appkernel: serve: %w", err)
+	case <-ctx.Done():
+	}
+	k.log.Info("shutting down", "timeout", k.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("appkernel: shutdown: %w", err)
+	}
+	k.log.Info("stopped")
+	return nil
+}
+
+// RunWorker runs cfg.Jobs in this process until ctx is done: the
+// `myservice worker` half of a service binary. It needs REDIS_URL.
+func RunWorker(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.RedisURL == "" {
+		return fmt.Errorf("%w: the job worker needs REDIS_URL", ErrConfig)
+	}
+	if cfg.Jobs == nil {
+		return fmt.Errorf("%w: the job worker needs Config.Jobs", ErrConfig)
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, MaskURL(cfg.RedisURL), err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	cfg.Logger.Info("jobs: worker running", "concurrency", cfg.WorkerConcurrency)
+	return jobs.NewWorker(rdb, cfg.Jobs, jobs.WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: cfg.Logger}).Run(ctx)
+}
