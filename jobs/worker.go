@@ -127,6 +127,8 @@ const (
 	idleWait   = time.Second // how long an idle fetcher blocks per call
 	maxBatch   = 256         // jobs per fetch call
 	maxAckSize = 512         // outcomes per complete call
+
+	coalesceWait = time.Millisecond // longest wait for more free slots under backlog
 )
 
 // Worker runs the jobs of a Registry: it fetches them from Redis, runs
@@ -220,7 +222,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.ackCtx, w.ackCancel = context.WithCancel(w.baseCtx)
 	renewCtx, w.renewCancel = context.WithCancel(w.baseCtx)
 	w.slots = make(chan struct{}, w.opts.Concurrency)
-	w.outcomes = make(chan queuedOutcome, w.opts.Concurrency)
+	w.outcomes = make(chan queuedOutcome, max(4*w.opts.Concurrency, 256))
 	w.inflight = make(map[string]map[string]struct{}, len(w.opts.Queues))
 	for _, q := range w.opts.Queues {
 		w.inflight[q] = map[string]struct{}{}
@@ -314,6 +316,13 @@ func (w *Worker) fetchLoop(ctx context.Context, q string) {
 	// that claimed jobs must hand them to handlers.
 	fctx := context.WithoutCancel(ctx)
 	errWait := 50 * time.Millisecond
+	// With a backlog (the last fetch was full), wait a moment for half the
+	// slots to free up so that one round trip fetches many jobs instead
+	// of one job per freed slot. Without one, fetch at once.
+	backlog := false
+	want := min(max(1, w.opts.Concurrency/2), maxBatch)
+	coalesce := time.NewTimer(time.Hour)
+	coalesce.Stop()
 	for {
 		select {
 		case w.slots <- struct{}{}:
@@ -330,12 +339,26 @@ func (w *Worker) fetchLoop(ctx context.Context, q string) {
 				break more
 			}
 		}
+		if backlog && n < want {
+			coalesce.Reset(coalesceWait)
+		gather:
+			for n < want {
+				select {
+				case w.slots <- struct{}{}:
+					n++
+				case <-coalesce.C:
+					break gather
+				}
+			}
+			coalesce.Stop()
+		}
 		if ctx.Err() != nil {
 			w.release(n)
 			return
 		}
 		got, err := w.b.Fetch(fctx, q, n, w.opts.Lease)
 		w.release(n - len(got))
+		backlog = err == nil && len(got) == n
 		if err != nil {
 			w.log.Warn("jobs: fetch failed; retrying", "queue", q, "error", err, "retry_in", errWait)
 			if !sleepCtx(ctx, errWait) {
@@ -439,7 +462,8 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		}
 	}
 	o := broker.Outcome{ID: f.ID, Attempt: f.Attempt, MaxAttempts: maxAttempts}
-	log := w.log.With("job_id", f.ID, "task", f.Name, "queue", q, "attempt", f.Attempt)
+	log := newJobLogger(w.log, slog.String("job_id", f.ID), slog.String("task", f.Name),
+		slog.String("queue", q), slog.Int("attempt", f.Attempt))
 	var err error
 	switch {
 	case f.Attempt > maxAttempts:

@@ -97,8 +97,7 @@ local n = 0
 for i = 3, #ARGV, 6 do
   local op, id, att, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local k = ARGV[1] .. id
-  if redis.call('ZSCORE', KEYS[1], id) and redis.call('HGET', k, 'attempt') == att then
-    redis.call('ZREM', KEYS[1], id)
+  if redis.call('HGET', k, 'attempt') == att and redis.call('ZREM', KEYS[1], id) == 1 then
     if op == 's' then
       redis.call('HSET', k, 'state', 'succeeded', 'result', data, 'fin', now, 'max', ARGV[i + 5])
       redis.call('PEXPIRE', k, ARGV[2])
