@@ -79,6 +79,11 @@ func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
 				if dbg || (st != nil && st.debug) {
 					msg = pe.Error()
 				}
+				// Headers the handler set for its own body no longer fit.
+				h := w.Header()
+				delete(h, "Content-Length")
+				delete(h, "Content-Encoding")
+				delete(h, "Content-Disposition")
 				writeErrorBody(w, r, http.StatusInternalServerError, "internal_error", msg)
 			}()
 			next.ServeHTTP(w, r)

@@ -124,3 +124,22 @@ func TestRecoverAfterResponseStarted(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestRecoverDropsHandlerBodyHeaders: a handler that declared its own body
+// (length, encoding) and then panicked still yields a well-formed JSON 500.
+func TestRecoverDropsHandlerBodyHeaders(t *testing.T) {
+	t.Parallel()
+	mw, _ := middleware.Recover(middleware.RecoverOptions{Logger: (&logCapture{}).logger()})
+	srv := httptest.NewServer(middleware.RequestID(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5000")
+		w.Header().Set("Content-Encoding", "gzip")
+		panic("after headers")
+	}))))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readError(t, resp, http.StatusInternalServerError, "internal_error")
+}
