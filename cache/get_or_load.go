@@ -27,7 +27,8 @@ import (
 // returned.
 func GetOrLoad[T any](ctx context.Context, c Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
 	var v T
-	if ok, err := c.Get(ctx, key, &v); ok && err == nil {
+	ok, getErr := c.Get(ctx, key, &v)
+	if ok && getErr == nil {
 		return v, nil
 	}
 	if err := checkTTL(ttl); err != nil {
@@ -38,10 +39,13 @@ func GetOrLoad[T any](ctx context.Context, c Cache, key string, ttl time.Duratio
 	loadAndStore := func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
 		// A caller that missed just as another's load finished finds the
-		// stored value here instead of loading a second time.
-		var cached T
-		if ok, err := c.Get(lctx, key, &cached); ok && err == nil {
-			return cached, nil
+		// stored value here instead of loading a second time. A cache that
+		// just failed is not asked again (a dead Redis costs a timeout).
+		if getErr == nil {
+			var cached T
+			if ok, err := c.Get(lctx, key, &cached); ok && err == nil {
+				return cached, nil
+			}
 		}
 		v, err := callLoader(lctx, load)
 		if err != nil {

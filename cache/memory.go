@@ -94,7 +94,10 @@ func (m *Memory) Set(_ context.Context, key string, v any, ttl time.Duration) er
 	}
 	var expires int64
 	if ttl > 0 {
-		expires = time.Now().Add(ttl).UnixNano()
+		now := time.Now()
+		if expires = now.Add(ttl).UnixNano(); expires <= now.UnixNano() {
+			expires = 0 // a ttl past year 2262 overflows: keep it forever
+		}
 	}
 
 	m.mu.Lock()

@@ -102,3 +102,13 @@ func TestMemoryReclaimsExpiredOnRead(t *testing.T) {
 		t.Fatalf("Len = %d after reading an expired entry, want 0", m.Len())
 	}
 }
+
+func TestMemoryHugeTTLNeverExpires(t *testing.T) {
+	ctx := context.Background()
+	m := cache.NewMemory(cache.MemoryOptions{})
+	_ = m.Set(ctx, "k", 1, time.Duration(1<<63-1))
+	var n int
+	if ok, _ := m.Get(ctx, "k", &n); !ok {
+		t.Fatal("an entry with the largest TTL is already expired")
+	}
+}
