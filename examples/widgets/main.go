@@ -44,6 +44,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer k.Close()
 
+	// Lists read a user's newest widgets first: index what they filter and sort on.
+	if err := k.DB().EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at"}, false); err != nil {
+		return err
+	}
 	k.Mount("/widgets", Routes(k))
 
 	addr := ":8000"
