@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"appkernel"
+	"appkernel/internal/testenv"
+	"appkernel/jobs"
+	"appkernel/kerneltest"
+)
+
+func newService(t *testing.T, mutate func(*appkernel.Config)) *kerneltest.Kernel {
+	t.Helper()
+	return kerneltest.New(t, &kerneltest.Options{
+		Config: func(c *appkernel.Config) {
+			c.Jobs = Tasks()
+			if mutate != nil {
+				mutate(c)
+			}
+		},
+		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
+	})
+}
+
+type widgetList struct {
+	Widgets []Widget `json:"widgets"`
+	Limit   int      `json:"limit"`
+	Offset  int      `json:"offset"`
+}
+
+func TestWidgetsBelongToTheirOwner(t *testing.T) {
+	tk := newService(t, nil)
+	alice, bob := tk.User(t, "alice@example.com"), tk.User(t, "bob@example.com")
+
+	var w Widget
+	alice.Post(t, "/widgets", map[string]any{"name": "sprocket", "description": "cog"}).Expect(t, 201).JSON(t, &w)
+	if w.ID == "" || w.OwnerID != alice.UserID || w.Name != "sprocket" || w.CreatedAt == "" {
+		t.Fatalf("created %+v", w)
+	}
+	var got Widget
+	alice.Get(t, "/widgets/"+w.ID).Expect(t, 200).JSON(t, &got)
+	if got != w {
+		t.Fatalf("read back %+v, want %+v", got, w)
+	}
+	// Bob can neither read nor process Alice's widget, nor see it listed.
+	if code := bob.Get(t, "/widgets/"+w.ID).Expect(t, 404).ErrorCode(t); code != "not_found" {
+		t.Fatalf("code %s", code)
+	}
+	bob.Post(t, "/widgets/"+w.ID+"/process", nil).Expect(t, 404)
+	var list widgetList
+	bob.Get(t, "/widgets").Expect(t, 200).JSON(t, &list)
+	if len(list.Widgets) != 0 {
+		t.Fatalf("bob sees %+v", list.Widgets)
+	}
+	// Anonymous callers get 401 in the error shape.
+	if code := tk.Client().Get(t, "/widgets").Expect(t, 401).ErrorCode(t); code != "unauthorized" {
+		t.Fatalf("code %s", code)
+	}
+}
+
+func TestWidgetListPaginatesNewestFirst(t *testing.T) {
+	tk := newService(t, nil)
+	alice := tk.User(t, "alice@example.com")
+	for i := range 5 {
+		alice.Post(t, "/widgets", map[string]any{"name": fmt.Sprint("w", i)}).Expect(t, 201)
+	}
+	var page widgetList
+	alice.Get(t, "/widgets?limit=2&offset=1").Expect(t, 200).JSON(t, &page)
+	if len(page.Widgets) != 2 || page.Widgets[0].Name != "w3" || page.Widgets[1].Name != "w2" || page.Limit != 2 || page.Offset != 1 {
+		t.Fatalf("page %+v", page)
+	}
+	alice.Get(t, "/widgets").Expect(t, 200).JSON(t, &page)
+	if len(page.Widgets) != 5 || page.Limit != 100 {
+		t.Fatalf("default page %+v", page)
+	}
+	for _, q := range []string{"limit=1001", "limit=-1", "limit=ten", "offset=-5"} {
+		if code := alice.Get(t, "/widgets?"+q).Expect(t, 400).ErrorCode(t); code != "invalid_parameter" {
+			t.Fatalf("%s: code %s", q, code)
+		}
+	}
+	alice.Get(t, "/widgets?limit=1000").Expect(t, 200)
+}
+
+func TestWidgetBadInput(t *testing.T) {
+	tk := newService(t, nil)
+	alice := tk.User(t, "alice@example.com")
+	cases := []struct {
+		body   any
+		status int
+		code   string
+	}{
+		{`{"name":`, 400, "invalid_json"},
+		{`{"name":"a"} {"name":"b"}`, 400, "invalid_json"},
+		{`{"name":"a","colour":"red"}`, 400, "invalid_json"},
+		{`{"name":"   "}`, 422, "validation_error"},
+		{`{"name":42}`, 400, "invalid_json"},
+	}
+	for _, tc := range cases {
+		res := alice.Post(t, "/widgets", tc.body).Expect(t, tc.status)
+		if code := res.ErrorCode(t); code != tc.code {
+			t.Errorf("%v: code %s, want %s", tc.body, code, tc.code)
+		}
+	}
+	var list widgetList
+	alice.Get(t, "/widgets").Expect(t, 200).JSON(t, &list)
+	if len(list.Widgets) != 0 {
+		t.Fatalf("bad input stored widgets: %+v", list.Widgets)
+	}
+}
+
+func TestProcessDocument(t *testing.T) {
+	t.Run("without Redis", func(t *testing.T) {
+		tk := newService(t, nil)
+		alice := tk.User(t, "alice@example.com")
+		var w Widget
+		alice.Post(t, "/widgets", map[string]any{"name": "doc"}).Expect(t, 201).JSON(t, &w)
+		if code := alice.Post(t, "/widgets/"+w.ID+"/process", nil).Expect(t, 503).ErrorCode(t); code != "jobs_unavailable" {
+			t.Fatalf("code %s", code)
+		}
+	})
+	t.Run("with Redis", func(t *testing.T) {
+		url := testenv.RedisURL(t)
+		tk := newService(t, func(c *appkernel.Config) { c.RedisURL = url; c.RateLimitRequests = 1000 })
+		alice := tk.User(t, "alice@example.com")
+		var w Widget
+		alice.Post(t, "/widgets", map[string]any{"name": "doc"}).Expect(t, 201).JSON(t, &w)
+		var accepted struct {
+			JobID string `json:"job_id"`
+		}
+		alice.Post(t, "/widgets/"+w.ID+"/process", nil).Expect(t, 202).JSON(t, &accepted)
+		if accepted.JobID == "" {
+			t.Fatal("no job id")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			info, err := tk.Jobs().Status(context.Background(), accepted.JobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State == jobs.StateSucceeded {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job still %s", info.State)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
