@@ -1,0 +1,277 @@
+package workspaces
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql", to create test databases
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create test schemas
+
+	"appkernel/auth"
+	"appkernel/db"
+	"appkernel/internal/testenv"
+	"appkernel/middleware"
+)
+
+// dialects every test runs on; Postgres and MySQL skip (or fail under
+// APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
+var dialects = []string{"sqlite", "postgres", "mysql"}
+
+// forEachDialect runs fn as a parallel subtest per dialect.
+func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+// harness serves the workspace routes the way the kernel mounts them
+// (RequestID, an authenticating middleware, /workspaces), plus probe routes
+// guarded by RequireMember as an app would write them. Users are injected
+// with auth.WithUser from the test-only header "Authorization: Test <id>",
+// which keeps these tests independent of JWTs.
+type harness struct {
+	t     *testing.T
+	srv   *httptest.Server
+	ws    *Service
+	store *db.Store
+
+	mu    sync.Mutex
+	users map[string]auth.User
+}
+
+// newHarness opens a fresh store of the dialect ("sqlite", "postgres",
+// "mysql") and serves a Service built with cfg changed by opts.
+func newHarness(t *testing.T, dialect string, opts ...func(*Config)) *harness {
+	t.Helper()
+	store := openStore(t, dialect)
+	cfg := Config{Store: store}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ws := New(cfg)
+	if err := ws.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ws: ws, store: store, users: map[string]auth.User{}}
+
+	probe := func(w http.ResponseWriter, r *http.Request) {
+		role, _ := RoleFrom(r.Context())
+		id, _ := WorkspaceIDFrom(r.Context())
+		middleware.WriteJSON(w, http.StatusOK, map[string]string{"workspace_id": id, "role": role})
+	}
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, h.authenticate)
+	r.Mount("/workspaces", ws.Routes())
+	r.With(ws.RequireMember).Get("/probe", probe)
+	r.With(ws.RequireRole(RoleAdmin)).Get("/probe/admin", probe)
+	r.Route("/app/{workspace_id}", func(r chi.Router) {
+		r.Use(ws.RequireMember)
+		r.Get("/things", probe)
+	})
+	h.srv = httptest.NewServer(r)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Test "); ok {
+			h.mu.Lock()
+			u, found := h.users[id]
+			h.mu.Unlock()
+			if found {
+				r = r.WithContext(auth.WithUser(r.Context(), u))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// user registers a user the way auth does: a user id and a personal
+// workspace created by CreatePersonal inside a transaction.
+func (h *harness) user(email string) auth.User {
+	h.t.Helper()
+	u := auth.User{ID: uuid.NewString(), Email: email, Role: "user", IsActive: true}
+	err := h.store.Tx(context.Background(), func(tx *db.Store) error {
+		id, err := h.ws.CreatePersonal(context.Background(), tx, u)
+		u.WorkspaceID = id
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.users[u.ID] = u
+	h.mu.Unlock()
+	return u
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	Status int
+	Body   []byte
+}
+
+// do sends a JSON request as u (zero User: anonymous).
+func (h *harness) do(u auth.User, method, path string, body any, header ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if u.ID != "" {
+		req.Header.Set("Authorization", "Test "+u.ID)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Body: b}
+}
+
+// expect fails the test unless the status is want, and decodes the body
+// into dst when dst is not nil.
+func (r response) expect(t *testing.T, want int, dst any) response {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; body %s", r.Status, want, r.Body)
+	}
+	if dst != nil {
+		if err := json.Unmarshal(r.Body, dst); err != nil {
+			t.Fatalf("decode %s: %v", r.Body, err)
+		}
+	}
+	return r
+}
+
+// expectError checks status and error code of the kernel error shape.
+func (r response) expectError(t *testing.T, status int, code string) {
+	t.Helper()
+	var e middleware.ErrorBody
+	r.expect(t, status, &e)
+	if e.Error.Code != code {
+		t.Fatalf("error code %q, want %q; body %s", e.Error.Code, code, r.Body)
+	}
+}
+
+// withoutRequestID is the body with its request_id removed, to compare two
+// error responses byte for byte.
+func (r response) withoutRequestID(t *testing.T) string {
+	t.Helper()
+	var e middleware.ErrorBody
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+	e.Error.RequestID = ""
+	b, _ := json.Marshal(e)
+	return fmt.Sprintf("%d %s", r.Status, b)
+}
+
+func openStore(t *testing.T, dialect string) *db.Store {
+	t.Helper()
+	var u string
+	switch dialect {
+	case "sqlite":
+		u = "sqlite://:memory:"
+	case "postgres":
+		u = freshPostgres(t, testenv.PostgresURL(t))
+	case "mysql":
+		u = freshMySQL(t, testenv.MySQLURL(t))
+	default:
+		t.Fatalf("unknown dialect %q", dialect)
+	}
+	s, err := db.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var nameSeq atomic.Int64
+
+func uniqueName() string {
+	return fmt.Sprintf("ws_%d_%d", time.Now().UnixNano()%1e12, nameSeq.Add(1))
+}
+
+// freshPostgres creates a schema for the test and returns base with
+// search_path pointing at it.
+func freshPostgres(t *testing.T, base string) string {
+	t.Helper()
+	conn, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	name := uniqueName()
+	if _, err := conn.Exec(`CREATE SCHEMA ` + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(`DROP SCHEMA ` + name + ` CASCADE`) })
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + name
+}
+
+// freshMySQL creates a database for the test and returns its URL.
+func freshMySQL(t *testing.T, base string) string {
+	t.Helper()
+	pu, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, _ := pu.User.Password()
+	conn, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/", pu.User.Username(), pass, pu.Host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	name := uniqueName()
+	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec("DROP DATABASE " + name) })
+	pu.Path = "/" + name
+	return pu.String()
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
