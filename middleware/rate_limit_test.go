@@ -326,6 +326,34 @@ func TestRateLimitFailsOpenAndWarnsOnce(t *testing.T) {
 	}
 }
 
+func TestRateLimitFailsOpenWhenRedisGoesAway(t *testing.T) {
+	t.Parallel()
+	_, prefix := rateLimitRedis(t)
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts) // this test's own client, closed below
+	logs := &warnCounter{}
+	h, reached := limited(t, middleware.RateLimitOptions{
+		Redis: rdb, Prefix: prefix, Limit: 2, Logger: slog.New(logs), OutageBackoff: time.Nanosecond,
+	})
+	do(h, "/", "192.0.2.45:1")
+	do(h, "/", "192.0.2.45:1")
+	if rec := do(h, "/", "192.0.2.45:1"); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("with Redis up: %d, want 429", rec.Code)
+	}
+	_ = rdb.Close() // Redis gone while the service runs
+	for range 20 {
+		if rec := do(h, "/", "192.0.2.45:1"); rec.Code != http.StatusNoContent {
+			t.Fatalf("with Redis gone: %d, want 204 (fail open)", rec.Code)
+		}
+	}
+	if reached.Load() != 22 || logs.warns.Load() != 1 {
+		t.Fatalf("reached %d, warns %d; want 22 and 1", reached.Load(), logs.warns.Load())
+	}
+}
+
 func TestRateLimitWarnsAgainAfterInterval(t *testing.T) {
 	t.Parallel()
 	logs := &warnCounter{}
