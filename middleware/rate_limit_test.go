@@ -48,7 +48,7 @@ func rateLimitRedis(t testing.TB) (*redis.Client, string) {
 }
 
 // deadRedis is a client pointed at a closed port, failing fast.
-func deadRedis(t testing.TB) *redis.Client {
+func rlDeadRedis(t testing.TB) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{
 		Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond,
 	})
@@ -56,17 +56,17 @@ func deadRedis(t testing.TB) *redis.Client {
 	return rdb
 }
 
-// warnCounter is a slog.Handler that counts WARN records.
-type warnCounter struct {
+// rlWarnCounter is a slog.Handler that counts WARN records.
+type rlWarnCounter struct {
 	warns atomic.Int32
 	mu    sync.Mutex
 	attrs []map[string]slog.Value
 }
 
-func (h *warnCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (h *warnCounter) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *warnCounter) WithGroup(string) slog.Handler            { return h }
-func (h *warnCounter) Handle(_ context.Context, rec slog.Record) error {
+func (h *rlWarnCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *rlWarnCounter) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *rlWarnCounter) WithGroup(string) slog.Handler            { return h }
+func (h *rlWarnCounter) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Level == slog.LevelWarn {
 		h.warns.Add(1)
 		m := map[string]slog.Value{}
@@ -79,7 +79,7 @@ func (h *warnCounter) Handle(_ context.Context, rec slog.Record) error {
 }
 
 // limited wraps a handler counting the requests that reach it.
-func limited(t testing.TB, opts middleware.RateLimitOptions) (http.Handler, *atomic.Int32) {
+func rlLimited(t testing.TB, opts middleware.RateLimitOptions) (http.Handler, *atomic.Int32) {
 	t.Helper()
 	mw, err := middleware.RateLimit(opts)
 	if err != nil {
@@ -92,7 +92,7 @@ func limited(t testing.TB, opts middleware.RateLimitOptions) (http.Handler, *ato
 	})), &reached
 }
 
-func do(h http.Handler, path, remoteAddr string, header ...string) *httptest.ResponseRecorder {
+func rlDo(h http.Handler, path, remoteAddr string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.RemoteAddr = remoteAddr
 	for i := 0; i+1 < len(header); i += 2 {
@@ -103,7 +103,7 @@ func do(h http.Handler, path, remoteAddr string, header ...string) *httptest.Res
 	return rec
 }
 
-func headerInt(t *testing.T, rec *httptest.ResponseRecorder, name string) int {
+func rlHeaderInt(t *testing.T, rec *httptest.ResponseRecorder, name string) int {
 	t.Helper()
 	v := rec.Header().Get(name)
 	n, err := strconv.Atoi(v)
@@ -116,20 +116,20 @@ func headerInt(t *testing.T, rec *httptest.ResponseRecorder, name string) int {
 func TestRateLimitAllowsLimitThenRefuses(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := rateLimitRedis(t)
-	h, reached := limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix})
+	h, reached := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix})
 
 	for i := range 100 {
-		rec := do(h, "/widgets", "203.0.113.7:5555")
+		rec := rlDo(h, "/widgets", "203.0.113.7:5555")
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("request %d: status %d, want 204", i+1, rec.Code)
 		}
-		if got := headerInt(t, rec, "RateLimit-Limit"); got != 100 {
+		if got := rlHeaderInt(t, rec, "RateLimit-Limit"); got != 100 {
 			t.Fatalf("RateLimit-Limit = %d, want 100", got)
 		}
-		if got := headerInt(t, rec, "RateLimit-Remaining"); got != 99-i {
+		if got := rlHeaderInt(t, rec, "RateLimit-Remaining"); got != 99-i {
 			t.Fatalf("request %d: RateLimit-Remaining = %d, want %d", i+1, got, 99-i)
 		}
-		if reset := headerInt(t, rec, "RateLimit-Reset"); reset < 1 || reset > 60 {
+		if reset := rlHeaderInt(t, rec, "RateLimit-Reset"); reset < 1 || reset > 60 {
 			t.Fatalf("RateLimit-Reset = %d, want 1..60", reset)
 		}
 		if rec.Header().Get("Retry-After") != "" {
@@ -137,7 +137,7 @@ func TestRateLimitAllowsLimitThenRefuses(t *testing.T) {
 		}
 	}
 
-	rec := do(h, "/widgets", "203.0.113.7:6666") // same IP, other port
+	rec := rlDo(h, "/widgets", "203.0.113.7:6666") // same IP, other port
 	if rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("request 101: status %d, want 429", rec.Code)
 	}
@@ -148,10 +148,10 @@ func TestRateLimitAllowsLimitThenRefuses(t *testing.T) {
 	if got := rec.Header().Get("Retry-After"); got != "1" {
 		t.Fatalf("Retry-After = %q, want 1", got)
 	}
-	if got := headerInt(t, rec, "RateLimit-Remaining"); got != 0 {
+	if got := rlHeaderInt(t, rec, "RateLimit-Remaining"); got != 0 {
 		t.Fatalf("refused RateLimit-Remaining = %d, want 0", got)
 	}
-	if reset := headerInt(t, rec, "RateLimit-Reset"); reset < 59 || reset > 60 {
+	if reset := rlHeaderInt(t, rec, "RateLimit-Reset"); reset < 59 || reset > 60 {
 		t.Fatalf("refused RateLimit-Reset = %d, want about 60 (the whole window to refill)", reset)
 	}
 	var body middleware.ErrorBody
@@ -175,27 +175,27 @@ func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := rateLimitRedis(t)
 	// 2 per 10 s: after the burst one request comes back every 5 s.
-	h, _ := limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 2, Window: 10 * time.Second})
-	do(h, "/", "198.51.100.1:1")
-	do(h, "/", "198.51.100.1:1")
-	rec := do(h, "/", "198.51.100.1:1")
+	h, _ := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 2, Window: 10 * time.Second})
+	rlDo(h, "/", "198.51.100.1:1")
+	rlDo(h, "/", "198.51.100.1:1")
+	rec := rlDo(h, "/", "198.51.100.1:1")
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "5" {
 		t.Fatalf("status %d, Retry-After %q; want 429 and 5", rec.Code, rec.Header().Get("Retry-After"))
 	}
 
 	// 1 per 1 s: waiting Retry-After is enough to be allowed again.
-	h, _ = limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix + "b:", Limit: 1, Window: time.Second})
-	do(h, "/", "198.51.100.2:1")
-	rec = do(h, "/", "198.51.100.2:1")
+	h, _ = rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix + "b:", Limit: 1, Window: time.Second})
+	rlDo(h, "/", "198.51.100.2:1")
+	rec = rlDo(h, "/", "198.51.100.2:1")
 	if rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("second request: status %d, want 429", rec.Code)
 	}
-	wait := headerInt(t, rec, "Retry-After")
+	wait := rlHeaderInt(t, rec, "Retry-After")
 	if wait != 1 {
 		t.Fatalf("Retry-After = %d, want 1", wait)
 	}
 	time.Sleep(time.Duration(wait) * time.Second)
-	if rec := do(h, "/", "198.51.100.2:1"); rec.Code != http.StatusNoContent {
+	if rec := rlDo(h, "/", "198.51.100.2:1"); rec.Code != http.StatusNoContent {
 		t.Fatalf("after waiting Retry-After: status %d, want 204", rec.Code)
 	}
 }
@@ -203,25 +203,25 @@ func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 func TestRateLimitKeysAreIndependent(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := rateLimitRedis(t)
-	h, _ := limited(t, middleware.RateLimitOptions{
+	h, _ := rlLimited(t, middleware.RateLimitOptions{
 		Redis: rdb, Prefix: prefix, Limit: 3,
 		Key: func(r *http.Request) string { return r.Header.Get("X-User") },
 	})
 	for range 3 {
-		do(h, "/", "192.0.2.1:1", "X-User", "user:a")
+		rlDo(h, "/", "192.0.2.1:1", "X-User", "user:a")
 	}
-	if rec := do(h, "/", "192.0.2.1:1", "X-User", "user:a"); rec.Code != http.StatusTooManyRequests {
+	if rec := rlDo(h, "/", "192.0.2.1:1", "X-User", "user:a"); rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("user a after its limit: %d, want 429", rec.Code)
 	}
 	// Same IP, another user: its own full bucket.
 	for i := range 3 {
-		rec := do(h, "/", "192.0.2.1:1", "X-User", "user:b")
+		rec := rlDo(h, "/", "192.0.2.1:1", "X-User", "user:b")
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("user b request %d: %d, want 204", i+1, rec.Code)
 		}
 	}
 	// A Key returning "" falls back to the client IP, a bucket of its own.
-	if rec := do(h, "/", "192.0.2.1:1"); rec.Code != http.StatusNoContent {
+	if rec := rlDo(h, "/", "192.0.2.1:1"); rec.Code != http.StatusNoContent {
 		t.Fatalf("no user: %d, want 204", rec.Code)
 	}
 	if rdb.Exists(context.Background(), prefix+"ip:192.0.2.1").Val() != 1 {
@@ -232,14 +232,14 @@ func TestRateLimitKeysAreIndependent(t *testing.T) {
 func TestRateLimitDefaultKeyIsClientIP(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := rateLimitRedis(t)
-	h, _ := limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 1})
-	if rec := do(h, "/", "192.0.2.10:1000"); rec.Code != http.StatusNoContent {
+	h, _ := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 1})
+	if rec := rlDo(h, "/", "192.0.2.10:1000"); rec.Code != http.StatusNoContent {
 		t.Fatalf("first: %d", rec.Code)
 	}
-	if rec := do(h, "/", "192.0.2.10:2000"); rec.Code != http.StatusTooManyRequests {
+	if rec := rlDo(h, "/", "192.0.2.10:2000"); rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("same IP, new port: %d, want 429 (the port is not part of the key)", rec.Code)
 	}
-	if rec := do(h, "/", "192.0.2.11:1000"); rec.Code != http.StatusNoContent {
+	if rec := rlDo(h, "/", "192.0.2.11:1000"); rec.Code != http.StatusNoContent {
 		t.Fatalf("other IP: %d, want 204", rec.Code)
 	}
 
@@ -251,11 +251,11 @@ func TestRateLimitDefaultKeyIsClientIP(t *testing.T) {
 	}
 	behind := realIP(h)
 	for _, client := range []string{"198.51.100.20", "198.51.100.21"} {
-		if rec := do(behind, "/", "10.0.0.1:443", "X-Forwarded-For", client); rec.Code != http.StatusNoContent {
+		if rec := rlDo(behind, "/", "10.0.0.1:443", "X-Forwarded-For", client); rec.Code != http.StatusNoContent {
 			t.Fatalf("client %s via proxy: %d, want 204", client, rec.Code)
 		}
 	}
-	if rec := do(behind, "/", "10.0.0.1:443", "X-Forwarded-For", "198.51.100.20"); rec.Code != http.StatusTooManyRequests {
+	if rec := rlDo(behind, "/", "10.0.0.1:443", "X-Forwarded-For", "198.51.100.20"); rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("client again via proxy: %d, want 429", rec.Code)
 	}
 }
@@ -263,10 +263,10 @@ func TestRateLimitDefaultKeyIsClientIP(t *testing.T) {
 func TestRateLimitExemptPaths(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := rateLimitRedis(t)
-	h, _ := limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 1})
+	h, _ := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 1})
 	for range 20 {
 		for _, p := range []string{"/healthz", "/readyz"} {
-			rec := do(h, p, "192.0.2.30:1")
+			rec := rlDo(h, p, "192.0.2.30:1")
 			if rec.Code != http.StatusNoContent {
 				t.Fatalf("%s: %d, want 204", p, rec.Code)
 			}
@@ -276,38 +276,38 @@ func TestRateLimitExemptPaths(t *testing.T) {
 		}
 	}
 	// Probes did not spend the bucket.
-	if rec := do(h, "/api", "192.0.2.30:1"); rec.Code != http.StatusNoContent {
+	if rec := rlDo(h, "/api", "192.0.2.30:1"); rec.Code != http.StatusNoContent {
 		t.Fatalf("first counted request: %d, want 204", rec.Code)
 	}
-	if rec := do(h, "/healthz", "192.0.2.30:1"); rec.Code != http.StatusNoContent {
+	if rec := rlDo(h, "/healthz", "192.0.2.30:1"); rec.Code != http.StatusNoContent {
 		t.Fatalf("probe with an exhausted bucket: %d, want 204", rec.Code)
 	}
 
-	custom, _ := limited(t, middleware.RateLimitOptions{
+	custom, _ := rlLimited(t, middleware.RateLimitOptions{
 		Redis: rdb, Prefix: prefix + "c:", Limit: 1,
 		Exempt: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/static/") },
 	})
 	for range 5 {
-		if rec := do(custom, "/static/app.js", "192.0.2.31:1"); rec.Code != http.StatusNoContent {
+		if rec := rlDo(custom, "/static/app.js", "192.0.2.31:1"); rec.Code != http.StatusNoContent {
 			t.Fatalf("custom exempt path: %d", rec.Code)
 		}
 	}
-	do(custom, "/healthz", "192.0.2.31:1")
-	if rec := do(custom, "/healthz", "192.0.2.31:1"); rec.Code != http.StatusTooManyRequests {
+	rlDo(custom, "/healthz", "192.0.2.31:1")
+	if rec := rlDo(custom, "/healthz", "192.0.2.31:1"); rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("a custom Exempt replaces the default: /healthz got %d, want 429", rec.Code)
 	}
 }
 
 func TestRateLimitFailsOpenAndWarnsOnce(t *testing.T) {
 	t.Parallel()
-	logs := &warnCounter{}
+	logs := &rlWarnCounter{}
 	// OutageBackoff 1ns: every request asks the dead Redis and fails.
-	h, reached := limited(t, middleware.RateLimitOptions{
-		Redis: deadRedis(t), Limit: 1, Logger: slog.New(logs), OutageBackoff: time.Nanosecond,
+	h, reached := rlLimited(t, middleware.RateLimitOptions{
+		Redis: rlDeadRedis(t), Limit: 1, Logger: slog.New(logs), OutageBackoff: time.Nanosecond,
 	})
 	const requests = 50
 	for i := range requests {
-		rec := do(h, "/", "192.0.2.40:1")
+		rec := rlDo(h, "/", "192.0.2.40:1")
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("request %d with Redis down: %d, want 204 (fail open)", i+1, rec.Code)
 		}
@@ -334,18 +334,18 @@ func TestRateLimitFailsOpenWhenRedisGoesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts) // this test's own client, closed below
-	logs := &warnCounter{}
-	h, reached := limited(t, middleware.RateLimitOptions{
+	logs := &rlWarnCounter{}
+	h, reached := rlLimited(t, middleware.RateLimitOptions{
 		Redis: rdb, Prefix: prefix, Limit: 2, Logger: slog.New(logs), OutageBackoff: time.Nanosecond,
 	})
-	do(h, "/", "192.0.2.45:1")
-	do(h, "/", "192.0.2.45:1")
-	if rec := do(h, "/", "192.0.2.45:1"); rec.Code != http.StatusTooManyRequests {
+	rlDo(h, "/", "192.0.2.45:1")
+	rlDo(h, "/", "192.0.2.45:1")
+	if rec := rlDo(h, "/", "192.0.2.45:1"); rec.Code != http.StatusTooManyRequests {
 		t.Fatalf("with Redis up: %d, want 429", rec.Code)
 	}
 	_ = rdb.Close() // Redis gone while the service runs
 	for range 20 {
-		if rec := do(h, "/", "192.0.2.45:1"); rec.Code != http.StatusNoContent {
+		if rec := rlDo(h, "/", "192.0.2.45:1"); rec.Code != http.StatusNoContent {
 			t.Fatalf("with Redis gone: %d, want 204 (fail open)", rec.Code)
 		}
 	}
@@ -356,16 +356,16 @@ func TestRateLimitFailsOpenWhenRedisGoesAway(t *testing.T) {
 
 func TestRateLimitWarnsAgainAfterInterval(t *testing.T) {
 	t.Parallel()
-	logs := &warnCounter{}
-	h, _ := limited(t, middleware.RateLimitOptions{
-		Redis: deadRedis(t), Logger: slog.New(logs),
+	logs := &rlWarnCounter{}
+	h, _ := rlLimited(t, middleware.RateLimitOptions{
+		Redis: rlDeadRedis(t), Logger: slog.New(logs),
 		WarnInterval: 300 * time.Millisecond, OutageBackoff: 50 * time.Millisecond,
 	})
 	var wg sync.WaitGroup
 	for range 8 { // concurrent failures still log once
 		wg.Go(func() {
 			for range 10 {
-				do(h, "/", "192.0.2.41:1")
+				rlDo(h, "/", "192.0.2.41:1")
 			}
 		})
 	}
@@ -374,7 +374,7 @@ func TestRateLimitWarnsAgainAfterInterval(t *testing.T) {
 		t.Fatalf("%d WARN records in the first interval, want 1", n)
 	}
 	time.Sleep(350 * time.Millisecond)
-	do(h, "/", "192.0.2.41:1")
+	rlDo(h, "/", "192.0.2.41:1")
 	if n := logs.warns.Load(); n != 2 {
 		t.Fatalf("%d WARN records after the interval, want 2", n)
 	}
@@ -386,14 +386,14 @@ func TestRateLimitWarnsAgainAfterInterval(t *testing.T) {
 
 func TestRateLimitOutageBackoffSkipsRedis(t *testing.T) {
 	t.Parallel()
-	logs := &warnCounter{}
-	h, reached := limited(t, middleware.RateLimitOptions{Redis: deadRedis(t), Logger: slog.New(logs)})
+	logs := &rlWarnCounter{}
+	h, reached := rlLimited(t, middleware.RateLimitOptions{Redis: rlDeadRedis(t), Logger: slog.New(logs)})
 	start := time.Now()
-	first := do(h, "/", "192.0.2.42:1")
+	first := rlDo(h, "/", "192.0.2.42:1")
 	firstTook := time.Since(start)
 	start = time.Now()
 	for range 100 {
-		do(h, "/", "192.0.2.42:1")
+		rlDo(h, "/", "192.0.2.42:1")
 	}
 	if took := time.Since(start); took > firstTook+100*time.Millisecond && took > 200*time.Millisecond {
 		t.Fatalf("100 requests during the outage backoff took %v (one failing check took %v): Redis is still being asked", took, firstTook)
@@ -408,13 +408,13 @@ func TestRateLimitConcurrentRequestsNeverExceedLimit(t *testing.T) {
 	rdb, prefix := rateLimitRedis(t)
 	const limit = 50
 	// A long window: no request is earned back during the test.
-	h, reached := limited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: limit, Window: time.Hour})
+	h, reached := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: limit, Window: time.Hour})
 	var allowed, refused atomic.Int32
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
 			for range 10 {
-				switch code := do(h, "/", "192.0.2.50:1").Code; code {
+				switch code := rlDo(h, "/", "192.0.2.50:1").Code; code {
 				case http.StatusNoContent:
 					allowed.Add(1)
 				case http.StatusTooManyRequests:
@@ -434,7 +434,7 @@ func TestRateLimitConcurrentRequestsNeverExceedLimit(t *testing.T) {
 
 func TestRateLimitRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	rdb := deadRedis(t)
+	rdb := rlDeadRedis(t)
 	for _, tc := range []struct {
 		opts  middleware.RateLimitOptions
 		field string
