@@ -78,6 +78,7 @@ var cases = []struct {
 	{"GetOrLoadErrorNotCached", getOrLoadErrorNotCached},
 	{"GetOrLoadPanic", getOrLoadPanic},
 	{"GetOrLoadCallerCancel", getOrLoadCallerCancel},
+	{"GetOrLoadReplacesUndecodable", getOrLoadReplacesUndecodable},
 }
 
 func mustSet(t *testing.T, c cache.Cache, key string, v any, ttl time.Duration) {
@@ -443,6 +444,20 @@ func getOrLoadCallerCancel(t *testing.T, c cache.Cache) {
 	close(release)
 	if v := <-second; v != 11 {
 		t.Fatalf("second caller got %d, want 11 from the shared load", v)
+	}
+}
+
+func getOrLoadReplacesUndecodable(t *testing.T, c cache.Cache) {
+	// An entry written with another shape (an older release, another type)
+	// is treated as a miss: loaded again and overwritten.
+	mustSet(t, c, "k", "not a number", time.Minute)
+	got, err := cache.GetOrLoad(context.Background(), c, "k", time.Minute, func(context.Context) (int, error) { return 5, nil })
+	if err != nil || got != 5 {
+		t.Fatalf("GetOrLoad over an undecodable entry = %d, %v; want 5, nil", got, err)
+	}
+	var n int
+	if !mustGet(t, c, "k", &n) || n != 5 {
+		t.Fatalf("undecodable entry not replaced: got %d", n)
 	}
 }
 
