@@ -22,6 +22,7 @@ const (
 	errDupObject          // CREATE of a table or index that exists.
 	errNoTable            // the table does not exist.
 	errNoColumn           // a column does not exist.
+	errStalePlan          // a cached plan predates a schema change.
 )
 
 // dialect holds everything that differs between databases. One file per

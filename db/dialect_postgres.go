@@ -109,6 +109,10 @@ func (postgresDialect) classify(err error) errClass {
 		return errNoTable
 	case "42703":
 		return errNoColumn
+	case "0A000":
+		if strings.Contains(pe.Message, "cached plan") {
+			return errStalePlan
+		}
 	}
 	return errOther
 }

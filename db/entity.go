@@ -1,6 +1,7 @@
 package db
 
 import (
+	"database/sql"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 	if err := s.checkTx(); err != nil {
 		return nil, err
 	}
+	s.use(table)
 	var o getOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -53,11 +55,22 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 	if o.includeDeleted {
 		key, live = "getd", false
 	}
-	q := t.stmt(key, func() string { return s.selectByID(t.name, live, false) })
-	rows, err := s.query(ctx, s.reader(), q, id)
-	if err != nil {
-		if s.c.d.classify(err) == errNoTable {
+	var rows *sql.Rows
+	for attempt := 0; ; attempt++ {
+		q := t.stmt(key, func() string { return s.selectByID(t, live, false) })
+		rows, err = s.query(ctx, s.reader(), q, id)
+		if err == nil {
+			break
+		}
+		class := s.c.d.classify(err)
+		if class == errNoTable {
 			s.forget(table)
+			return nil, notFound(table, id)
+		}
+		if attempt == 0 && s.retryable(class) {
+			if t, err = s.refresh(ctx, table); err == nil && t != nil {
+				continue
+			}
 			return nil, notFound(table, id)
 		}
 		return nil, wrapDB("get "+table, err)
@@ -72,9 +85,16 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 	return es[0], nil
 }
 
-func (s *Store) selectByID(table string, live, lock bool) string {
+// retryable reports whether a statement that failed with class is worth
+// one more try after the table is looked at again (only outside Tx: inside,
+// the failure may have ended the transaction).
+func (s *Store) retryable(class errClass) bool {
+	return s.tx == nil && (class == errStalePlan || class == errNoColumn)
+}
+
+func (s *Store) selectByID(t *tableInfo, live, lock bool) string {
 	d := s.c.d
-	q := "SELECT * FROM " + d.quote(table) + " WHERE " + d.quote("id") + " = " + d.placeholder(1)
+	q := s.selectAll(t) + " WHERE " + d.quote("id") + " = " + d.placeholder(1)
 	if live {
 		q += " AND " + d.quote("deleted_at") + " IS NULL"
 	}
@@ -114,7 +134,7 @@ func (s *Store) SaveEntity(ctx context.Context, table string, v any) (Entity, er
 		// A table or column dropped or changed behind the cache's back:
 		// forget what is cached and try once more.
 		if err != nil && attempt == 0 && s.tx == nil {
-			if c := s.c.d.classify(err); c == errNoTable || c == errNoColumn {
+			if c := s.c.d.classify(err); c == errNoTable || c == errNoColumn || c == errStalePlan {
 				s.forget(table)
 				continue
 			}
@@ -128,6 +148,7 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 	if err != nil {
 		return nil, err
 	}
+	s.use(table)
 	history := s.c.historyOn(table)
 	var ch Change
 	err = s.write(ctx, func(q querier) error {
@@ -137,7 +158,7 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 		if fresh {
 			id = newID()
 		} else {
-			rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t.name, false, true) }), id)
+			rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
 			if err != nil {
 				return err
 			}
@@ -397,6 +418,19 @@ func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bo
 	if err := s.checkTx(); err != nil {
 		return false, err
 	}
+	s.use(table)
+	ok, err := s.delete(ctx, table, id, permanent)
+	if err != nil && s.retryable(s.c.d.classify(err)) {
+		s.forget(table)
+		ok, err = s.delete(ctx, table, id, permanent)
+	}
+	if err != nil {
+		return false, s.writeError("delete", table, id, err)
+	}
+	return ok, nil
+}
+
+func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (bool, error) {
 	t, err := s.tableForRead(ctx, table)
 	if err != nil || t == nil {
 		return false, err
@@ -405,7 +439,7 @@ func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bo
 	var ch Change
 	deleted := false
 	err = s.write(ctx, func(q querier) error {
-		rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t.name, false, true) }), id)
+		rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
 		if err != nil {
 			return err
 		}
@@ -454,7 +488,7 @@ func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bo
 			s.forget(table)
 			return false, nil
 		}
-		return false, s.writeError("delete", table, id, err)
+		return false, err
 	}
 	if deleted {
 		s.changed(ctx, ch)
@@ -508,6 +542,7 @@ func (s *Store) History(ctx context.Context, table, id string) ([]HistoryEntry, 
 	if err := s.checkTx(); err != nil {
 		return nil, err
 	}
+	s.use(table)
 	t, err := s.tableForRead(ctx, table)
 	if err != nil || t == nil {
 		return []HistoryEntry{}, err

@@ -34,7 +34,7 @@ func (s *Store) EnsureIndex(ctx context.Context, table string, columns []string,
 		kinds[i] = t.cols[c]
 	}
 	name := indexName(table, columns, unique)
-	class, err := s.ddl(ctx, s.c.d.createIndex(table, name, columns, kinds, unique))
+	class, err := s.ddl(ctx, table, s.c.d.createIndex(table, name, columns, kinds, unique))
 	switch {
 	case err == nil, class == errDupObject:
 		return nil

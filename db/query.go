@@ -109,10 +109,10 @@ func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw 
 	var b strings.Builder
 	if sh.count {
 		b.WriteString("SELECT COUNT(*) FROM ")
+		b.WriteString(d.quote(t.name))
 	} else {
-		b.WriteString("SELECT * FROM ")
+		b.WriteString(s.selectAll(t))
 	}
-	b.WriteString(d.quote(t.name))
 	w := &whereSQL{}
 	if pw != nil && len(pw.toks) > 0 {
 		out, args := rewriteWhere(d, pw.toks, has, 1)
@@ -218,6 +218,7 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 	if err := s.checkTx(); err != nil {
 		return nil, err
 	}
+	s.use(table)
 	switch {
 	case q.Limit < 0:
 		return nil, invalidQuery("%s: Limit %d is negative", table, q.Limit)
@@ -260,6 +261,13 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 		args = append(args, limit, int64(q.Offset))
 	}
 	rows, err := s.query(ctx, s.reader(), w.sql, args...)
+	if err != nil && s.retryable(s.c.d.classify(err)) {
+		if t, _ = s.refresh(ctx, table); t == nil {
+			return []Entity{}, nil
+		}
+		w, t = s.selectSQL(ctx, t, sh, pw, order)
+		rows, err = s.query(ctx, s.reader(), w.sql, args...)
+	}
 	if err != nil {
 		return s.readFailed(table, err)
 	}
@@ -304,6 +312,7 @@ func (s *Store) CountEntities(ctx context.Context, table, where string, params .
 	if err := s.checkTx(); err != nil {
 		return 0, err
 	}
+	s.use(table)
 	pw, err := s.parse(where)
 	if err != nil {
 		return 0, err

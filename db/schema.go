@@ -1,6 +1,7 @@
 package db
 
 import (
+	"strconv"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -28,12 +29,14 @@ type tableInfo struct {
 	order    []string // columns in table order, as SELECT * returns them
 	kinds    []kind   // kinds in table order
 	loadedAt time.Time
+	gen      int64 // unique per tableInfo of a core, see selectAll
+
 
 	sql sync.Map // statement text by shape: string -> string or *whereSQL
 }
 
-func newTableInfo(name string, order []string, kinds []kind) *tableInfo {
-	t := &tableInfo{name: name, cols: make(map[string]kind, len(order)), order: order, kinds: kinds, loadedAt: time.Now()}
+func newTableInfo(name string, gen int64, order []string, kinds []kind) *tableInfo {
+	t := &tableInfo{name: name, gen: gen, cols: make(map[string]kind, len(order)), order: order, kinds: kinds, loadedAt: time.Now()}
 	for i, c := range order {
 		t.cols[c] = kinds[i]
 	}
@@ -48,6 +51,14 @@ func (t *tableInfo) stmt(key string, build func() string) string {
 	q := build()
 	t.sql.Store(key, q)
 	return q
+}
+
+// selectAll starts a SELECT of every column. The text names the cache
+// generation: when the table's columns change the text changes too, so a
+// database that caches plans by text (pgx does) never reuses a plan whose
+// result columns are stale.
+func (s *Store) selectAll(t *tableInfo) string {
+	return "SELECT /*g" + strconv.FormatInt(t.gen, 10) + "*/ * FROM " + s.c.d.quote(t.name)
 }
 
 // cached looks the table up in the transaction's pending schema, then in the
@@ -109,7 +120,7 @@ func (s *Store) introspect(ctx context.Context, q querier, table string) (*table
 	if len(order) == 0 {
 		return nil, nil
 	}
-	return newTableInfo(table, order, kinds), nil
+	return newTableInfo(table, s.c.gen.Add(1), order, kinds), nil
 }
 
 // tableForRead returns what is known of table, introspecting once when the
@@ -165,7 +176,12 @@ func (s *Store) column(ctx context.Context, t *tableInfo, c string) (kind, *tabl
 // ddlRunner runs schema changes: in the transaction where DDL is
 // transactional (guarded by a savepoint so a lost race does not abort it),
 // else on the write pool.
-func (s *Store) ddl(ctx context.Context, stmt string) (errClass, error) {
+func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
+	if s.tx != nil && !s.c.d.ddlInTx() && s.tx.usedTable(table) {
+		// The transaction holds a lock on the table that the DDL must wait
+		// for: end it, run the DDL alone, and run the transaction again.
+		return errOther, s.tx.retryAfter(stmt)
+	}
 	s.c.ddlMu.Lock()
 	defer s.c.ddlMu.Unlock()
 	if s.tx != nil && s.c.d.ddlInTx() {
@@ -207,7 +223,7 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 		return nil, err
 	}
 	if t == nil {
-		if _, err := s.ddl(ctx, s.c.d.createTable(table)); err != nil {
+		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); err != nil {
 			// Another store may have created it at the same moment.
 			if t, _ = s.introspect(ctx, q, table); t == nil {
 				return nil, fmt.Errorf("db: creating table %s: %w", table, err)
@@ -215,7 +231,7 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 		}
 	}
 	if s.c.historyOn(table) {
-		if _, err := s.ddl(ctx, s.c.d.createHistory(table)); err != nil {
+		if _, err := s.ddl(ctx, table, s.c.d.createHistory(table)); err != nil {
 			if h, _ := s.introspect(ctx, q, historyTable(table)); h == nil {
 				return nil, fmt.Errorf("db: creating table %s: %w", historyTable(table), err)
 			}
@@ -242,7 +258,7 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 					t.name, c, have, ErrInvalidName)
 			}
 		}
-		class, err := s.ddl(ctx, s.c.d.addColumn(t.name, c, k))
+		class, err := s.ddl(ctx, t.name, s.c.d.addColumn(t.name, c, k))
 		if err != nil && class != errDupColumn {
 			return nil, fmt.Errorf("db: adding column %s.%s: %w", t.name, c, err)
 		}

@@ -81,6 +81,7 @@ type core struct {
 	structs sync.Map // reflect.Type -> *structInfo
 	parsed  parseCache
 
+	gen       atomic.Int64 // last tableInfo generation
 	lastMicro atomic.Int64 // last timestamp handed out, for strict order
 
 	stats stats
@@ -209,10 +210,22 @@ func (s *Store) query(ctx context.Context, q querier, query string, args ...any)
 }
 
 func (s *Store) checkTx() error {
-	if s.tx != nil && s.tx.done.Load() {
-		return errTxDone
+	if s.tx != nil {
+		if s.tx.done.Load() {
+			return errTxDone
+		}
+		if len(s.tx.retryDDL) > 0 {
+			return errRetryTx
+		}
 	}
 	return nil
+}
+
+// use notes that the transaction, if any, touches table.
+func (s *Store) use(table string) {
+	if s.tx != nil {
+		s.tx.use(table)
+	}
 }
 
 // Stats counts the statements a Store sent since it was opened.

@@ -107,4 +107,3 @@ func withParam(raw, key, value string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-
