@@ -17,6 +17,10 @@ import (
 type requestState struct {
 	context.Context
 
+	// req is the request handed down the chain, in the same allocation as
+	// the state (see withState).
+	req http.Request
+
 	requestID    string
 	requestIDHdr [1]string // backs the echoed header, so echoing allocates nothing
 	clientIP     string
@@ -64,7 +68,10 @@ func withState(r *http.Request) (*http.Request, *requestState) {
 		return r, st
 	}
 	st := &requestState{Context: r.Context()}
-	return r.WithContext(st), st
+	// WithContext's copy does not escape here, so the request lives inside
+	// the state: one allocation for state, context and request.
+	st.req = *r.WithContext(st)
+	return &st.req, st
 }
 
 // SetUserID records the authenticated user's id for the access log line.
