@@ -131,7 +131,7 @@ func RateLimit(opts RateLimitOptions) (func(http.Handler) http.Handler, error) {
 		opts:     opts,
 		limiter:  redis_rate.NewLimiter(unprefixedRate{opts.Redis}),
 		limit:    redis_rate.Limit{Rate: opts.Limit, Burst: opts.Limit, Period: opts.Window},
-		limitHdr: []string{strconv.Itoa(opts.Limit)},
+		limitStr: strconv.Itoa(opts.Limit),
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +144,7 @@ type rateLimiter struct {
 	opts     RateLimitOptions
 	limiter  *redis_rate.Limiter
 	limit    redis_rate.Limit
-	limitHdr []string
+	limitStr string
 
 	skipUntil atomic.Int64 // unix ns: Redis is not asked before this time
 	lastWarn  atomic.Int64 // unix ns of the last warning, 0 for never
@@ -182,7 +182,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	h := w.Header()
-	h[hdrRateLimitLimit] = rl.limitHdr
+	h[hdrRateLimitLimit] = []string{rl.limitStr}
 	h[hdrRateLimitRemaining] = []string{strconv.Itoa(rl.remaining(res))}
 	h[hdrRateLimitReset] = []string{strconv.Itoa(ceilSeconds(res.ResetAfter))}
 	if res.Allowed > 0 {
