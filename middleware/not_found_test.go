@@ -1,6 +1,10 @@
 package middleware_test
 
 import (
+	"net/http/httptest"
+
+	"github.com/go-chi/chi/v5"
+
 	"net/http"
 	"testing"
 
@@ -27,4 +31,41 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 		t.Errorf("Allow = %q, want GET", got)
 	}
 	srv.assertServing(t)
+}
+
+// TestMethodNotAllowedInMountedRouter: a feature router mounted on the
+// root (as the kernel mounts auth, workspaces and apps) inherits both
+// handlers, and Allow lists the sub-router's methods.
+func TestMethodNotAllowedInMountedRouter(t *testing.T) {
+	t.Parallel()
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: (&logCapture{}).logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := chi.NewRouter()
+	root.Use(mws...)
+	root.NotFound(middleware.NotFound)
+	root.MethodNotAllowed(middleware.MethodNotAllowed)
+	feature := chi.NewRouter()
+	feature.Post("/login", func(w http.ResponseWriter, r *http.Request) {})
+	feature.Put("/login", func(w http.ResponseWriter, r *http.Request) {})
+	root.Mount("/auth", feature)
+	srv := httptest.NewServer(root)
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL + "/auth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readError(t, resp, http.StatusMethodNotAllowed, "method_not_allowed")
+	if got := resp.Header.Get("Allow"); got != "POST, PUT" {
+		t.Errorf("Allow = %q, want POST, PUT", got)
+	}
+	resp2, err := srv.Client().Get(srv.URL + "/auth/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	readError(t, resp2, http.StatusNotFound, "not_found")
 }
