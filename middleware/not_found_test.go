@@ -1,12 +1,11 @@
 package middleware_test
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"testing"
 
 	"github.com/go-chi/chi/v5"
-
-	"net/http"
-	"testing"
 
 	"appkernel/middleware"
 )
