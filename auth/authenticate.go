@@ -92,9 +92,17 @@ func (s *Service) VerifyAccessToken(ctx context.Context, token string) (User, er
 }
 
 func (s *Service) verify(ctx context.Context, token string) (User, string, error) {
-	c, err := s.signer.verify(token)
-	if err != nil {
-		return User{}, "", err
+	// A token that passed full verification is remembered (keyed by its
+	// exact text, until its exp at the latest), so a client's next requests
+	// skip the HMAC and the JSON decoding. User and session checks below
+	// still run on every request.
+	c, ok := s.verified.lookup(token)
+	if !ok {
+		var err error
+		if c, err = s.signer.verify(token); err != nil {
+			return User{}, "", err
+		}
+		s.verified.putUntil(token, c, c.ExpiresAt.Time)
 	}
 	st, err := s.users.get(ctx, c.Subject, func(ctx context.Context) (userState, error) {
 		u, err := s.GetUser(ctx, c.Subject)

@@ -54,8 +54,26 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, load func(context.Con
 	return res.(V), nil
 }
 
-func (c *ttlCache[V]) put(key string, v V) {
+// lookup returns the live cached value of key without loading.
+func (c *ttlCache[V]) lookup(key string) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if !ok || !c.now().Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *ttlCache[V]) put(key string, v V) { c.putUntil(key, v, c.now().Add(c.ttl)) }
+
+// putUntil caches v until expires or ttl from now, whichever is sooner.
+func (c *ttlCache[V]) putUntil(key string, v V, expires time.Time) {
 	now := c.now()
+	if lim := now.Add(c.ttl); expires.After(lim) {
+		expires = lim
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.limit {
@@ -68,7 +86,7 @@ func (c *ttlCache[V]) put(key string, v V) {
 			clear(c.m)
 		}
 	}
-	c.m[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
+	c.m[key] = ttlEntry[V]{v: v, expires: expires}
 }
 
 // forget drops key, so this process sees a change at once (other processes

@@ -52,6 +52,7 @@ type Service struct {
 	// that a retry within the grace window gets the same successor back.
 	successorKey []byte
 
+	verified *ttlCache[*AccessClaims]
 	users    *ttlCache[userState]
 	sessions *ttlCache[bool]
 	members  *ttlCache[bool]
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		hasher:       h,
 		signer:       newTokenSigner(cfg.Secret, cfg.Issuer, cfg.AccessTTL),
 		successorKey: mac.Sum(nil),
+		verified:     newTTLCache[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		users:        newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		sessions:     newTTLCache[bool](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		members:      newTTLCache[bool](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),

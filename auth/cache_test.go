@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestTTLCacheExpiry(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	c := newTTLCache[string](10*time.Second, clock.now, 3)
+	// putUntil keeps the sooner of its deadline and the TTL: a verified
+	// token is never remembered past its exp.
+	c.putUntil("tok", "claims", clock.now().Add(2*time.Second))
+	c.putUntil("long", "claims", clock.now().Add(time.Hour))
+	clock.add(1999 * time.Millisecond)
+	if _, ok := c.lookup("tok"); !ok {
+		t.Fatal("entry gone before its deadline")
+	}
+	clock.add(time.Millisecond)
+	if _, ok := c.lookup("tok"); ok {
+		t.Fatal("entry outlived its deadline (the token's exp)")
+	}
+	clock.add(8 * time.Second)
+	if _, ok := c.lookup("long"); ok {
+		t.Fatal("entry outlived the cache TTL")
+	}
+	// Loads are cached, errors are not.
+	loads := 0
+	load := func(context.Context) (string, error) { loads++; return "v", nil }
+	for range 3 {
+		if v, err := c.get(context.Background(), "k", load); v != "v" || err != nil {
+			t.Fatal(v, err)
+		}
+	}
+	if loads != 1 {
+		t.Fatalf("%d loads for one key", loads)
+	}
+	boom := errors.New("boom")
+	for range 2 {
+		if _, err := c.get(context.Background(), "e", func(context.Context) (string, error) { loads++; return "", boom }); !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+	}
+	if loads != 3 {
+		t.Fatalf("errors were cached (%d loads)", loads)
+	}
+	// The size is bounded.
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		c.put(k, k)
+	}
+	if n := len(c.m); n > 3 {
+		t.Fatalf("%d entries in a cache limited to 3", n)
+	}
+}
