@@ -26,6 +26,11 @@ const maxRequestIDLen = 128
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, st := withState(r)
+		if st.requestID != "" {
+			// A RequestID further up already chose this request's ID.
+			next.ServeHTTP(w, r)
+			return
+		}
 		id := ""
 		if v := r.Header[requestIDKey]; len(v) == 1 && validRequestID(v[0]) {
 			id = v[0]

@@ -142,3 +142,18 @@ func TestRequestIDHeaderInjectionOverTheWire(t *testing.T) {
 	}
 	srv.assertServing(t)
 }
+
+// TestRequestIDOncePerRequest: a second RequestID down the chain (a
+// sub-router with its own stack) keeps the first ID.
+func TestRequestIDOncePerRequest(t *testing.T) {
+	t.Parallel()
+	var seen string
+	h := middleware.RequestID(middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, _ = middleware.RequestIDFrom(r.Context())
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if got := rec.Header().Values(middleware.RequestIDHeader); len(got) != 1 || got[0] != seen || !uuidRE.MatchString(seen) {
+		t.Fatalf("echoed %q, context %q", got, seen)
+	}
+}
