@@ -147,13 +147,19 @@ func TestRequestIDHeaderInjectionOverTheWire(t *testing.T) {
 // sub-router with its own stack) keeps the first ID.
 func TestRequestIDOncePerRequest(t *testing.T) {
 	t.Parallel()
-	var seen string
-	h := middleware.RequestID(middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var outer, seen string
+	between := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			outer, _ = middleware.RequestIDFrom(r.Context())
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := middleware.RequestID(between(middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen, _ = middleware.RequestIDFrom(r.Context())
-	})))
+	}))))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if got := rec.Header().Values(middleware.RequestIDHeader); len(got) != 1 || got[0] != seen || !uuidRE.MatchString(seen) {
-		t.Fatalf("echoed %q, context %q", got, seen)
+	if got := rec.Header().Values(middleware.RequestIDHeader); len(got) != 1 || got[0] != outer || seen != outer || !uuidRE.MatchString(seen) {
+		t.Fatalf("echoed %q, outer %q, inner %q: want one ID", got, outer, seen)
 	}
 }
