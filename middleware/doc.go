@@ -24,5 +24,6 @@
 //
 // The middlewares of one request share a single state record carried in
 // the request context: RequestIDFrom, ClientIPFrom, LoggerFrom and SetUserID
-// read and write it.
+// read and write it. NewContextHandler makes a logger add the request ID to
+// every line logged with a request's context.
 package middleware
