@@ -547,3 +547,30 @@ func killOwnConnections(t *testing.T, b *bundle) int {
 	}
 	return killed
 }
+
+// A job running longer than its lease keeps it (the worker renews it):
+// a second worker must not run it again.
+func TestLeaseIsRenewedForLongJobs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var runs atomic.Int32
+	b.reg.Task("long", func(ctx context.Context, job *jobs.Job) (any, error) {
+		runs.Add(1)
+		select {
+		case <-time.After(2 * time.Second): // 4 leases long
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return nil, nil
+	})
+	opts := b.fastOptions()
+	opts.Lease = 500 * time.Millisecond
+	opts.RecoveryInterval = 100 * time.Millisecond
+	b.start(t, opts)
+	b.start(t, opts)
+	info, _ := b.client.Enqueue(context.Background(), "long", nil)
+	st := b.waitState(t, info.ID, jobs.StateSucceeded, 6*time.Second)
+	if runs.Load() != 1 || st.Attempt != 1 {
+		t.Fatalf("ran %d times (attempt %d), want once", runs.Load(), st.Attempt)
+	}
+}

@@ -28,7 +28,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -477,5 +476,3 @@ func dur(ns float64) string {
 	}
 	return d.Round(time.Microsecond).String()
 }
-
-var _ = os.Stderr
