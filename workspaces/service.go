@@ -82,8 +82,26 @@ func (s *Service) Init(ctx context.Context) error {
 	if s.err != nil {
 		return s.err
 	}
-	for _, t := range []string{tableInvites, tableRedemptions, tableOwnerGuard} {
-		s.store.DisableHistory(t)
+	s.store.DisableHistory(tableInvites, tableRedemptions, tableOwnerGuard)
+	// Every column exists before the first request: a schema change inside
+	// a transaction would have to wait for the other transactions using
+	// the table (MySQL commits on DDL, so the store runs it outside).
+	var never time.Time
+	columns := []struct {
+		table   string
+		example db.Entity
+	}{
+		{tableWorkspaces, db.Entity{"name": "", "owner_id": "", "personal": false}},
+		{tableMembers, db.Entity{"workspace_id": "", "user_id": "", "role": ""}},
+		{tableInvites, db.Entity{"workspace_id": "", "email": "", "role": "", "token_hash": "", "invited_by": "",
+			"expires_at": never, "used_at": never, "used_by": ""}},
+		{tableRedemptions, db.Entity{"invite_id": "", "user_id": ""}},
+		{tableOwnerGuard, db.Entity{"workspace_id": "", "seq": "", "user_id": "", "removed_by": ""}},
+	}
+	for _, c := range columns {
+		if err := s.store.EnsureColumns(ctx, c.table, c.example); err != nil {
+			return fmt.Errorf("workspaces: columns of %s: %w", c.table, err)
+		}
 	}
 	indexes := []struct {
 		table  string
