@@ -104,13 +104,7 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 		}
 		s.verified.putUntil(token, c, c.ExpiresAt.Time)
 	}
-	st, err := s.users.get(ctx, c.Subject, func(ctx context.Context) (userState, error) {
-		u, err := s.GetUser(ctx, c.Subject)
-		if errors.Is(err, ErrUserNotFound) {
-			return userState{}, nil
-		}
-		return userState{u: u, ok: err == nil && u.IsActive}, err
-	})
+	st, err := s.cachedUser(ctx, c.Subject)
 	if err != nil {
 		return User{}, "", err
 	}
@@ -137,6 +131,18 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 		}
 	}
 	return st.u, c.SessionID, nil
+}
+
+// cachedUser returns the user of id as cached for IdentityCacheTTL; ok
+// is false when the user is gone or inactive.
+func (s *Service) cachedUser(ctx context.Context, id string) (userState, error) {
+	return s.users.get(ctx, id, func(ctx context.Context) (userState, error) {
+		u, err := s.GetUser(ctx, id)
+		if errors.Is(err, ErrUserNotFound) {
+			return userState{}, nil
+		}
+		return userState{u: u, ok: err == nil && u.IsActive}, err
+	})
 }
 
 // SwitchWorkspace returns u acting in workspaceID when u is a member of

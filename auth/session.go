@@ -167,18 +167,21 @@ func (s *Service) sessionUser(ctx context.Context, sid string, tok db.Entity) (U
 	if !sessionLive(sess, s.now()) {
 		return User{}, ErrInvalidToken
 	}
+	// The user comes from the identity cache: a deactivation reaches
+	// refreshes within IdentityCacheTTL, as it reaches access tokens (and
+	// at once in the process that made it).
 	userID, _ := tok["user_id"].(string)
-	u, err := s.GetUser(ctx, userID)
-	if errors.Is(err, ErrUserNotFound) {
-		return User{}, ErrInvalidToken
-	}
+	st, err := s.cachedUser(ctx, userID)
 	if err != nil {
 		return User{}, err
 	}
-	if !u.IsActive {
+	if !st.ok {
+		if st.u.ID == "" {
+			return User{}, ErrInvalidToken // deleted
+		}
 		return User{}, ErrAccountDisabled
 	}
-	return u, nil
+	return st.u, nil
 }
 
 func sessionLive(sess db.Entity, now time.Time) bool {
