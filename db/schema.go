@@ -1,10 +1,10 @@
 package db
 
 import (
-	"strconv"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +30,6 @@ type tableInfo struct {
 	kinds    []kind   // kinds in table order
 	loadedAt time.Time
 	gen      int64 // unique per tableInfo of a core, see selectAll
-
 
 	sql sync.Map // statement text by shape: string -> string or *whereSQL
 }

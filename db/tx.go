@@ -1,9 +1,9 @@
 package db
 
 import (
-	"errors"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 )
