@@ -956,13 +956,11 @@ func testSchemaCache(t *testing.T, b *bundle) {
 	if n := after.Introspections - before.Introspections; n != 0 {
 		t.Errorf("%d introspection queries once warm, want 0", n)
 	}
-	// Per round: insert (begin, insert, history, commit) + update (begin,
-	// select, update, history, commit) + get + find + count + soft delete
-	// (begin, select, update, history, commit; the first round only; then
-	// begin, select, commit) + the restore... count exactly what a
-	// hand-written program would need at least.
-	if n := after.Statements - before.Statements; n > 20*20 {
-		t.Errorf("%d statements for 20 rounds, more than 20 per round", n)
+	// Per round, exactly what hand-written SQL needs: insert 4 (begin,
+	// insert, history, commit), update 5 (begin, select for update, update,
+	// history, commit), get 1, find 1, count 1, soft delete 5.
+	if n := after.Statements - before.Statements; n != 20*17 {
+		t.Errorf("%d statements for 20 rounds, want %d", n, 20*17)
 	}
 }
 
