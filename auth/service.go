@@ -109,7 +109,7 @@ func (s *Service) init(ctx context.Context) error {
 		TableUsers:     {"email": "", "role": "", "is_active": true, "workspace_id": "", "first_admin": int64(0)},
 		TablePasswords: {"user_id": "", "hash": ""},
 		TableSessions:  {"user_id": "", "expires_at": "", "revoked_at": ""},
-		TableRefresh:   {"session_id": "", "user_id": "", "token_hash": "", "rotated_from": "", "spent_at": ""},
+		TableRefresh:   {"session_id": "", "user_id": "", "token_hash": "", "rotated_from": ""},
 	}
 	for _, table := range []string{TableUsers, TablePasswords, TableSessions, TableRefresh} {
 		if err := s.store.EnsureColumns(ctx, table, columns[table]); err != nil {

@@ -111,28 +111,29 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 		return nil, err
 	}
 	next := s.successorOf(raw)
-	if tok["spent_at"] == nil {
-		err = s.store.Tx(ctx, func(tx *db.Store) error {
-			if _, err := tx.SaveEntity(ctx, TableRefresh, db.Entity{
-				"session_id": sid, "user_id": u.ID, "token_hash": hashToken(next), "rotated_from": tokID,
-			}); err != nil {
-				return err
-			}
-			_, err := tx.SaveEntity(ctx, TableRefresh, db.Entity{"id": tokID, "spent_at": s.now()})
-			return err
-		})
-		if err == nil {
-			return s.tokens(u, sid, next)
-		}
-		if !errors.Is(err, db.ErrConflict) {
-			return nil, fmt.Errorf("auth: refresh: %w", err)
-		}
-		// A concurrent refresh of the same token rotated it first.
-		if tok, err = s.findRefresh(ctx, raw); err != nil {
-			return nil, err
-		}
+	// One INSERT is the whole rotation: the successor row names its
+	// predecessor in rotated_from (unique), so a token is spent exactly
+	// when its successor exists, and the successor's created_at is when it
+	// was spent.
+	_, err = s.store.SaveEntity(ctx, TableRefresh, db.Entity{
+		"session_id": sid, "user_id": u.ID, "token_hash": hashToken(next), "rotated_from": tokID,
+	})
+	if err == nil {
+		return s.tokens(u, sid, next)
 	}
-	spent, ok := parseTime(tok["spent_at"])
+	if !errors.Is(err, db.ErrConflict) {
+		return nil, fmt.Errorf("auth: refresh: %w", err)
+	}
+	// Spent already — by a concurrent refresh of the same token, by a
+	// client retrying a lost response, or by someone replaying it.
+	rows, err := s.store.FindEntities(ctx, TableRefresh, db.Query{Where: "[rotated_from] = ?", Params: []any{tokID}, Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("auth: refresh: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("auth: refresh: successor of a spent token not found: %w", ErrInvalidToken)
+	}
+	spent, ok := parseTime(rows[0]["created_at"])
 	if ok && s.now().Sub(spent) <= s.cfg.RefreshGrace {
 		return s.tokens(u, sid, next)
 	}
