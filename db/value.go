@@ -205,7 +205,7 @@ func decode(k kind, v any) (any, error) {
 	case kindText:
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			return v, nil // the same interface: no new allocation
 		case []byte:
 			return string(x), nil
 		case time.Time:
@@ -214,7 +214,7 @@ func decode(k kind, v any) (any, error) {
 	case kindInt:
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			return v, nil
 		case []byte:
 			return strconv.ParseInt(string(x), 10, 64)
 		case string:
@@ -232,7 +232,7 @@ func decode(k kind, v any) (any, error) {
 	case kindFloat:
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return v, nil
 		case []byte:
 			return strconv.ParseFloat(string(x), 64)
 		case string:
@@ -245,7 +245,7 @@ func decode(k kind, v any) (any, error) {
 	case kindBool:
 		switch x := v.(type) {
 		case bool:
-			return x, nil
+			return v, nil
 		case int64:
 			return x != 0, nil
 		case []byte:
