@@ -2,6 +2,7 @@ package db
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -72,7 +73,7 @@ func (mysqlDialect) createIndex(table, index string, columns []string, kinds []k
 		// Text columns are LONGTEXT (entities hold large text); MySQL
 		// indexes those by prefix only. System columns are VARCHAR.
 		if (kinds[i] == kindText || kinds[i] == kindJSON) && !isSystemColumn(c) {
-			b.WriteString("(255)")
+			b.WriteString("(" + strconv.Itoa(mysqlIndexPrefix) + ")")
 		}
 	}
 	b.WriteString(")")

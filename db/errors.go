@@ -56,8 +56,8 @@ type TypeMismatchError struct {
 }
 
 func (e *TypeMismatchError) Error() string {
-	return fmt.Sprintf("db: %s.%s is a %s column, cannot store a %s value: type mismatch",
-		e.Table, e.Column, e.ColumnType, e.ValueType)
+	return fmt.Sprintf("db: cannot store a %s value in %s column %s.%s: type mismatch",
+		e.ValueType, e.ColumnType, e.Table, e.Column)
 }
 
 // Unwrap returns ErrTypeMismatch.

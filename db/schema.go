@@ -10,9 +10,6 @@ import (
 	"time"
 )
 
-// systemColumns are created with every table and managed by the store.
-var systemColumns = [...]string{"id", "created_at", "updated_at", "deleted_at"}
-
 func isSystemColumn(c string) bool {
 	switch c {
 	case "id", "created_at", "updated_at", "deleted_at":
@@ -155,24 +152,7 @@ func (s *Store) refresh(ctx context.Context, table string) (*tableInfo, error) {
 // makes the store look again (another instance may have added it).
 const staleAfter = time.Second
 
-// column reports the kind of column c of t, looking again (at most once a
-// second) when the cache does not know it.
-func (s *Store) column(ctx context.Context, t *tableInfo, c string) (kind, *tableInfo, bool) {
-	if k, ok := t.cols[c]; ok {
-		return k, t, true
-	}
-	if time.Since(t.loadedAt) < staleAfter {
-		return kindNone, t, false
-	}
-	nt, err := s.refresh(ctx, t.name)
-	if err != nil || nt == nil {
-		return kindNone, t, false
-	}
-	k, ok := nt.cols[c]
-	return k, nt, ok
-}
-
-// ddlRunner runs schema changes: in the transaction where DDL is
+// ddl runs schema changes: in the transaction where DDL is
 // transactional (guarded by a savepoint so a lost race does not abort it),
 // else on the write pool.
 func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {

@@ -23,7 +23,7 @@ func (c *core) connect(ctx context.Context) error {
 	raw := c.cfg.URL
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
-		return fmt.Errorf("db: malformed database URL %q: want scheme://...", redact(raw))
+		return fmt.Errorf("db: malformed database URL %q: want sqlite://, postgres:// or mysql://", redact(raw))
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
@@ -74,9 +74,7 @@ func (c *core) openSQLite(ctx context.Context, rest string) error {
 		writeDSN = name + common + "&_txlock=immediate"
 		readDSN = name + common
 	} else {
-		if strings.HasPrefix(path, "/") {
-			path = path[1:] // sqlite:///./rel.db and sqlite:////abs.db
-		}
+		path = strings.TrimPrefix(path, "/") // sqlite:///./rel.db and sqlite:////abs.db
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("db: creating folder of %q: %w", path, err)
