@@ -14,6 +14,25 @@
 // acting user, exactly as for a workspace that does not exist, so ids cannot
 // be probed. A member whose role is too low gets 403 "forbidden".
 //
+// Concurrency guarantees, on SQLite, Postgres and MySQL/MariaDB alike (the
+// store offers no SELECT ... FOR UPDATE, so both rest on unique indexes,
+// whose checks see other transactions' rows at every isolation level):
+//
+//   - An invite token is redeemed at most once: redeeming inserts a row
+//     keyed by the invite id into invite_redemptions (unique) in the same
+//     transaction as the membership; of simultaneous joins one commits and
+//     the others fail with ErrInvalidInvite. A user is a member of a
+//     workspace at most once (unique index on members).
+//   - A workspace never loses its last owner through RemoveMember: each
+//     owner removal claims the next sequence number of the workspace in
+//     owner_changes (unique) after counting owners, so two removals that
+//     counted the same owners cannot both commit; the loser retries with a
+//     fresh count. On SQLite the store's single writer connection already
+//     serializes the transactions; on Postgres (READ COMMITTED) and MySQL
+//     (REPEATABLE READ, where a stale snapshot could otherwise count a
+//     removed owner) the unique index decides. Rows changed behind the
+//     package's back (DeleteEntity on members) are outside the guarantee.
+//
 // Storage: the tables workspaces, members, invites, invite_redemptions and
 // owner_changes of the entity store (appkernel/db). Invite tokens are never
 // stored; only their SHA-256 is.
