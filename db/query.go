@@ -167,7 +167,10 @@ func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw 
 		}
 	}
 	w.sql = b.String()
-	t.sql.Store(key, w)
+	// Clauses built from varying input must not grow the cache without end.
+	if t.queries.Add(1) <= maxCachedClauses {
+		t.sql.Store(key, w)
+	}
 	return w, t
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,7 +29,8 @@ type tableInfo struct {
 	loadedAt time.Time
 	gen      int64 // unique per tableInfo of a core, see selectAll
 
-	sql sync.Map // statement text by shape: string -> string or *whereSQL
+	sql     sync.Map     // statement text by shape: string -> string or *whereSQL
+	queries atomic.Int64 // *whereSQL entries, bounded by maxCachedClauses
 }
 
 func newTableInfo(name string, gen int64, order []string, kinds []kind) *tableInfo {

@@ -46,6 +46,8 @@ func (t *txn) retryAfter(stmt string) error {
 // commits and observers see its changes, in order, after the commit. Calling
 // Tx on that Store runs fn in the same transaction. The Store given to fn
 // must not be used after fn returns, nor from several goroutines at once.
+// Inside fn, write through tx only: on SQLite a write through the outer
+// Store waits for the single writer connection that the transaction holds.
 //
 // On MySQL, a table or column that a call inside creates is created outside
 // the transaction (MySQL commits on DDL) and stays if it rolls back; when

@@ -401,6 +401,15 @@ func testInvalidQueries(t *testing.T, b *bundle) {
 	if !errors.As(err, &qe) || qe.Token != ";" || qe.Pos != 7 {
 		t.Errorf("QueryError = %#v, want token \";\" at 7", qe)
 	}
+	// Values are bound, never spliced: injection through a param finds nothing.
+	for _, p := range []string{"x' OR '1'='1", "x\\' OR 1=1 -- ", "x'); DROP TABLE invq; --"} {
+		if got := b.find(t, "invq", db.Query{Where: "[a] = ?", Params: []any{p}}); len(got) != 0 {
+			t.Errorf("param %q matched %d entities", p, len(got))
+		}
+		if got := b.find(t, "invq", db.Query{Where: "[a] = '" + strings.ReplaceAll(p, "'", "''") + "'"}); len(got) != 0 {
+			t.Errorf("literal %q matched %d entities", p, len(got))
+		}
+	}
 	if n := b.count(t, "invq", ""); n != 1 {
 		t.Errorf("table changed: count %d", n)
 	}
