@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -204,7 +205,12 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 		return nil, err
 	}
 	if t == nil {
-		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); err != nil {
+		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); errors.Is(err, errRetryTx) {
+			if s.c.historyOn(table) {
+				err = s.tx.retryAfter(s.c.d.createHistory(table))
+			}
+			return nil, err
+		} else if err != nil {
 			// Another store may have created it at the same moment.
 			if t, _ = s.introspect(ctx, q, table); t == nil {
 				return nil, fmt.Errorf("db: creating table %s: %w", table, err)

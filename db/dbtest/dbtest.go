@@ -714,6 +714,13 @@ func testTxCommit(t *testing.T, b *bundle) {
 		if _, err := tx.SaveEntity(b.ctx, "txc", db.Entity{"id": id, "extra": int64(1)}); err != nil {
 			return err
 		}
+		// A table read while missing, then created, in the same transaction.
+		if n, err := tx.CountEntities(b.ctx, "txc_late", ""); err != nil || n != 0 {
+			return fmt.Errorf("count of a missing table: %d %v", n, err)
+		}
+		if _, err := tx.SaveEntity(b.ctx, "txc_late", db.Entity{"id": "late", "v": true}); err != nil {
+			return err
+		}
 		return tx.Tx(b.ctx, func(inner *db.Store) error { // nested: same transaction
 			_, err := inner.SaveEntity(b.ctx, "txc_other", db.Entity{"ref": id})
 			return err
@@ -730,6 +737,9 @@ func testTxCommit(t *testing.T, b *bundle) {
 	}
 	if h, _ := b.store.History(b.ctx, "txc", id); len(h) != 2 {
 		t.Errorf("history = %d entries, want 2", len(h))
+	}
+	if h, err := b.store.History(b.ctx, "txc_late", "late"); err != nil || len(h) != 1 || h[0].Entity["v"] != true {
+		t.Errorf("history of the table created in the tx = %+v, %v", h, err)
 	}
 }
 
