@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"appkernel/db"
 	"appkernel/db/dbtest"
@@ -136,5 +137,40 @@ func TestSQLiteMemoryManyConnections(t *testing.T) {
 	// Each :memory: store is its own database.
 	if n, _ := other.CountEntities(ctx, "mem", ""); n != 0 {
 		t.Errorf("another :memory: store sees %d entities", n)
+	}
+}
+
+// A schema change outside a transaction waits for the SQLite writer that a
+// transaction holds, while that transaction changes the schema too: both
+// must finish.
+func TestSQLiteDDLBesideTx(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := dbtest.NewSQLite(t)
+	if _, err := s.SaveEntity(ctx, "ddl", db.Entity{"a": int64(1)}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	outside := make(chan error, 1)
+	go func() {
+		<-started
+		_, err := s.SaveEntity(ctx, "ddl", db.Entity{"outside": true})
+		outside <- err
+	}()
+	err := s.Tx(ctx, func(tx *db.Store) error {
+		if _, err := tx.SaveEntity(ctx, "ddl", db.Entity{"in1": "x"}); err != nil {
+			return err
+		}
+		close(started)
+		time.Sleep(100 * time.Millisecond) // the outside save now waits for the writer
+		_, err := tx.SaveEntity(ctx, "ddl", db.Entity{"in2": "y"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Tx: %v", err)
+	}
+	if err := <-outside; err != nil {
+		t.Fatalf("save beside the Tx: %v", err)
 	}
 }

@@ -26,4 +26,45 @@
 // nested numbers are float64, as with encoding/json), and time.Time values as
 // fixed-width UTC strings ("2006-01-02T15:04:05.000000Z") so that text order
 // is time order.
+//
+// # Opening
+//
+// Open takes sqlite:///./relative.db, sqlite:////absolute.db,
+// sqlite://:memory: (a private in-memory database shared by the store's
+// connections), postgres:// or postgresql:// (pgx), and
+// mysql://user:pass@host:3306/name (MySQL and MariaDB). SQLite runs in WAL
+// mode with a busy timeout and foreign keys on, with one writer connection
+// beside a read pool, so concurrent writers queue instead of failing.
+//
+// # Errors
+//
+// Errors wrap the sentinels ErrNotFound, ErrInvalidQuery, ErrInvalidName,
+// ErrConflict and ErrTypeMismatch (test with errors.Is); each carries the
+// HTTP status and code the kernel's error writer shows (404 not_found, 400
+// invalid_query, 400 invalid_name, 409 conflict, 422 type_mismatch).
+//
+// # Schema
+//
+// What the store knows of each table is cached: once warm, reads and writes
+// send no introspection query. Two stores (two service instances) creating
+// the same table or column at the same moment both succeed. A column
+// another instance added is picked up when a read returns it or a where
+// clause names it. Column names are compared case-insensitively ("Email"
+// next to "email" is ErrInvalidName), as SQLite and MySQL do.
+//
+// # Differences between databases
+//
+// The store hides them where it can; what remains:
+//
+//   - Postgres cannot store the NUL character in text.
+//   - MySQL indexes text columns by their first 255 characters, so a
+//     unique index compares only those.
+//   - MySQL commits on DDL, so a table or column created inside Tx is
+//     created outside the transaction; when the transaction already used
+//     that table, Tx rolls back, changes the schema and runs fn again.
+//   - On SQLite, one transaction writes at a time: inside Tx, write through
+//     the Store handed to fn, never the outer one.
+//
+// Unique indexes ignore NULLs and include soft-deleted entities everywhere;
+// comparisons and LIKE are case-sensitive everywhere.
 package db

@@ -164,8 +164,9 @@ func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
 		// for: end it, run the DDL alone, and run the transaction again.
 		return errOther, s.tx.retryAfter(stmt)
 	}
-	s.c.ddlMu.Lock()
-	defer s.c.ddlMu.Unlock()
+	// No process-wide lock here: on SQLite a DDL waiting for the writer held
+	// by a transaction would block that transaction's own DDL. Races are
+	// settled by the database (IF NOT EXISTS, duplicate-column errors).
 	if s.tx != nil && s.c.d.ddlInTx() {
 		if _, err := s.exec(ctx, s.tx.tx, "SAVEPOINT ak_ddl"); err != nil {
 			return errOther, err

@@ -73,8 +73,6 @@ type core struct {
 	tables    map[string]*tableInfo
 	noHistory map[string]bool
 
-	ddlMu sync.Mutex // one DDL at a time from this process
-
 	obsMu     sync.RWMutex
 	observers []func(context.Context, Change)
 

@@ -308,6 +308,9 @@ func testWhereGrammar(t *testing.T, b *bundle) {
 		{"[n] NOT IN (0, 1)", nil, []string{"g2", "g3", "g4"}},
 		{"[name] LIKE ?", []any{"%a"}, []string{"g0", "g1", "g2", "g3"}},
 		{"[name] LIKE 'B%'", nil, []string{"g1"}},
+		{"[name] LIKE 'b%'", nil, []string{}}, // case-sensitive everywhere
+		{"[name] = 'beta'", nil, []string{}},  // no case-insensitive collation
+		{"[name] IN ('BETA', 'Beta')", nil, []string{"g1"}},
 		{"[name] NOT LIKE '%a%'", nil, []string{"g4"}},
 		{"[n] BETWEEN ? AND ?", []any{1, 3}, []string{"g1", "g2", "g3"}},
 		{"[n] NOT BETWEEN 1 AND 3", nil, []string{"g0", "g4"}},
