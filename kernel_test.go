@@ -98,9 +98,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			c.Env = "production"
 			c.JWTSecret = appkernel.DefaultJWTSecret
 		}, "JWT_SECRET"},
-		"redis not answering": {func(c *appkernel.Config) { c.RedisURL = "redis://:hunter2@" + closed + "/0" }, "Redis at redis://:xxxxx@" + closed},
+		"redis not answering":         {func(c *appkernel.Config) { c.RedisURL = "redis://:hunter2@" + closed + "/0" }, "Redis at redis://:xxxxx@" + closed},
 		"credentials with any origin": {func(c *appkernel.Config) { c.CORSCredentials = true }, "CORS_ORIGINS"},
-		"bad trusted proxy": {func(c *appkernel.Config) { c.TrustedProxies = []string{"not-an-ip"} }, "not-an-ip"},
+		"bad trusted proxy":           {func(c *appkernel.Config) { c.TrustedProxies = []string{"not-an-ip"} }, "not-an-ip"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -206,7 +206,9 @@ func TestWithRedis(t *testing.T) {
 			t.Errorf("start-up logs lack %q:\n%s", want, logs)
 		}
 	}
-	var ready struct{ Checks map[string]struct{ Status string } }
+	var ready struct {
+		Checks map[string]struct{ Status string }
+	}
 	tk.Client().Get(t, "/readyz").Expect(t, 200).JSON(t, &ready)
 	if ready.Checks["redis"].Status != "ok" {
 		t.Fatalf("readyz lacks redis: %+v", ready)
