@@ -18,6 +18,10 @@ type Change struct {
 // the goroutine that made it, after the commit (never for a rolled-back
 // transaction). fn gets its own copies of the entities. Register observers
 // at start-up; fn should be quick (hand slow work to a queue).
+//
+// Changes of tables whose history is disabled (see DisableHistory) are not
+// passed to observers: those tables hold secrets (password hashes, tokens)
+// that an audit log plugged in here must not copy.
 func (s *Store) OnChange(fn func(ctx context.Context, c Change)) {
 	s.c.obsMu.Lock()
 	defer s.c.obsMu.Unlock()
@@ -28,6 +32,9 @@ func (s *Store) OnChange(fn func(ctx context.Context, c Change)) {
 
 // changed reports a change now, or on commit inside Tx.
 func (s *Store) changed(ctx context.Context, ch Change) {
+	if !s.c.historyOn(ch.Table) {
+		return // secrets and churn: not for audit logs either
+	}
 	if s.tx != nil {
 		s.tx.changes = append(s.tx.changes, ch)
 		return

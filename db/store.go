@@ -151,7 +151,9 @@ func (s *Store) Dialect() DialectName { return s.c.d.name() }
 func (s *Store) DB() *sql.DB { return s.c.w }
 
 // DisableHistory turns history off for the given tables (secrets, churn).
-// Call it at start-up, before the tables are written.
+// Their changes are not passed to OnChange observers either, so that an
+// audit log never copies a password hash or a token. Call it at start-up,
+// before the tables are written.
 func (s *Store) DisableHistory(tables ...string) {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()

@@ -45,6 +45,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TxPanic", testTxPanic},
 		{"Observers", testObservers},
 		{"ObserversAndTx", testObserversTx},
+		{"ObserversSkipNoHistory", testObserversNoHistory},
 		{"TypedHelpers", testTyped},
 		{"SchemaCacheWarm", testSchemaCache},
 		{"TwoStoresSameSchema", testTwoStores},
@@ -903,6 +904,41 @@ func testObserversTx(t *testing.T, b *bundle) {
 	got := r.take()
 	if len(got) != 2 || got[0].Op != "create" || got[1].Op != "update" || got[1].Old["v"] != int64(1) || got[1].New["v"] != int64(2) {
 		t.Errorf("committed changes = %+v", got)
+	}
+}
+
+// Tables without history hold secrets: observers (the audit log) never see
+// their changes, in or out of Tx, while other tables are still observed.
+func testObserversNoHistory(t *testing.T, b *bundle) {
+	var r recorder
+	b.store.DisableHistory("tokens")
+	b.store.OnChange(r.observe)
+	e := b.save(t, "tokens", db.Entity{"hash": "s3cret-hash"})
+	b.save(t, "tokens", db.Entity{"id": e["id"], "hash": "other-hash"})
+	if _, err := b.store.DeleteEntity(b.ctx, "tokens", e["id"].(string), false); err != nil {
+		t.Fatal(err)
+	}
+	err := b.store.Tx(b.ctx, func(tx *db.Store) error {
+		if _, err := tx.SaveEntity(b.ctx, "tokens", db.Entity{"hash": "in-tx"}); err != nil {
+			return err
+		}
+		_, err := tx.SaveEntity(b.ctx, "audited", db.Entity{"name": "visible"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.DeleteEntity(b.ctx, "tokens", e["id"].(string), true); err != nil {
+		t.Fatal(err)
+	}
+	got := r.take()
+	for _, c := range got {
+		if c.Table == "tokens" {
+			t.Errorf("observer saw a change of a table without history: %+v", c)
+		}
+	}
+	if len(got) != 1 || got[0].Table != "audited" || got[0].Op != "create" {
+		t.Errorf("changes observed = %+v, want only the create in audited", got)
 	}
 }
 
