@@ -17,12 +17,14 @@ type errClass uint8
 
 const (
 	errOther     errClass = iota
-	errUnique             // a unique index or primary key was violated.
+	errUnique             // a unique index was violated.
+	errDupID              // the primary key (id) was violated.
 	errDupColumn          // ADD COLUMN of a column that exists.
 	errDupObject          // CREATE of a table or index that exists.
 	errNoTable            // the table does not exist.
 	errNoColumn           // a column does not exist.
 	errStalePlan          // a cached plan predates a schema change.
+	errBusy               // a deadlock, serialization failure or lock timeout: run the transaction again.
 )
 
 // dialect holds everything that differs between databases. One file per
@@ -47,6 +49,11 @@ type dialect interface {
 	columnsQuery() string
 	// kindOf maps a type reported by columnsQuery to a kind.
 	kindOf(dbType string) kind
+	// onConflictIDNothing is appended to an INSERT of an entity so that an
+	// existing id makes it insert nothing (0 rows affected) instead of
+	// failing; where that is not possible it is "" and the INSERT fails
+	// with an error that classify reports as errDupID.
+	onConflictIDNothing() string
 	// forUpdate is appended to a SELECT that reads a row about to change.
 	forUpdate() string
 	// ddlInTx reports whether DDL may run inside a transaction without

@@ -103,6 +103,11 @@ func (mysqlDialect) kindOf(t string) kind {
 	return kindText
 }
 
+// INSERT IGNORE and ON DUPLICATE KEY UPDATE would also swallow a clash on
+// another unique index (or, for IGNORE, bad values): the INSERT fails and
+// classify tells a clash on the primary key apart.
+func (mysqlDialect) onConflictIDNothing() string { return "" }
+
 func (mysqlDialect) forUpdate() string { return " FOR UPDATE" }
 
 // DDL commits the open transaction on MySQL, so it runs on its own
@@ -116,11 +121,17 @@ func (mysqlDialect) classify(err error) errClass {
 	}
 	switch me.Number {
 	case 1062, 1586: // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
+		// "for key 'PRIMARY'" (MariaDB), "for key 'table.PRIMARY'" (MySQL 8)
+		if strings.HasSuffix(me.Message, "PRIMARY'") {
+			return errDupID
+		}
 		return errUnique
 	case 1060: // ER_DUP_FIELDNAME
 		return errDupColumn
 	case 1050, 1061: // ER_TABLE_EXISTS_ERROR, ER_DUP_KEYNAME
 		return errDupObject
+	case 1213, 1205: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+		return errBusy
 	case 1146: // ER_NO_SUCH_TABLE
 		return errNoTable
 	case 1054: // ER_BAD_FIELD_ERROR

@@ -84,6 +84,8 @@ func (postgresDialect) kindOf(t string) kind {
 	return kindText
 }
 
+func (postgresDialect) onConflictIDNothing() string { return ` ON CONFLICT ("id") DO NOTHING` }
+
 func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
 
 func (postgresDialect) ddlInTx() bool { return true }
@@ -105,6 +107,8 @@ func (postgresDialect) classify(err error) errClass {
 		return errDupColumn
 	case "42P07", "42710":
 		return errDupObject
+	case "40P01", "40001", "55P03": // deadlock_detected, serialization_failure, lock_not_available
+		return errBusy
 	case "42P01":
 		return errNoTable
 	case "42703":

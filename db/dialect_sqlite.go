@@ -82,6 +82,8 @@ func (sqliteDialect) kindOf(t string) kind {
 	return kindText
 }
 
+func (sqliteDialect) onConflictIDNothing() string { return ` ON CONFLICT ("id") DO NOTHING` }
+
 func (sqliteDialect) forUpdate() string { return "" }
 
 func (sqliteDialect) ddlInTx() bool { return true }
@@ -95,6 +97,10 @@ func (sqliteDialect) classify(err error) errClass {
 	switch se.Code() {
 	case 2067, 1555: // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
 		return errUnique
+	}
+	switch se.Code() & 0xff {
+	case 5, 6: // SQLITE_BUSY (after the busy timeout; BUSY_SNAPSHOT included), SQLITE_LOCKED
+		return errBusy
 	}
 	switch {
 	case strings.Contains(msg, "duplicate column name"):

@@ -62,6 +62,10 @@
 //   - MySQL commits on DDL, so a table or column created inside Tx is
 //     created outside the transaction; when the transaction already used
 //     that table, Tx rolls back, changes the schema and runs fn again.
+//   - MySQL sessions run at READ COMMITTED, the isolation Postgres runs
+//     at, so that existence checks of new ids take no gap locks (under
+//     MySQL's default REPEATABLE READ, concurrent saves of new ids
+//     deadlock).
 //   - On SQLite, one transaction writes at a time: inside Tx, write through
 //     the Store handed to fn, never the outer one.
 //

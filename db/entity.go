@@ -156,25 +156,28 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 		fresh := id == ""
 		if fresh {
 			id = newID()
-		} else {
-			rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
-			if err != nil {
-				return err
-			}
-			es, err := s.scan(ctx, t, rows, 1)
-			if err != nil {
-				return err
-			}
-			if len(es) > 0 {
-				old = es[0]
-			}
+		} else if old, err = s.lockRow(ctx, q, t, id); err != nil {
+			return err
 		}
 		if old == nil {
 			ch = Change{Op: "create", Table: table, ID: id, New: s.insertedEntity(t, fields, id, now)}
-			if _, err := s.exec(ctx, q, s.insertSQL(t, fields), insertArgs(t, fields, id, now)...); err != nil {
+			created, err := s.insert(ctx, q, t, fields, id, now, fresh)
+			if err != nil {
 				return err
 			}
-		} else {
+			if !created {
+				// Another transaction created the id after the existence
+				// check (which locks nothing when the row is absent):
+				// this save is an update of what it committed.
+				if old, err = s.lockRow(ctx, q, t, id); err != nil {
+					return err
+				}
+				if old == nil {
+					return fmt.Errorf("%w: entity created and removed concurrently", ErrConflict)
+				}
+			}
+		}
+		if old != nil {
 			restore := old["deleted_at"] != nil
 			ch = Change{Op: "update", Table: table, ID: id, Old: old, New: updatedEntity(old, fields, now, restore)}
 			if restore {
@@ -196,6 +199,41 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 	return ch.New, nil
 }
 
+// lockRow reads the row of id, deleted or not, locking it until the
+// transaction ends; nil when there is none.
+func (s *Store) lockRow(ctx context.Context, q querier, t *tableInfo, id string) (Entity, error) {
+	rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
+	if err != nil {
+		return nil, err
+	}
+	es, err := s.scan(ctx, t, rows, 1)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	return es[0], nil
+}
+
+// insert inserts a new row. A generated id is new for sure; an id given by
+// the caller may have been inserted by a concurrent transaction since it
+// was looked for: then insert reports false and writes nothing.
+func (s *Store) insert(ctx context.Context, q querier, t *tableInfo, fields []field, id, now string, fresh bool) (bool, error) {
+	args := insertArgs(t, fields, id, now)
+	if fresh {
+		_, err := s.exec(ctx, q, s.insertSQL(t, fields), args...)
+		return err == nil, err
+	}
+	stmt := t.stmt(shapeKey("I:", fields, t), func() string { return s.insertSQL(t, fields) + s.c.d.onConflictIDNothing() })
+	res, err := s.exec(ctx, q, stmt, args...)
+	if err != nil {
+		if s.c.d.classify(err) == errDupID {
+			return false, nil
+		}
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // writeError classifies a failed write.
 func (s *Store) writeError(op, table, id string, err error) error {
 	if errors.Is(err, errTxDone) {
@@ -206,7 +244,7 @@ func (s *Store) writeError(op, table, id string, err error) error {
 		return err
 	}
 	switch s.c.d.classify(err) {
-	case errUnique:
+	case errUnique, errDupID:
 		return fmt.Errorf("db: %s %s %q: unique index violated (%v): %w", op, table, id, err, ErrConflict)
 	}
 	return fmt.Errorf("db: %s %s %q: %w", op, table, id, err)
@@ -385,7 +423,14 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 			return err
 		}
 		if err := fn(tx); err != nil {
+			if s.c.d.classify(err) == errBusy {
+				// MySQL has rolled the whole transaction back (savepoints
+				// included); Postgres has aborted it. Only a new run helps.
+				s.tx.broken = err
+				return err
+			}
 			if _, rerr := s.exec(ctx, tx, "ROLLBACK TO SAVEPOINT ak_call"); rerr != nil {
+				s.tx.broken = rerr
 				return errors.Join(err, rerr)
 			}
 			s.exec(ctx, tx, "RELEASE SAVEPOINT ak_call")

@@ -217,6 +217,9 @@ func (s *Store) checkTx() error {
 		if len(s.tx.retryDDL) > 0 {
 			return errRetryTx
 		}
+		if s.tx.broken != nil {
+			return fmt.Errorf("db: transaction failed earlier and must roll back: %w", s.tx.broken)
+		}
 	}
 	return nil
 }

@@ -20,6 +20,11 @@ type txn struct {
 	// the retry.
 	used     map[string]bool
 	retryDDL []string
+
+	// broken is why the transaction can do nothing more but roll back: the
+	// database rolled it back (a deadlock on MySQL) or a savepoint could not
+	// be restored.
+	broken error
 }
 
 // errRetryTx ends a transaction that must run again after pending DDL.
@@ -105,13 +110,20 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []stri
 		// Even if fn dropped the error: the transaction missed a column.
 		return t.retryDDL, err
 	}
+	if t.broken != nil {
+		// Even if fn dropped the error: the transaction is gone.
+		if err == nil {
+			err = fmt.Errorf("db: transaction failed: %w", t.broken)
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
 	t.done.Store(true)
 	s.c.stats.statements.Add(1)
 	if err := sqlTx.Commit(); err != nil {
-		if s.c.d.classify(err) == errUnique {
+		if c := s.c.d.classify(err); c == errUnique || c == errDupID {
 			return nil, fmt.Errorf("db: commit: %v: %w", err, ErrConflict)
 		}
 		return nil, fmt.Errorf("db: commit: %w", err)

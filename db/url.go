@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -187,7 +189,7 @@ func (c *core) openMySQL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("db: MySQL URL %q: %v", redact(raw), err)
 	}
-	d := sql.OpenDB(connector)
+	d := sql.OpenDB(sessionConnector{connector, mysqlSession})
 	n := c.cfg.MaxOpenConns
 	if n == 0 {
 		n = 20
@@ -196,4 +198,47 @@ func (c *core) openMySQL(raw string) error {
 	d.SetMaxIdleConns(n)
 	c.d, c.w, c.r = mysqlDialect{}, d, d
 	return nil
+}
+
+// mysqlSession is run on every new MySQL connection.
+//
+// READ COMMITTED, as on Postgres: under MySQL's default REPEATABLE READ,
+// looking for a row that is not there (the existence check of a save with
+// a new id) and reading the last history version lock the gap where the row
+// would go, and two transactions inserting into one gap deadlock.
+//
+// lock_wait_timeout bounds how long a statement waits for a metadata lock
+// (a schema change behind open transactions); the server default is a year.
+var mysqlSession = []string{
+	"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	"SET SESSION lock_wait_timeout = " + strconv.Itoa(int(mysqlLockWait.Seconds())),
+}
+
+// mysqlLockWait is the lock_wait_timeout of the store's MySQL sessions.
+const mysqlLockWait = 30 * time.Second
+
+// sessionConnector runs statements on each new connection before the pool
+// hands it out.
+type sessionConnector struct {
+	driver.Connector
+	init []string
+}
+
+func (c sessionConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("db: driver connection %T cannot run session statements", conn)
+	}
+	for _, q := range c.init {
+		if _, err := ex.ExecContext(ctx, q, nil); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("db: setting up session (%s): %w", q, err)
+		}
+	}
+	return conn, nil
 }
