@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"appkernel/db"
 	"appkernel/middleware"
 )
 
@@ -112,21 +111,11 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 		return User{}, "", fmt.Errorf("%w: user inactive or deleted", ErrInvalidToken)
 	}
 	if c.SessionID != "" {
-		live, err := s.sessions.get(ctx, c.SessionID, func(ctx context.Context) (bool, error) {
-			sess, err := s.store.GetEntity(ctx, TableSessions, c.SessionID)
-			if errors.Is(err, db.ErrNotFound) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			owner, _ := sess["user_id"].(string)
-			return owner == c.Subject && sessionLive(sess, s.now()), nil
-		})
+		sess, err := s.sessionState(ctx, c.SessionID)
 		if err != nil {
 			return User{}, "", err
 		}
-		if !live {
+		if !sess.liveAt(s.now()) || sess.userID != c.Subject {
 			return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
 		}
 	}

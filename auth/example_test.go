@@ -117,6 +117,6 @@ func ExampleService_Refresh() {
 	_, err := a.Refresh(ctx, second.RefreshToken)
 	fmt.Println(err)
 	// Output:
-	// true 43
+	// true 86
 	// token is invalid or expired
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +127,8 @@ func openStore(t testing.TB, dialect string) *db.Store {
 	switch dialect {
 	case "sqlite":
 		u = "sqlite://:memory:"
+	case "sqlite-file": // WAL on disk, as a service runs
+		u = "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")
 	case "postgres":
 		u = freshPostgres(t, testenv.PostgresURL(t))
 	case "mysql":

@@ -11,32 +11,91 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"appkernel/db"
 )
 
 // A session is one login: a row of auth_sessions with an absolute expiry,
 // and a chain of refresh tokens (its family) of which only the newest is
 // live. Access tokens name their session in the "sid" claim, so ending a
-// session also ends its access tokens (within IdentityCacheTTL).
+// session also ends its access tokens and its refresh tokens (at once in
+// the process that ends it, within IdentityCacheTTL in others: session
+// states are cached like users).
 //
-// Refresh tokens are 256 random bits, shown once and stored as their
-// SHA-256. Rotation writes the successor with rotated_from = the spent
-// token's id under a unique index, so of two concurrent refreshes of one
-// token exactly one rotates. The successor is derived from the spent token
-// (HMAC with a key derived from the secret), so the loser of that race —
-// or a client retrying a lost response within RefreshGrace — gets the very
-// same successor back instead of a second pair: one token, one rotation,
-// no 409 for an honest client. A spent token presented after RefreshGrace
-// is treated as stolen: the whole session is revoked.
+// A refresh token is base64url(session id [16] | r [32] | tag [16]): r is
+// 256 random bits at login, tag a MAC (key derived from the secret) over
+// the rest, so a token the service did not mint is refused without a
+// database read, and the session it belongs to is known without one.
+// Tokens are shown once and stored as their SHA-256.
+//
+// Rotation is one INSERT, the whole of one short write transaction: the
+// successor's row names its predecessor's hash in rotated_from under a
+// unique index, so a token is spent exactly when its successor exists and
+// of two concurrent refreshes of one token exactly one rotates. The
+// successor is derived from the spent token (HMAC with a key derived from
+// the secret), so the loser of that race — or a client retrying a lost
+// response within RefreshGrace — gets the very same successor back instead
+// of a second pair: one token, one rotation, no 409 for an honest client. A
+// spent token presented after RefreshGrace is treated as stolen: the whole
+// session is revoked.
 
-const refreshTokenBytes = 32
+const (
+	sessionIDBytes = 16
+	refreshRandLen = 32
+	refreshTagLen  = 16
+	refreshRawLen  = sessionIDBytes + refreshRandLen + refreshTagLen
+)
 
-func newRefreshToken() (string, error) {
-	var b [refreshTokenBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
+// refreshTokenLen is the length of a refresh token's text.
+var refreshTokenLen = base64.RawURLEncoding.EncodedLen(refreshRawLen)
+
+// newRefreshToken returns the first refresh token of session sid.
+func (s *Service) newRefreshToken(sid string) (string, error) {
+	id, err := uuid.Parse(sid)
+	if err != nil {
+		return "", fmt.Errorf("auth: refresh token: session id %q: %w", sid, err)
+	}
+	var r [refreshRandLen]byte
+	if _, err := rand.Read(r[:]); err != nil {
 		return "", fmt.Errorf("auth: refresh token: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return s.sealRefresh(id, r[:]), nil
+}
+
+// sealRefresh returns the token text of session id with random part r.
+func (s *Service) sealRefresh(id uuid.UUID, r []byte) string {
+	var b [refreshRawLen]byte
+	copy(b[:], id[:])
+	copy(b[sessionIDBytes:], r)
+	mac := hmac.New(sha256.New, s.refreshTagKey)
+	mac.Write(b[:sessionIDBytes+refreshRandLen])
+	copy(b[sessionIDBytes+refreshRandLen:], mac.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// openRefresh checks the tag of a refresh token and returns its session id.
+func (s *Service) openRefresh(raw string) (uuid.UUID, bool) {
+	var b [refreshRawLen]byte
+	if len(raw) != refreshTokenLen {
+		return uuid.UUID{}, false
+	}
+	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(raw)); err != nil || n != refreshRawLen {
+		return uuid.UUID{}, false
+	}
+	mac := hmac.New(sha256.New, s.refreshTagKey)
+	mac.Write(b[:sessionIDBytes+refreshRandLen])
+	if !hmac.Equal(mac.Sum(nil)[:refreshTagLen], b[sessionIDBytes+refreshRandLen:]) {
+		return uuid.UUID{}, false
+	}
+	return uuid.UUID(b[:sessionIDBytes]), true
+}
+
+// successorOf is the refresh token that rotating raw (of session id) yields.
+func (s *Service) successorOf(id uuid.UUID, raw string) string {
+	mac := hmac.New(sha256.New, s.successorKey)
+	mac.Write([]byte(raw))
+	return s.sealRefresh(id, mac.Sum(nil))
 }
 
 func hashToken(raw string) string {
@@ -44,29 +103,48 @@ func hashToken(raw string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// successorOf is the refresh token that rotating raw yields.
-func (s *Service) successorOf(raw string) string {
-	mac := hmac.New(sha256.New, s.successorKey)
-	mac.Write([]byte(raw))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+// sessionState is a cached auth_sessions row: live is false when the
+// session is revoked, deleted or unknown.
+type sessionState struct {
+	userID  string
+	expires time.Time
+	live    bool
+}
+
+func (st sessionState) liveAt(now time.Time) bool { return st.live && now.Before(st.expires) }
+
+// sessionState returns the state of session sid, cached for IdentityCacheTTL.
+func (s *Service) sessionState(ctx context.Context, sid string) (sessionState, error) {
+	return s.sessions.get(ctx, sid, func(ctx context.Context) (sessionState, error) {
+		sess, err := s.store.GetEntity(ctx, TableSessions, sid)
+		if errors.Is(err, db.ErrNotFound) {
+			return sessionState{}, nil
+		}
+		if err != nil {
+			return sessionState{}, err
+		}
+		owner, _ := sess["user_id"].(string)
+		exp, ok := parseTime(sess["expires_at"])
+		return sessionState{userID: owner, expires: exp, live: ok && sess["revoked_at"] == nil}, nil
+	})
 }
 
 // startSession opens a session for u and returns its first token pair.
 func (s *Service) startSession(ctx context.Context, u User) (*Tokens, error) {
-	raw, err := newRefreshToken()
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
-	var sid string
-	err = s.store.Tx(ctx, func(tx *db.Store) error {
+	expires := now.Add(s.cfg.RefreshTTL)
+	var sid, raw string
+	err := s.store.Tx(ctx, func(tx *db.Store) error {
 		sess, err := tx.SaveEntity(ctx, TableSessions, db.Entity{
-			"user_id": u.ID, "expires_at": now.Add(s.cfg.RefreshTTL),
+			"user_id": u.ID, "expires_at": expires,
 		})
 		if err != nil {
 			return err
 		}
 		sid, _ = sess["id"].(string)
+		if raw, err = s.newRefreshToken(sid); err != nil {
+			return err
+		}
 		_, err = tx.SaveEntity(ctx, TableRefresh, db.Entity{
 			"session_id": sid, "user_id": u.ID, "token_hash": hashToken(raw),
 		})
@@ -75,6 +153,7 @@ func (s *Service) startSession(ctx context.Context, u User) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: start session: %w", err)
 	}
+	s.sessions.put(sid, sessionState{userID: u.ID, expires: expires, live: true})
 	return s.tokens(u, sid, raw)
 }
 
@@ -97,26 +176,23 @@ func (s *Service) tokens(u User, sid, refresh string) (*Tokens, error) {
 // grace and reuse. Errors: ErrInvalidToken (unknown, expired, revoked or
 // reused token), ErrAccountDisabled.
 func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
-	if len(raw) != base64.RawURLEncoding.EncodedLen(refreshTokenBytes) {
+	id, ok := s.openRefresh(raw)
+	if !ok {
 		return nil, ErrInvalidToken
 	}
-	tok, err := s.findRefresh(ctx, raw)
+	sid := id.String()
+	u, err := s.sessionUser(ctx, sid)
 	if err != nil {
 		return nil, err
 	}
-	sid, _ := tok["session_id"].(string)
-	tokID, _ := tok["id"].(string)
-	u, err := s.sessionUser(ctx, sid, tok)
-	if err != nil {
-		return nil, err
-	}
-	next := s.successorOf(raw)
+	next := s.successorOf(id, raw)
+	spentHash := hashToken(raw)
 	// One INSERT is the whole rotation: the successor row names its
 	// predecessor in rotated_from (unique), so a token is spent exactly
 	// when its successor exists, and the successor's created_at is when it
 	// was spent.
 	_, err = s.store.SaveEntity(ctx, TableRefresh, db.Entity{
-		"session_id": sid, "user_id": u.ID, "token_hash": hashToken(next), "rotated_from": tokID,
+		"session_id": sid, "user_id": u.ID, "token_hash": hashToken(next), "rotated_from": spentHash,
 	})
 	if err == nil {
 		return s.tokens(u, sid, next)
@@ -126,7 +202,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 	}
 	// Spent already — by a concurrent refresh of the same token, by a
 	// client retrying a lost response, or by someone replaying it.
-	rows, err := s.store.FindEntities(ctx, TableRefresh, db.Query{Where: "[rotated_from] = ?", Params: []any{tokID}, Limit: 1})
+	rows, err := s.store.FindEntities(ctx, TableRefresh, db.Query{Where: "[rotated_from] = ?", Params: []any{spentHash}, Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("auth: refresh: %w", err)
 	}
@@ -145,34 +221,19 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 	return nil, fmt.Errorf("%w: refresh token reused", ErrInvalidToken)
 }
 
-func (s *Service) findRefresh(ctx context.Context, raw string) (db.Entity, error) {
-	rows, err := s.store.FindEntities(ctx, TableRefresh, db.Query{Where: "[token_hash] = ?", Params: []any{hashToken(raw)}, Limit: 1})
-	if err != nil {
-		return nil, fmt.Errorf("auth: refresh: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, ErrInvalidToken
-	}
-	return rows[0], nil
-}
-
 // sessionUser checks that session sid is live and returns its active user.
-func (s *Service) sessionUser(ctx context.Context, sid string, tok db.Entity) (User, error) {
-	sess, err := s.store.GetEntity(ctx, TableSessions, sid)
-	if errors.Is(err, db.ErrNotFound) {
-		return User{}, ErrInvalidToken
-	}
+// Both come from the identity caches: a revocation or deactivation reaches
+// refreshes within IdentityCacheTTL, as it reaches access tokens (and at
+// once in the process that made it).
+func (s *Service) sessionUser(ctx context.Context, sid string) (User, error) {
+	sess, err := s.sessionState(ctx, sid)
 	if err != nil {
 		return User{}, fmt.Errorf("auth: refresh: %w", err)
 	}
-	if !sessionLive(sess, s.now()) {
+	if !sess.liveAt(s.now()) {
 		return User{}, ErrInvalidToken
 	}
-	// The user comes from the identity cache: a deactivation reaches
-	// refreshes within IdentityCacheTTL, as it reaches access tokens (and
-	// at once in the process that made it).
-	userID, _ := tok["user_id"].(string)
-	st, err := s.cachedUser(ctx, userID)
+	st, err := s.cachedUser(ctx, sess.userID)
 	if err != nil {
 		return User{}, err
 	}
@@ -185,26 +246,21 @@ func (s *Service) sessionUser(ctx context.Context, sid string, tok db.Entity) (U
 	return st.u, nil
 }
 
-func sessionLive(sess db.Entity, now time.Time) bool {
-	if sess["revoked_at"] != nil || sess["deleted_at"] != nil {
-		return false
-	}
-	exp, ok := parseTime(sess["expires_at"])
-	return ok && now.Before(exp)
-}
-
 // Logout ends the session of a refresh token (POST /auth/logout). An
 // unknown or already ended session is not an error.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
-	tok, err := s.findRefresh(ctx, refreshToken)
-	if errors.Is(err, ErrInvalidToken) {
+	id, ok := s.openRefresh(refreshToken)
+	if !ok {
 		return nil
 	}
+	sess, err := s.sessionState(ctx, id.String())
 	if err != nil {
-		return err
+		return fmt.Errorf("auth: logout: %w", err)
 	}
-	sid, _ := tok["session_id"].(string)
-	return s.revokeSession(ctx, sid)
+	if !sess.live {
+		return nil
+	}
+	return s.revokeSession(ctx, id.String())
 }
 
 // LogoutAll ends every session of userID (POST /auth/logout {"all":true}).
@@ -217,6 +273,7 @@ func (s *Service) revokeSession(ctx context.Context, sid string) error {
 		return fmt.Errorf("auth: revoke session: %w", err)
 	}
 	s.sessions.forget(sid)
+	s.sessions.put(sid, sessionState{})
 	return nil
 }
 
