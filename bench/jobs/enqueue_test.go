@@ -3,15 +3,23 @@ package main
 import (
 	"context"
 	"os"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// BenchmarkEnqueue measures one serial producer's Enqueue round trip for
-// both systems, for benchstat:
+// BenchmarkEnqueue measures Client.Enqueue, one job per call, for both
+// systems in the same run: one serial producer, then 64 concurrent
+// producers (b.RunParallel with 64 goroutines in total). Each system gets
+// a fresh namespace, a fresh client with its library's default connection
+// pool (go-redis: 10 per GOMAXPROCS on both sides), and the same 35-byte
+// payload. The sub-benchmarks alternate system within each -count
+// repetition, so both see the same machine load.
 //
-//	go test -run '^$' -bench Enqueue -count 6 > enq.txt && go run golang.org/x/perf/cmd/benchstat@latest -col /system enq.txt
+//	go test -run '^$' -bench Enqueue -count 8 -timeout 30m > enq.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /system enq.txt
 func BenchmarkEnqueue(b *testing.B) {
 	url := os.Getenv("BENCH_REDIS_URL")
 	if url == "" {
@@ -27,19 +35,36 @@ func BenchmarkEnqueue(b *testing.B) {
 		b.Skipf("no Redis at %s: %v", url, err)
 	}
 	payload := []byte(`{"user":"u_123","document":"d_456"}`)
-	for _, mk := range []func() system{
+	systems := []func() system{
 		func() system { return newAppkernel(opt) },
 		func() system { return newAsynq(opt, admin) },
-	} {
-		s := mk()
-		b.Run("system="+s.Name(), func(b *testing.B) {
-			ctx := context.Background()
-			for b.Loop() {
-				if err := s.Enqueue(ctx, payload); err != nil {
-					b.Fatal(err)
+	}
+	for _, producers := range []int{1, 64} {
+		for _, mk := range systems {
+			s := mk()
+			name := "producers=" + strconv.Itoa(producers) + "/system=" + s.Name()
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				if producers == 1 {
+					for b.Loop() {
+						if err := s.Enqueue(ctx, payload); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
 				}
-			}
-		})
-		s.Cleanup()
+				// RunParallel starts parallelism × GOMAXPROCS goroutines.
+				b.SetParallelism((producers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := s.Enqueue(ctx, payload); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			s.Cleanup()
+		}
 	}
 }

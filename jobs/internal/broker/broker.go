@@ -129,17 +129,16 @@ func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
 }
 
 func parseEnqueued(v any) (Enqueued, error) {
-	r, ok := v.([]any)
-	if !ok || len(r) < 2 {
-		return Enqueued{}, fmt.Errorf("jobs: unexpected enqueue reply %v", v)
+	switch r := v.(type) {
+	case int64:
+		if r < 0 {
+			return Enqueued{EnqueuedAt: time.UnixMilli(-r), State: "scheduled"}, nil
+		}
+		return Enqueued{EnqueuedAt: time.UnixMilli(r), State: "pending"}, nil
+	case string:
+		return Enqueued{Duplicate: true, ExistingID: r}, nil
 	}
-	if n, _ := r[0].(int64); n == 0 {
-		id, _ := r[1].(string)
-		return Enqueued{Duplicate: true, ExistingID: id}, nil
-	}
-	ms, _ := r[1].(int64)
-	st, _ := r[2].(string)
-	return Enqueued{EnqueuedAt: time.UnixMilli(ms), State: st}, nil
+	return Enqueued{}, fmt.Errorf("jobs: unexpected enqueue reply %v", v)
 }
 
 // Enqueue stores one job in one round trip.
