@@ -27,18 +27,20 @@ func main() {
 	n := flag.Int("n", 100000, "widgets to give the user")
 	email := flag.String("email", "bench@example.com", "the user's email")
 	password := flag.String("password", "bench-password-123", "the user's password")
+	name := flag.String("name", "widget_service", "the service name (the token issuer), as the example sets it")
 	flag.Parse()
-	if err := run(context.Background(), *n, *email, *password); err != nil {
+	if err := run(context.Background(), *name, *n, *email, *password); err != nil {
 		fmt.Fprintln(os.Stderr, "widgetseed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, email, password string) error {
+func run(ctx context.Context, name string, n int, email, password string) error {
 	cfg, err := appkernel.ConfigFromEnv()
 	if err != nil {
 		return err
 	}
+	cfg.Name = name
 	cfg.RedisURL = ""
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	k, err := appkernel.New(ctx, cfg)
