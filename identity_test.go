@@ -1,0 +1,137 @@
+package appkernel_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"appkernel"
+	"appkernel/db/dbtest"
+	"appkernel/internal/testenv"
+	"appkernel/kerneltest"
+)
+
+// The identity rules through the whole kernel (stack, auth, workspaces) on
+// every database; auth/ and workspaces/ test each rule in depth.
+
+func eachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, dbtest.FreshSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, dbtest.FreshPostgres(t, testenv.PostgresURL(t))) })
+	t.Run("mysql", func(t *testing.T) { fn(t, dbtest.FreshMySQL(t, testenv.MySQLURL(t))) })
+}
+
+func kernelOn(t *testing.T, url string) *kerneltest.Kernel {
+	return kerneltest.New(t, &kerneltest.Options{Config: func(c *appkernel.Config) { c.DatabaseURL = url }})
+}
+
+type tokens struct {
+	User struct {
+		ID          string `json:"id"`
+		Role        string `json:"role"`
+		WorkspaceID string `json:"workspace_id"`
+	} `json:"user"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+}
+
+func TestIdentityThroughTheKernel(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		tk := kernelOn(t, url)
+		anon := tk.Client()
+
+		// Concurrent first registrations: exactly one admin, the rest refused.
+		const n = 6
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		bodies := make([]tokens, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res := anon.Post(t, "/auth/register", map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "password": "a long enough passphrase"})
+				statuses[i] = res.Status
+				if res.Status == http.StatusCreated {
+					res.JSON(t, &bodies[i])
+				}
+			}()
+		}
+		wg.Wait()
+		var admin *tokens
+		for i, s := range statuses {
+			switch s {
+			case http.StatusCreated:
+				if admin != nil {
+					t.Fatalf("two registrations succeeded with signup closed: %v", statuses)
+				}
+				admin = &bodies[i]
+			case http.StatusForbidden:
+			default:
+				t.Fatalf("registration answered %d: %v", s, statuses)
+			}
+		}
+		if admin == nil || admin.User.Role != "admin" || admin.TokenType != "bearer" || admin.User.WorkspaceID == "" {
+			t.Fatalf("first user: %+v (statuses %v)", admin, statuses)
+		}
+		ada := tk.Client()
+		ada.Token = admin.AccessToken
+
+		// Invite, register with it, join the team.
+		var team struct{ ID string }
+		ada.Post(t, "/workspaces", map[string]any{"name": "Team"}).Expect(t, 201).JSON(t, &team)
+		var inv struct{ Token string }
+		ada.Post(t, "/workspaces/"+team.ID+"/invite", map[string]any{"email": "grace@example.com", "role": "member"}).Expect(t, 201).JSON(t, &inv)
+		var grace tokens
+		anon.Post(t, "/auth/register", map[string]any{"email": "Grace@Example.com ", "password": "another long passphrase", "invite_token": inv.Token}).
+			Expect(t, 201).JSON(t, &grace)
+		g := tk.Client()
+		g.Token = grace.AccessToken
+		var members []map[string]any
+		g.Get(t, "/workspaces/"+team.ID+"/members").Expect(t, 200).JSON(t, &members)
+		if len(members) != 2 {
+			t.Fatalf("members %v", members)
+		}
+		// Grace cannot see Ada's personal workspace, nor switch to it.
+		g.Get(t, "/workspaces/"+admin.User.WorkspaceID+"/members").Expect(t, 404)
+		g.Header = http.Header{"X-Workspace-Id": {admin.User.WorkspaceID}}
+		if res := g.Get(t, "/auth/me"); res.Status != 403 && res.Status != 404 {
+			t.Fatalf("switching to a foreign workspace: %d %s", res.Status, res.Body)
+		}
+		g.Header = http.Header{"X-Workspace-Id": {team.ID}}
+		var me struct {
+			WorkspaceID string `json:"workspace_id"`
+		}
+		g.Get(t, "/auth/me").Expect(t, 200).JSON(t, &me)
+		if me.WorkspaceID != team.ID {
+			t.Fatalf("X-Workspace-ID did not switch: %+v", me)
+		}
+		g.Header = nil
+
+		// Refresh rotates; a spent token past the grace window is refused
+		// (the grace window itself is tested in auth/).
+		var next tokens
+		anon.Post(t, "/auth/refresh", map[string]any{"refresh_token": grace.RefreshToken}).Expect(t, 200).JSON(t, &next)
+		if next.RefreshToken == grace.RefreshToken || next.AccessToken == "" {
+			t.Fatal("refresh did not rotate")
+		}
+		// Logout ends the session: its refresh token is refused.
+		anon.Post(t, "/auth/logout", map[string]any{"refresh_token": next.RefreshToken}).Expect(t, 204)
+		if code := anon.Post(t, "/auth/refresh", map[string]any{"refresh_token": next.RefreshToken}).Expect(t, 401).ErrorCode(t); code == "" {
+			t.Fatal("no code")
+		}
+
+		// Login: unknown email and wrong password look the same.
+		a := anon.Post(t, "/auth/login", map[string]any{"email": "nobody@example.com", "password": "whatever-password"})
+		b := anon.Post(t, "/auth/login", map[string]any{"email": "grace@example.com", "password": "wrong-password!!"})
+		if a.Status != 401 || b.Status != 401 || a.ErrorCode(t) != b.ErrorCode(t) {
+			t.Fatalf("enumeration: %d %s / %d %s", a.Status, a.Body, b.Status, b.Body)
+		}
+		// A forged token is refused in the error shape.
+		forged := tk.Client()
+		forged.Token = admin.AccessToken[:len(admin.AccessToken)-2] + "xx"
+		if code := forged.Get(t, "/auth/me").Expect(t, 401).ErrorCode(t); code != "invalid_token" {
+			t.Fatalf("forged token: %s", code)
+		}
+	})
+}
