@@ -26,8 +26,11 @@ const DefaultDatabaseURL = "sqlite:///./data/app.db"
 var ErrConfig = errors.New("appkernel: invalid configuration")
 
 // Config holds every option of the kernel. Start from DefaultConfig or
-// ConfigFromEnv and change fields: a zero Config turns every optional
-// feature off (no database, no auth, no rate limiting).
+// ConfigFromEnv and change fields. "Defaults to" below names the value
+// DefaultConfig (and so ConfigFromEnv) starts from; a Config built as a
+// literal starts from zero values instead, which turn the switches off (no
+// database, no auth, no rate limiting, no dev auto-start) while numbers and
+// names still get their defaults in New.
 type Config struct {
 	// Name of the service, used in logs and as the JWT issuer. Defaults to "appkernel".
 	Name string
@@ -46,8 +49,9 @@ type Config struct {
 	// sqlite:////abs.db, postgres://..., mysql://... Empty means no database
 	// (and no auth). Defaults to sqlite:///./data/app.db.
 	DatabaseURL string
-	// AdminDBURL is where the admin worker keeps audit and usage events
-	// (ADMIN_DB_URL). Defaults to DatabaseURL.
+	// AdminDBURL is where the admin worker will keep audit and usage events
+	// (ADMIN_DB_URL). Defaults to DatabaseURL. Reserved: the admin worker is
+	// not built yet, so nothing reads it today.
 	AdminDBURL string
 	// RedisURL switches on jobs, rate limiting, the Redis cache and metering
 	// (REDIS_URL, e.g. redis://localhost:6379/0). Defaults to empty: off.
@@ -95,8 +99,8 @@ type Config struct {
 	// seconds or a Go duration). Defaults to 60s.
 	RateLimitWindow time.Duration
 
-	// AdminWorkerEmbedded runs the admin worker inside the service
-	// (ADMIN_WORKER_EMBEDDED). Defaults to true.
+	// AdminWorkerEmbedded will run the admin worker inside the service
+	// (ADMIN_WORKER_EMBEDDED). Defaults to true. Reserved, like AdminDBURL.
 	AdminWorkerEmbedded bool
 
 	// Jobs are the app's background tasks. With Redis, the kernel runs an

@@ -28,10 +28,14 @@ func (k *Kernel) ListenAndServe(ctx context.Context, addr string) error {
 // Serve is ListenAndServe on an existing listener.
 func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           k,
+		Handler: k,
+		// A client may not trickle a request: headers within 10 s, the
+		// whole request (bodies are at most MaxBodyBytes) within 30 s.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
+		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

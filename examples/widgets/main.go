@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -32,6 +33,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	cfg.Name = "widget_service"
 	cfg.Jobs = Tasks()
+	if cfg.DatabaseURL == "" {
+		return errors.New("widgets keep their data in a database: set DATABASE_URL (or leave it unset for SQLite)")
+	}
 
 	if len(args) > 0 && args[0] == "worker" {
 		// The same binary runs the job worker as its own process.

@@ -76,12 +76,12 @@ func createWidget(store *db.Store) http.HandlerFunc {
 func listWidgets(store *db.Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, _ := auth.UserFrom(r.Context())
-		limit, err := intParam(r, "limit", 100, 1000)
+		limit, err := intParam(r, "limit", 100, 1, 1000)
 		if err != nil {
 			middleware.WriteError(w, r, err)
 			return
 		}
-		offset, err := intParam(r, "offset", 0, 1<<31-1)
+		offset, err := intParam(r, "offset", 0, 0, 1<<31-1)
 		if err != nil {
 			middleware.WriteError(w, r, err)
 			return
@@ -151,14 +151,14 @@ func ownWidget(ctx context.Context, store *db.Store, r *http.Request) (Widget, e
 	return wdg, err
 }
 
-func intParam(r *http.Request, name string, def, max int) (int, error) {
+func intParam(r *http.Request, name string, def, min, max int) (int, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > max {
-		return 0, middleware.Errorf(http.StatusBadRequest, "invalid_parameter", "%s must be a whole number from 0 to %d", name, max)
+	if err != nil || n < min || n > max {
+		return 0, middleware.Errorf(http.StatusBadRequest, "invalid_parameter", "%s must be a whole number from %d to %d", name, min, max)
 	}
 	return n, nil
 }

@@ -76,7 +76,7 @@ func TestWidgetListPaginatesNewestFirst(t *testing.T) {
 	if len(page.Widgets) != 5 || page.Limit != 100 {
 		t.Fatalf("default page %+v", page)
 	}
-	for _, q := range []string{"limit=1001", "limit=-1", "limit=ten", "offset=-5"} {
+	for _, q := range []string{"limit=1001", "limit=0", "limit=-1", "limit=ten", "offset=-5"} {
 		if code := alice.Get(t, "/widgets?"+q).Expect(t, 400).ErrorCode(t); code != "invalid_parameter" {
 			t.Fatalf("%s: code %s", q, code)
 		}
