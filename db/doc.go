@@ -39,9 +39,16 @@
 // # Errors
 //
 // Errors wrap the sentinels ErrNotFound, ErrInvalidQuery, ErrInvalidName,
-// ErrConflict and ErrTypeMismatch (test with errors.Is); each carries the
-// HTTP status and code the kernel's error writer shows (404 not_found, 400
-// invalid_query, 400 invalid_name, 409 conflict, 422 type_mismatch).
+// ErrConflict, ErrTypeMismatch and ErrBusy (test with errors.Is); each
+// carries the HTTP status and code the kernel's error writer shows (404
+// not_found, 400 invalid_query, 400 invalid_name, 409 conflict, 422
+// type_mismatch, 503 busy).
+//
+// Deadlocks, serialization failures and lock wait timeouts are the
+// database's way to end one of two colliding transactions. The store runs
+// its own writes again, and Tx runs fn again (so fn may run more than
+// once), a few times with a short random pause before giving up with
+// ErrBusy.
 //
 // # Schema
 //

@@ -28,6 +28,14 @@ func wrapDB(what string, err error) error {
 	return fmt.Errorf("db: %s: %w", what, err)
 }
 
+// wrapRead wraps the error of a read, marking contention with ErrBusy.
+func (s *Store) wrapRead(what string, err error) error {
+	if s.c.d.classify(err) == errBusy {
+		return fmt.Errorf("db: %s: %w: %w", what, ErrBusy, err)
+	}
+	return wrapDB(what, err)
+}
+
 // GetEntity returns the entity of table with the given id, or an error
 // matching ErrNotFound when it, or the table, does not exist or when it is
 // soft-deleted (unless IncludeDeleted is given).
@@ -72,7 +80,7 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 			}
 			return nil, notFound(table, id)
 		}
-		return nil, wrapDB("get "+table, err)
+		return nil, s.wrapRead("get "+table, err)
 	}
 	es, err := s.scan(ctx, t, rows, 1)
 	if err != nil {
@@ -150,14 +158,19 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 	s.use(table)
 	history := s.c.historyOn(table)
 	var ch Change
+	// Decided once: write may run the function again after a deadlock.
+	fresh := id == ""
+	if fresh {
+		id = newID()
+	}
 	err = s.write(ctx, func(q querier) error {
 		now := s.c.now()
 		var old Entity
-		fresh := id == ""
-		if fresh {
-			id = newID()
-		} else if old, err = s.lockRow(ctx, q, t, id); err != nil {
-			return err
+		if !fresh {
+			var err error
+			if old, err = s.lockRow(ctx, q, t, id); err != nil {
+				return err
+			}
 		}
 		if old == nil {
 			ch = Change{Op: "create", Table: table, ID: id, New: s.insertedEntity(t, fields, id, now)}
@@ -246,6 +259,8 @@ func (s *Store) writeError(op, table, id string, err error) error {
 	switch s.c.d.classify(err) {
 	case errUnique, errDupID:
 		return fmt.Errorf("db: %s %s %q: unique index violated (%v): %w", op, table, id, err, ErrConflict)
+	case errBusy:
+		return fmt.Errorf("db: %s %s %q: %w: %w", op, table, id, ErrBusy, err)
 	}
 	return fmt.Errorf("db: %s %s %q: %w", op, table, id, err)
 }
@@ -415,7 +430,9 @@ func updatedEntity(old Entity, fields []field, now string, restore bool) Entity 
 
 // write runs fn in a transaction: its own, or a savepoint of the caller's
 // Tx so that a failed call (a conflict) leaves that transaction usable on
-// every database, Postgres included.
+// every database, Postgres included. Its own transaction runs again after
+// a deadlock; in the caller's, the deadlock ends the whole Tx run (which
+// Tx then runs again).
 func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 	if s.tx != nil {
 		tx := s.tx.tx
@@ -439,6 +456,19 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 		_, err := s.exec(ctx, tx, "RELEASE SAVEPOINT ak_call")
 		return err
 	}
+	for try := 1; ; try++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || try == maxBusyRuns || s.c.d.classify(err) != errBusy {
+			return err
+		}
+		if berr := backoff(ctx, try); berr != nil {
+			return err
+		}
+	}
+}
+
+// writeOnce runs fn in a transaction of its own.
+func (s *Store) writeOnce(ctx context.Context, fn func(q querier) error) error {
 	s.c.stats.statements.Add(1)
 	tx, err := s.c.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -483,6 +513,7 @@ func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (b
 	var ch Change
 	deleted := false
 	err = s.write(ctx, func(q querier) error {
+		deleted = false
 		rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
 		if err != nil {
 			return err

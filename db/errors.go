@@ -41,6 +41,14 @@ var (
 	// dialect and inside Tx too. HTTP 409 "conflict".
 	ErrConflict error = &kernelError{http.StatusConflict, "conflict", "conflict"}
 
+	// ErrBusy is returned when the database gave up on a call because of
+	// contention with other transactions (a deadlock, a serialization
+	// failure or a lock wait timeout) and running it again did not help:
+	// Tx and the store's own writes already run again a few times, with a
+	// short random pause, before returning it. The request may succeed
+	// later. HTTP 503 "busy".
+	ErrBusy error = &kernelError{http.StatusServiceUnavailable, "busy", "database busy"}
+
 	// ErrTypeMismatch is returned when a value cannot go into the existing
 	// column of a field (see TypeMismatchError). HTTP 422 "type_mismatch".
 	ErrTypeMismatch error = &kernelError{http.StatusUnprocessableEntity, "type_mismatch", "type mismatch"}

@@ -303,7 +303,7 @@ func (s *Store) readFailed(table string, err error) ([]Entity, error) {
 		s.forget(table)
 		return []Entity{}, nil
 	}
-	return nil, wrapDB("find in "+table, err)
+	return nil, s.wrapRead("find in "+table, err)
 }
 
 // CountEntities counts the entities of table matching where (the grammar of
@@ -336,11 +336,12 @@ func (s *Store) CountEntities(ctx context.Context, table, where string, params .
 	s.c.stats.statements.Add(1)
 	err = s.reader().QueryRowContext(ctx, w.sql, args...).Scan(&n)
 	if err != nil {
+		s.failed(err)
 		if s.c.d.classify(err) == errNoTable {
 			s.forget(table)
 			return 0, nil
 		}
-		return 0, wrapDB("count in "+table, err)
+		return 0, s.wrapRead("count in "+table, err)
 	}
 	return n, nil
 }

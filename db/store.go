@@ -201,12 +201,29 @@ func (s *Store) reader() querier {
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
 	s.c.stats.statements.Add(1)
-	return q.ExecContext(ctx, query, args...)
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		s.failed(err)
+	}
+	return res, err
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
 	s.c.stats.statements.Add(1)
-	return q.QueryContext(ctx, query, args...)
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		s.failed(err)
+	}
+	return rows, err
+}
+
+// failed notes a failed statement: inside Tx, a deadlock or serialization
+// failure has ended (MySQL) or aborted (Postgres) the transaction, so no
+// later call may run in it (on MySQL it would run outside any transaction).
+func (s *Store) failed(err error) {
+	if s.tx != nil && s.tx.broken == nil && s.c.d.classify(err) == errBusy {
+		s.tx.broken = err
+	}
 }
 
 func (s *Store) checkTx() error {

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
+	"time"
 )
 
 // txn is the state of one transaction shared by its Store.
@@ -54,11 +56,19 @@ func (t *txn) retryAfter(stmt string) error {
 // Inside fn, write through tx only: on SQLite a write through the outer
 // Store waits for the single writer connection that the transaction holds.
 //
-// On MySQL, a table or column that a call inside creates is created outside
-// the transaction (MySQL commits on DDL) and stays if it rolls back; when
-// the table was already used in the transaction, the transaction is rolled
-// back, the column added, and fn run again (so fn must not have effects
-// outside the store, or must tolerate running twice).
+// fn may run more than once, so it must not have effects outside the store
+// (or must tolerate running again):
+//
+//   - When the database picks the transaction as the victim of a deadlock,
+//     or fails it to keep transactions serializable, or a lock wait times
+//     out, the transaction is rolled back and fn runs again after a short
+//     random pause, up to 5 runs in all; then Tx returns an error matching
+//     ErrBusy. Inside fn, the call that failed returns an error matching
+//     ErrBusy and every later call fails: return the error.
+//   - On MySQL, a table or column that a call inside creates is created
+//     outside the transaction (MySQL commits on DDL) and stays if it rolls
+//     back; when the transaction already used a table, it is rolled back
+//     first, the schema changed, and fn run again.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.tx != nil {
 		if err := s.checkTx(); err != nil {
@@ -66,23 +76,58 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		return fn(s)
 	}
-	for run := 1; ; run++ {
+	ddlRuns, busyRuns := 0, 0
+	for {
 		ddl, err := s.runTx(ctx, fn)
-		if len(ddl) == 0 {
+		if len(ddl) > 0 {
+			if ddlRuns++; ddlRuns == maxTxRuns {
+				return fmt.Errorf("db: transaction still needed schema changes after %d runs", ddlRuns)
+			}
+			for _, stmt := range ddl {
+				if class, err := s.ddl(ctx, "", stmt); err != nil && class != errDupColumn && class != errDupObject {
+					return fmt.Errorf("db: schema change for transaction: %w", err)
+				}
+			}
+			// Forget what changed; the next run looks again.
+			s.c.mu.Lock()
+			clear(s.c.tables)
+			s.c.mu.Unlock()
+			continue
+		}
+		if err == nil || s.c.d.classify(err) != errBusy {
 			return err
 		}
-		if run == maxTxRuns {
-			return fmt.Errorf("db: transaction still needed schema changes after %d runs", run)
-		}
-		for _, stmt := range ddl {
-			if class, err := s.ddl(ctx, "", stmt); err != nil && class != errDupColumn && class != errDupObject {
-				return fmt.Errorf("db: schema change for transaction: %w", err)
+		if busyRuns++; busyRuns == maxBusyRuns {
+			if !errors.Is(err, ErrBusy) {
+				err = fmt.Errorf("%w: %w", ErrBusy, err)
 			}
+			return fmt.Errorf("db: transaction gave up after %d runs: %w", busyRuns, err)
 		}
-		// Forget what changed; the next run looks again.
-		s.c.mu.Lock()
-		clear(s.c.tables)
-		s.c.mu.Unlock()
+		if berr := backoff(ctx, busyRuns); berr != nil {
+			return err
+		}
+	}
+}
+
+// maxBusyRuns bounds how often a transaction runs when the database keeps
+// failing it for contention.
+const maxBusyRuns = 5
+
+// backoff pauses before run n+1 of a transaction that lost to contention:
+// a random time up to 2ms·4^(n-1), at most 100ms, so that the transactions
+// that collided do not collide again.
+func backoff(ctx context.Context, n int) error {
+	limit := 2 * time.Millisecond << (2 * (n - 1))
+	if limit > 100*time.Millisecond {
+		limit = 100 * time.Millisecond
+	}
+	timer := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
 	}
 }
 
@@ -111,9 +156,12 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []stri
 		return t.retryDDL, err
 	}
 	if t.broken != nil {
-		// Even if fn dropped the error: the transaction is gone.
+		// Even if fn dropped the error: the transaction is gone. Tx runs
+		// it again when the cause was contention.
 		if err == nil {
 			err = fmt.Errorf("db: transaction failed: %w", t.broken)
+		} else if s.c.d.classify(err) != errBusy && s.c.d.classify(t.broken) == errBusy {
+			err = fmt.Errorf("%w (transaction failed: %w)", err, t.broken)
 		}
 		return nil, err
 	}
@@ -123,8 +171,11 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []stri
 	t.done.Store(true)
 	s.c.stats.statements.Add(1)
 	if err := sqlTx.Commit(); err != nil {
-		if c := s.c.d.classify(err); c == errUnique || c == errDupID {
+		switch s.c.d.classify(err) {
+		case errUnique, errDupID:
 			return nil, fmt.Errorf("db: commit: %v: %w", err, ErrConflict)
+		case errBusy:
+			return nil, fmt.Errorf("db: commit: %w: %w", ErrBusy, err)
 		}
 		return nil, fmt.Errorf("db: commit: %w", err)
 	}

@@ -724,7 +724,14 @@ func testTxConcurrentNewIDs(t *testing.T, b *bundle) {
 					if _, err := tx.SaveEntity(b.ctx, "accts", db.Entity{"id": id, "name": "new", "n": int64(w)}); err != nil {
 						return err
 					}
-					_, err := tx.SaveEntity(b.ctx, "accts", db.Entity{"id": id, "name": "renamed"})
+					if _, err := tx.SaveEntity(b.ctx, "accts", db.Entity{"id": id, "name": "renamed"}); err != nil {
+						return err
+					}
+					// The same new id from every transaction: one creates
+					// it, the others update it (on MySQL, those waiting on
+					// the creator's insert deadlock once it commits, and
+					// Tx runs them again).
+					_, err := tx.SaveEntity(b.ctx, "accts", db.Entity{"id": "acct-shared", "n": int64(w)})
 					return err
 				})
 				if err != nil {
@@ -741,7 +748,23 @@ func testTxConcurrentNewIDs(t *testing.T, b *bundle) {
 	if n := b.count(t, "accts", "[name] = ?", "renamed"); n != workers*each {
 		t.Errorf("%d renamed entities, want %d", n, workers*each)
 	}
-	h, err := b.store.History(b.ctx, "accts", "acct-3-05")
+	h, err := b.store.History(b.ctx, "accts", "acct-shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != workers*each {
+		t.Fatalf("acct-shared has %d versions, want %d", len(h), workers*each)
+	}
+	for i, v := range h {
+		wantOp := "update"
+		if i == 0 {
+			wantOp = "create"
+		}
+		if v.Version != int64(i+1) || v.Op != wantOp {
+			t.Errorf("acct-shared version %d = %d %s, want %d %s", i, v.Version, v.Op, i+1, wantOp)
+		}
+	}
+	h, err = b.store.History(b.ctx, "accts", "acct-3-05")
 	if err != nil || len(h) != 2 || h[0].Op != "create" || h[1].Version != 2 {
 		t.Errorf("history of acct-3-05 = %+v, %v; want create then update", h, err)
 	}
