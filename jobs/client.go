@@ -151,8 +151,12 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 
 // Enqueue adds a job of task name with payload (marshalled to JSON now, so
 // an unmarshalable payload fails here, not in the worker) in one Redis
-// round trip. With WithUnique, a duplicate returns ErrDuplicate and an Info
-// whose ID is the first job's. Without Redis it returns ErrNoBackend.
+// script call. A lone caller's job goes out at once; calls made while
+// others are on their way to Redis leave together in one pipeline, so
+// many concurrent producers share round trips. Each call still returns
+// only when its own job is stored (or refused). With WithUnique, a
+// duplicate returns ErrDuplicate and an Info whose ID is the first job's.
+// Without Redis it returns ErrNoBackend.
 func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...EnqueueOption) (Info, error) {
 	if err := c.ok(); err != nil {
 		return Info{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,72 @@ func TestUniqueUnderConcurrentEnqueues(t *testing.T) {
 	again, err := b.client.Enqueue(ctx, "sync_account", nil, jobs.WithUnique("acct-42", time.Minute))
 	if err != nil || again.ID == ok[0] {
 		t.Fatalf("enqueue after success: %+v, %v", again, err)
+	}
+}
+
+// Concurrent producers share round trips (their Enqueue calls leave
+// together); each must still get its own job, stored once, with its own
+// payload, options and state, and a delayed one must stay scheduled.
+func TestConcurrentEnqueuesEachStoredOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("report", noop)
+	ctx := context.Background()
+	const producers, each = 64, 25
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		ids = map[string]int{}
+	)
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := p*each + i
+				opts := []jobs.EnqueueOption{jobs.WithUser(fmt.Sprint("u", n))}
+				if n%10 == 0 {
+					opts = append(opts, jobs.WithDelay(time.Hour))
+				}
+				in, err := b.client.Enqueue(ctx, "report", map[string]int{"n": n}, opts...)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				want := jobs.StatePending
+				if n%10 == 0 {
+					want = jobs.StateScheduled
+				}
+				if in.State != want {
+					t.Errorf("job %d: state %s, want %s", n, in.State, want)
+				}
+				mu.Lock()
+				ids[in.ID] = n
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ids) != producers*each {
+		t.Fatalf("%d distinct ids, want %d", len(ids), producers*each)
+	}
+	pending := b.rdb.LLen(ctx, b.prefix+"{default}:pending").Val()
+	scheduled := b.rdb.ZCard(ctx, b.prefix+"{default}:scheduled").Val()
+	if pending != producers*each*9/10 || scheduled != producers*each/10 {
+		t.Fatalf("pending %d, scheduled %d; want %d and %d", pending, scheduled, producers*each*9/10, producers*each/10)
+	}
+	for id, n := range ids {
+		if n%97 != 0 && n%10 != 0 {
+			continue
+		}
+		st, err := b.client.Status(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]int
+		if err := json.Unmarshal(st.Payload, &p); err != nil || p["n"] != n || st.UserID != fmt.Sprint("u", n) {
+			t.Errorf("job %d stored as payload %s user %q", n, st.Payload, st.UserID)
+		}
 	}
 }
 

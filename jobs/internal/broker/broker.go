@@ -22,6 +22,7 @@ type Broker struct {
 
 	keys       sync.Map // queue -> Keys
 	registered sync.Map // queue -> struct{}: already in the queues set
+	enqueues   coalescer
 }
 
 // New returns a Broker; prefix is prepended to every key (e.g. "appkernel:").
@@ -141,24 +142,46 @@ func parseEnqueued(v any) (Enqueued, error) {
 	return Enqueued{}, fmt.Errorf("jobs: unexpected enqueue reply %v", v)
 }
 
-// Enqueue stores one job in one round trip.
+// Enqueue stores one job. A lone caller's job goes out at once in one
+// script call; callers arriving while maxInFlight calls are on their way
+// leave together in the next pipeline.
 func (b *Broker) Enqueue(ctx context.Context, m *Message) (Enqueued, error) {
 	if err := b.Register(ctx, m.Queue); err != nil {
 		return Enqueued{}, err
 	}
-	keys, args := b.enqueueArgs(m)
-	v, err := enqueueScript.Run(ctx, b.rdb, keys, args...).Result()
-	if err != nil {
-		return Enqueued{}, err
+	return b.enqueues.enqueue(ctx, m, b.sendEnqueues)
+}
+
+// sendEnqueues runs one batch of the coalescer.
+func (b *Broker) sendEnqueues(ctx context.Context, batch []*enqueueCall) {
+	if len(batch) == 1 {
+		c := batch[0]
+		keys, args := b.enqueueArgs(c.m)
+		v, err := enqueueScript.Run(ctx, b.rdb, keys, args...).Result()
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.res, c.err = parseEnqueued(v)
+		return
 	}
-	return parseEnqueued(v)
+	msgs := make([]*Message, len(batch))
+	for i, c := range batch {
+		msgs[i] = c.m
+	}
+	res, errs, err := b.pipelineEnqueue(ctx, msgs)
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.res, c.err = res[i], errs[i]
+	}
 }
 
 // EnqueueMany stores jobs in one pipeline. errs[i] is the error of msgs[i];
 // the returned error is for the batch as a whole.
 func (b *Broker) EnqueueMany(ctx context.Context, msgs []*Message) ([]Enqueued, []error, error) {
-	out := make([]Enqueued, len(msgs))
-	errs := make([]error, len(msgs))
 	seen := map[string]bool{}
 	var queues []string
 	for _, m := range msgs {
@@ -170,6 +193,14 @@ func (b *Broker) EnqueueMany(ctx context.Context, msgs []*Message) ([]Enqueued, 
 	if err := b.Register(ctx, queues...); err != nil {
 		return nil, nil, err
 	}
+	return b.pipelineEnqueue(ctx, msgs)
+}
+
+// pipelineEnqueue runs the enqueue script for each of msgs in one
+// pipeline (two if Redis had to be given the script first).
+func (b *Broker) pipelineEnqueue(ctx context.Context, msgs []*Message) ([]Enqueued, []error, error) {
+	out := make([]Enqueued, len(msgs))
+	errs := make([]error, len(msgs))
 	todo := make([]int, len(msgs))
 	for i := range todo {
 		todo[i] = i
