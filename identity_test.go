@@ -135,3 +135,42 @@ func TestIdentityThroughTheKernel(t *testing.T) {
 		}
 	})
 }
+
+// Login throttling keys on the client IP the RealIP middleware resolved:
+// X-Forwarded-For from an untrusted peer cannot buy fresh attempts, and a
+// trusted proxy's clients are told apart.
+func TestLoginThrottleUsesTheRealClientIP(t *testing.T) {
+	fail := func(c *kerneltest.Client, xff string) int {
+		c.Header = http.Header{"X-Forwarded-For": {xff}}
+		return c.Post(t, "/auth/login", map[string]any{"email": "victim@example.com", "password": "not-the-password"}).Status
+	}
+	t.Run("untrusted peer", func(t *testing.T) {
+		tk := kerneltest.New(t, nil)
+		tk.User(t, "victim@example.com")
+		c := tk.Client()
+		for i := range 10 {
+			if s := fail(c, fmt.Sprintf("198.51.100.%d", i)); s != 401 {
+				t.Fatalf("attempt %d: %d", i+1, s)
+			}
+		}
+		if s := fail(c, "198.51.100.99"); s != 429 {
+			t.Fatalf("11th failure behind a spoofed X-Forwarded-For: %d, want 429", s)
+		}
+	})
+	t.Run("trusted proxy", func(t *testing.T) {
+		tk := kerneltest.New(t, &kerneltest.Options{Config: func(c *appkernel.Config) { c.TrustedProxies = []string{"127.0.0.1/32", "::1/128"} }})
+		tk.User(t, "victim@example.com")
+		c := tk.Client()
+		for i := range 10 {
+			if s := fail(c, "203.0.113.7"); s != 401 {
+				t.Fatalf("attempt %d: %d", i+1, s)
+			}
+		}
+		if s := fail(c, "203.0.113.7"); s != 429 {
+			t.Fatalf("11th failure of one client: %d, want 429", s)
+		}
+		if s := fail(c, "203.0.113.8"); s != 401 {
+			t.Fatalf("another client behind the proxy: %d, want 401", s)
+		}
+	})
+}
