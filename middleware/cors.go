@@ -152,10 +152,19 @@ func CORS(opts CORSOptions) (func(http.Handler) http.Handler, error) {
 	c := cors.New(co)
 	return func(next http.Handler) http.Handler {
 		h := c.Handler(next)
-		if m.any {
-			return h
-		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := r.Header["Origin"]; !ok {
+				// Not a CORS request (browsers send Origin on every
+				// cross-origin one). go-chi/cors would only add
+				// Vary: Origin, for caches; do just that, cheaply.
+				addVaryOrigin(w.Header())
+				next.ServeHTTP(w, r)
+				return
+			}
+			if m.any {
+				h.ServeHTTP(w, r)
+				return
+			}
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				if origin, ok := r.Header["Origin"]; ok && (len(origin) != 1 || !m.allowed(origin[0])) {
 					hdr := w.Header()
@@ -169,4 +178,18 @@ func CORS(opts CORSOptions) (func(http.Handler) http.Handler, error) {
 			h.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// varyOrigin is shared by every response; the full slice expression makes
+// an append by anyone copy instead of writing into it.
+var varyOrigin = []string{"Origin"}[:1:1]
+
+// addVaryOrigin is h.Add("Vary", "Origin") without allocating when Vary is
+// not set yet.
+func addVaryOrigin(h http.Header) {
+	if v, ok := h["Vary"]; ok {
+		h["Vary"] = append(v, "Origin")
+		return
+	}
+	h["Vary"] = varyOrigin
 }

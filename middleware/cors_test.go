@@ -111,3 +111,50 @@ func TestCORSOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// A request without Origin is not a CORS request: CORS answers it as
+// go-chi/cors would (only Vary: Origin, for caches, and the handler runs),
+// whatever the method, and keeps a Vary the response already had.
+func TestCORSWithoutOriginOnlyVaries(t *testing.T) {
+	t.Parallel()
+	for _, opts := range []middleware.CORSOptions{{}, {AllowedOrigins: []string{"https://app.example"}, AllowCredentials: true}} {
+		mw, err := middleware.CORS(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
+			for _, preflightHeader := range []bool{false, true} {
+				for _, priorVary := range []bool{false, true} {
+					reached := false
+					h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						reached = true
+						w.Header().Add("Vary", "Accept")
+						w.WriteHeader(http.StatusNoContent)
+					}))
+					req := httptest.NewRequest(method, "/widgets", nil)
+					if preflightHeader {
+						req.Header.Set("Access-Control-Request-Method", "POST")
+					}
+					rec := httptest.NewRecorder()
+					want := []string{"Origin", "Accept"}
+					if priorVary {
+						rec.Header().Set("Vary", "Accept-Encoding")
+						want = []string{"Accept-Encoding", "Origin", "Accept"}
+					}
+					h.ServeHTTP(rec, req)
+					if !reached || rec.Code != http.StatusNoContent {
+						t.Errorf("%s preflight=%v: handler reached %v, status %d", method, preflightHeader, reached, rec.Code)
+					}
+					if got := rec.Header().Values("Vary"); strings.Join(got, ",") != strings.Join(want, ",") {
+						t.Errorf("%s preflight=%v prior=%v: Vary %q, want %q", method, preflightHeader, priorVary, got, want)
+					}
+					for k := range rec.Header() {
+						if strings.HasPrefix(k, "Access-Control-") {
+							t.Errorf("%s: CORS header %s on a request without Origin", method, k)
+						}
+					}
+				}
+			}
+		}
+	}
+}

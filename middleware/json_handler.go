@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -120,24 +121,32 @@ var logLinePool = sync.Pool{New: func() any {
 const maxPooledLogLine = 16 << 10
 
 func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
+	return h.handle(r.Time, r.Level, r.Message, r.PC, &r, nil)
+}
+
+// handle writes one line with the attributes of rec, or with attrs when
+// rec is nil: the access log hands its attributes over as a slice and so
+// skips building a slog.Record (which allocates past five attributes).
+func (h *jsonHandler) handle(t time.Time, level slog.Level, msg string, pc uintptr, rec *slog.Record, attrs []slog.Attr) error {
 	bp := logLinePool.Get().(*[]byte)
 	e := jsonEncoder{h: h, b: append((*bp)[:0], '{')}
-	if !r.Time.IsZero() {
+	if !t.IsZero() {
 		e.b = append(e.b, `"time":`...)
-		e.appendTime(r.Time.Round(0))
+		e.appendTime(t.Round(0))
 		e.sep = true
 	}
 	e.key(slog.LevelKey)
-	e.appendString(r.Level.String())
+	e.appendString(level.String())
 	if h.addSource {
-		src := r.Source()
-		if src == nil {
-			src = &slog.Source{}
+		src := &slog.Source{}
+		if pc != 0 {
+			f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+			src = &slog.Source{Function: f.Function, File: f.File, Line: f.Line}
 		}
 		e.appendAttr(slog.Any(slog.SourceKey, src))
 	}
 	e.key(slog.MessageKey)
-	e.appendString(r.Message)
+	e.appendString(msg)
 
 	if len(h.pre) > 0 {
 		e.b = append(e.b, ',')
@@ -145,17 +154,25 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		e.sep = h.pre[len(h.pre)-1] != '{'
 	}
 	open := h.nOpen
-	if r.NumAttrs() > 0 {
+	n := len(attrs)
+	if rec != nil {
+		n = rec.NumAttrs()
+	}
+	if n > 0 {
 		pos := len(e.b)
 		e.openGroups()
 		open = len(h.groups)
 		empty := true
-		r.Attrs(func(a slog.Attr) bool {
-			if e.appendAttr(a) {
-				empty = false
-			}
-			return true
-		})
+		if rec != nil {
+			rec.Attrs(func(a slog.Attr) bool {
+				if e.appendAttr(a) {
+					empty = false
+				}
+				return true
+			})
+		} else if e.appendAttrs(attrs) {
+			empty = false
+		}
 		if empty {
 			e.b = e.b[:pos]
 			open = h.nOpen

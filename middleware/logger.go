@@ -45,6 +45,7 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	handler := logger.Handler()
+	fast := accessLineHandler(handler)
 	debug, skip := opts.Debug, opts.Skip
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,18 +87,34 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 				return
 			}
 			end := time.Now()
-			writeAccessLine(ctx, handler, level, end, end.Sub(start), r, rctx, st, status)
+			writeAccessLine(ctx, handler, fast, level, end, end.Sub(start), r, rctx, st, status)
 		})
 	}, nil
+}
+
+// accessLineHandler returns the NewJSONHandler under h (looking through
+// NewContextHandler, which passes the access line on unchanged as it carries
+// request_id already), or nil.
+func accessLineHandler(h slog.Handler) *jsonHandler {
+	for {
+		switch x := h.(type) {
+		case *contextHandler:
+			h = x.h
+		case *jsonHandler:
+			return x
+		default:
+			return nil
+		}
+	}
 }
 
 // writeAccessLine builds the record by hand rather than through
 // slog.Logger.LogAttrs: that skips the runtime.Callers walk for the source
 // position, which the access line does not need and which costs more than
-// the rest of the line.
-func writeAccessLine(ctx context.Context, h slog.Handler, level slog.Level, end time.Time, d time.Duration,
+// the rest of the line. With the kernel's JSON handler (fast non-nil) the
+// attributes go to it as a slice, without a slog.Record.
+func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, level slog.Level, end time.Time, d time.Duration,
 	r *http.Request, rctx *chi.Context, st *requestState, status int) {
-	rec := slog.NewRecord(end, level, "request", 0)
 	attrs := [12]slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", rctx.RoutePattern()),
@@ -126,9 +143,17 @@ func writeAccessLine(ctx context.Context, h slog.Handler, level slog.Level, end 
 			n++
 		}
 	}
+	if fast != nil {
+		_ = fast.handle(end, level, accessMsg, 0, nil, attrs[:n])
+		return
+	}
+	rec := slog.NewRecord(end, level, accessMsg, 0)
 	rec.AddAttrs(attrs[:n]...)
 	_ = h.Handle(ctx, rec)
 }
+
+// accessMsg is the message of every access line.
+const accessMsg = "request"
 
 // LoggerFrom returns a logger for the request in ctx: the Logger
 // middleware's logger with the request_id attribute, so every line a handler

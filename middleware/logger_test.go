@@ -1,11 +1,14 @@
 package middleware_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -180,5 +183,63 @@ func TestLoggerRouteOfMountedRouter(t *testing.T) {
 	lines := logs.lines(t)
 	if len(lines) != 1 || lines[0]["route"] != "/widgets/{id}/parts/{part}" || lines[0]["path"] != "/widgets/7/parts/9" {
 		t.Fatalf("line %v", lines)
+	}
+}
+
+// The access line written straight through NewJSONHandler (and through
+// NewContextHandler over it) is the line slog's JSONHandler writes for the
+// same request, apart from the clock readings.
+func TestLoggerAccessLineSameWithFastHandler(t *testing.T) {
+	t.Parallel()
+	clock := regexp.MustCompile(`"time":"[^"]*"|"duration_ms":[0-9.e+-]*`)
+	handlers := map[string]func(io.Writer) slog.Handler{
+		"slog": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+		"fast": func(w io.Writer) slog.Handler { return middleware.NewJSONHandler(w, nil) },
+		"context+fast": func(w io.Writer) slog.Handler {
+			return middleware.NewContextHandler(middleware.NewJSONHandler(w, nil))
+		},
+		"group+fast": func(w io.Writer) slog.Handler {
+			return middleware.NewJSONHandler(w, nil).WithAttrs([]slog.Attr{slog.String("svc", "w")}).WithGroup("http")
+		},
+		"group+slog": func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, nil).WithAttrs([]slog.Attr{slog.String("svc", "w")}).WithGroup("http")
+		},
+	}
+	lines := map[string]string{}
+	for name, newHandler := range handlers {
+		var buf bytes.Buffer
+		mws, err := middleware.Stack(middleware.StackOptions{Logger: slog.New(newHandler(&buf)), TrustedProxies: []string{"10.0.0.0/8"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := chi.NewRouter()
+		r.Use(mws...)
+		r.Get("/widgets/{id}", func(w http.ResponseWriter, r *http.Request) {
+			middleware.SetUserID(r.Context(), "u\"1<")
+			if r.URL.Query().Has("fail") {
+				middleware.WriteError(w, r, errors.New("db \xff down\n"))
+				return
+			}
+			middleware.WriteJSON(w, http.StatusOK, map[string]string{"id": chi.URLParam(r, "id")})
+		})
+		for _, target := range []string{"/widgets/%e2%80%a8x?a=1", "/widgets/1?fail=1"} {
+			req := httptest.NewRequest(http.MethodGet, target, nil)
+			req.Header.Set(middleware.RequestIDHeader, "fixed-id")
+			req.RemoteAddr = "10.1.2.3:5000"
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			r.ServeHTTP(httptest.NewRecorder(), req)
+		}
+		lines[name] = clock.ReplaceAllString(buf.String(), "CLOCK")
+	}
+	if strings.Count(lines["slog"], "\n") != 2 || !strings.Contains(lines["slog"], `"user_id":"u\"1<"`) {
+		t.Fatalf("unexpected reference lines:\n%s", lines["slog"])
+	}
+	for _, name := range []string{"fast", "context+fast"} {
+		if lines[name] != lines["slog"] {
+			t.Errorf("%s:\n%s\nslog:\n%s", name, lines[name], lines["slog"])
+		}
+	}
+	if lines["group+fast"] != lines["group+slog"] {
+		t.Errorf("group+fast:\n%s\ngroup+slog:\n%s", lines["group+fast"], lines["group+slog"])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -161,5 +162,29 @@ func TestRequestIDOncePerRequest(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if got := rec.Header().Values(middleware.RequestIDHeader); len(got) != 1 || got[0] != outer || seen != outer || !uuidRE.MatchString(seen) {
 		t.Fatalf("echoed %q, outer %q, inner %q: want one ID", got, outer, seen)
+	}
+}
+
+// A generated ID stays what it was while later requests get theirs.
+func TestRequestIDGeneratedIDsAreStable(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	h := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := middleware.RequestIDFrom(r.Context())
+		ids = append(ids, id)
+	}))
+	var echoed []string
+	for range 1000 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		echoed = append(echoed, rec.Header().Get(middleware.RequestIDHeader))
+	}
+	runtime.GC()
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if id != echoed[i] || !uuidRE.MatchString(id) || seen[id] {
+			t.Fatalf("request %d: id %q, echoed %q (or seen before)", i, id, echoed[i])
+		}
+		seen[id] = true
 	}
 }

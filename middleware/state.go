@@ -23,6 +23,7 @@ type requestState struct {
 
 	requestID    string
 	requestIDHdr [1]string // backs the echoed header, so echoing allocates nothing
+	requestIDBuf [36]byte  // the bytes of a generated request ID
 	clientIP     string
 	trustedPeer  bool // the direct peer is a trusted proxy (see RealIP)
 	userID       string
