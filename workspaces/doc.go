@@ -14,6 +14,12 @@
 // acting user, exactly as for a workspace that does not exist, so ids cannot
 // be probed. A member whose role is too low gets 403 "forbidden".
 //
+// Invites: an invite speaks for the member who made it, so it is redeemed
+// only while that member still belongs to the workspace with a role at
+// least the invite's (owner > admin > member); removing a member (or a
+// member leaving) also revokes their open invites. An admin who is removed
+// cannot come back through invites they sent to addresses they control.
+//
 // Concurrency guarantees, on SQLite, Postgres and MySQL/MariaDB alike (the
 // store offers no SELECT ... FOR UPDATE, so both rest on unique indexes,
 // whose checks see other transactions' rows at every isolation level):
@@ -22,7 +28,9 @@
 //     keyed by the invite id into invite_redemptions (unique) in the same
 //     transaction as the membership; of simultaneous joins one commits and
 //     the others fail with ErrInvalidInvite. A user is a member of a
-//     workspace at most once (unique index on members).
+//     workspace at most once (unique index on members). A join racing
+//     with the removal of its inviter may still commit: it read the
+//     inviter as a member, and is ordered before the removal.
 //   - A workspace never loses its last owner through RemoveMember: each
 //     owner removal claims the next sequence number of the workspace in
 //     owner_changes (unique) after counting owners, so two removals that

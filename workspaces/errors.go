@@ -47,8 +47,9 @@ var (
 	// ErrAlreadyMember: the user is already a member of the workspace. 409
 	// "already_member".
 	ErrAlreadyMember = &Error{status: http.StatusConflict, code: "already_member", message: "already a member of this workspace"}
-	// ErrInvalidInvite: the invite token is unknown, spent, expired or was
-	// issued to another email; the reason is not told. 403
+	// ErrInvalidInvite: the invite token is unknown, spent, revoked or
+	// expired, was issued to another email, or its inviter is no longer a
+	// member with at least the invited role; the reason is not told. 403
 	// "invalid_invite". errors.Is(err, auth.ErrInvalidInvite) holds too.
 	ErrInvalidInvite = &Error{status: http.StatusForbidden, code: "invalid_invite", message: "invite is invalid or has expired", cause: auth.ErrInvalidInvite}
 	// ErrNoWorkspace: RequireMember found no workspace id in the request and

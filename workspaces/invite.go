@@ -101,9 +101,11 @@ func (s *Service) Invite(ctx context.Context, actorID, workspaceID, email, role 
 }
 
 // Join redeems the invite token for the user u (whose Email must be the
-// invite's) and returns the new membership. An unknown, spent or expired
-// token, or one issued to another email, is ErrInvalidInvite (which also
-// matches auth.ErrInvalidInvite); a user already in the workspace gets
+// invite's) and returns the new membership. An unknown, spent, revoked or
+// expired token, one issued to another email, or one whose inviter is no
+// longer a member with a role at least the invite's (owner > admin >
+// member) is ErrInvalidInvite (which also matches auth.ErrInvalidInvite);
+// a user already in the workspace gets
 // ErrAlreadyMember and the invite stays unused. Of concurrent joins with one
 // token exactly one succeeds.
 func (s *Service) Join(ctx context.Context, u auth.User, token string) (Member, error) {
@@ -159,6 +161,7 @@ func (s *Service) acceptInvite(ctx context.Context, tx *db.Store, token string, 
 	case err != nil:
 		return Member{}, fmt.Errorf("workspaces: invite %s has a bad expires_at: %w", str(inv, "id"), err)
 	case str(inv, "used_at") != "",
+		str(inv, "revoked_at") != "",
 		!time.Now().Before(expires),
 		str(inv, "email") != auth.NormalizeEmail(u.Email):
 		return Member{}, ErrInvalidInvite
@@ -169,6 +172,18 @@ func (s *Service) acceptInvite(ctx context.Context, tx *db.Store, token string, 
 			return Member{}, ErrInvalidInvite
 		}
 		return Member{}, fmt.Errorf("workspaces: read workspace of invite: %w", err)
+	}
+	// The invite speaks for its inviter, so it is worth no more than the
+	// inviter is now: a removed or lowered admin's invites bring no one in.
+	inviter, err := findMember(ctx, tx, wsID, str(inv, "invited_by"))
+	if errors.Is(err, ErrNotFound) {
+		return Member{}, ErrInvalidInvite
+	}
+	if err != nil {
+		return Member{}, err
+	}
+	if !AtLeast(str(inviter, "role"), str(inv, "role")) {
+		return Member{}, ErrInvalidInvite
 	}
 	_, err = tx.SaveEntity(ctx, tableRedemptions, map[string]any{
 		"invite_id": str(inv, "id"),

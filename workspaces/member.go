@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"appkernel/db"
 )
@@ -140,6 +141,10 @@ func (s *Service) AddMember(ctx context.Context, workspaceID, userID, role strin
 // may remove no one else (ErrForbidden). ErrNotFound when actorID is not a
 // member of the workspace, ErrMemberNotFound when userID is not.
 //
+// The open invites userID made to the workspace are revoked with the
+// removal (and would be refused anyway: redemption checks the inviter's
+// membership and role).
+//
 // The last owner cannot be removed (ErrLastOwner), also under concurrency:
 // every removal of an owner counts the owners and then inserts the next
 // sequence number of the workspace into owner_changes under a unique index,
@@ -172,8 +177,14 @@ func (s *Service) RemoveMember(ctx context.Context, actorID, workspaceID, userID
 	if targetRole != RoleOwner {
 		// No role change exists, so a non-owner stays one: the owner count
 		// cannot be affected and no guard is needed.
-		if _, err := s.store.DeleteEntity(ctx, tableMembers, str(target, "id"), true); err != nil {
-			return fmt.Errorf("workspaces: remove member: %w", err)
+		err := s.store.Tx(ctx, func(tx *db.Store) error {
+			if _, err := tx.DeleteEntity(ctx, tableMembers, str(target, "id"), true); err != nil {
+				return fmt.Errorf("workspaces: remove member: %w", err)
+			}
+			return revokeInvitesBy(ctx, tx, workspaceID, userID, actorID)
+		})
+		if err != nil {
+			return err
 		}
 		s.log.InfoContext(ctx, "workspace member removed", "workspace_id", workspaceID, "user_id", userID, "by", actorID)
 		return nil
@@ -232,6 +243,9 @@ func removeOwner(ctx context.Context, tx *db.Store, workspaceID, userID, actorID
 	if _, err := tx.DeleteEntity(ctx, tableMembers, str(target, "id"), true); err != nil {
 		return fmt.Errorf("workspaces: remove owner: %w", err)
 	}
+	if err := revokeInvitesBy(ctx, tx, workspaceID, userID, actorID); err != nil {
+		return err
+	}
 	_, err = tx.SaveEntity(ctx, tableOwnerGuard, map[string]any{
 		"workspace_id": workspaceID,
 		"seq":          fmt.Sprintf("%019d", seq+1), // fixed width: text order is numeric order
@@ -243,6 +257,31 @@ func removeOwner(ctx context.Context, tx *db.Store, workspaceID, userID, actorID
 	}
 	if err != nil {
 		return fmt.Errorf("workspaces: write owner guard: %w", err)
+	}
+	return nil
+}
+
+// revokeInvitesBy marks revoked the open invites userID made to
+// workspaceID, on behalf of actorID. A join racing with it may still
+// commit; it then read the inviter as a member and is ordered before the
+// removal.
+func revokeInvitesBy(ctx context.Context, tx *db.Store, workspaceID, userID, actorID string) error {
+	es, err := tx.FindEntities(ctx, tableInvites, db.Query{
+		Where:  "[workspace_id] = ? AND [invited_by] = ? AND [used_at] IS NULL AND [revoked_at] IS NULL",
+		Params: []any{workspaceID, userID},
+	})
+	if err != nil {
+		return fmt.Errorf("workspaces: read invites of removed member: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, e := range es {
+		if _, err := tx.SaveEntity(ctx, tableInvites, map[string]any{
+			"id":         str(e, "id"),
+			"revoked_at": now,
+			"revoked_by": actorID,
+		}); err != nil {
+			return fmt.Errorf("workspaces: revoke invite: %w", err)
+		}
 	}
 	return nil
 }
