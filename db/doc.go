@@ -68,7 +68,9 @@
 //     unique index compares only those.
 //   - MySQL commits on DDL, so a table or column created inside Tx is
 //     created outside the transaction; when the transaction already used
-//     that table, Tx rolls back, changes the schema and runs fn again.
+//     any table, Tx rolls back first (never waiting for a schema change
+//     while holding locks), changes the schema and runs fn again. A schema
+//     change waits at most 30s for other transactions (lock_wait_timeout).
 //   - MySQL sessions run at READ COMMITTED, the isolation Postgres runs
 //     at, so that existence checks of new ids take no gap locks (under
 //     MySQL's default REPEATABLE READ, concurrent saves of new ids

@@ -201,7 +201,7 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 			}
 		}
 		if history {
-			return s.recordHistory(ctx, q, table, id, ch.Op, ch.New, now, fresh)
+			return s.recordHistory(ctx, q, t, id, ch.Op, ch.New, now, fresh)
 		}
 		return nil
 	})
@@ -554,7 +554,7 @@ func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (b
 		}
 		deleted = true
 		if history {
-			return s.recordHistory(ctx, q, table, id, "delete", snapshot, now, false)
+			return s.recordHistory(ctx, q, t, id, "delete", snapshot, now, false)
 		}
 		return nil
 	})

@@ -159,10 +159,14 @@ const staleAfter = time.Second
 // transactional (guarded by a savepoint so a lost race does not abort it),
 // else on the write pool.
 func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
-	if s.tx != nil && !s.c.d.ddlInTx() && s.tx.usedTable(table) {
-		// The transaction holds a lock on the table that the DDL must wait
-		// for: end it, run the DDL alone, and run the transaction again.
-		return errOther, s.tx.retryAfter(stmt)
+	if s.ddlCostsRerun() {
+		// The transaction holds metadata locks on the tables it used. The
+		// DDL must wait for those of its own table, and, on another table,
+		// for transactions that may be waiting for this one: a cycle the
+		// server cannot see, through this goroutine. So never wait for DDL
+		// while holding a transaction: end it, run the DDL alone, and run
+		// the transaction again.
+		return errOther, s.tx.retryAfter(table, stmt)
 	}
 	// No process-wide lock here: on SQLite a DDL waiting for the writer held
 	// by a transaction would block that transaction's own DDL. Races are
@@ -184,6 +188,18 @@ func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
 		return s.c.d.classify(err), err
 	}
 	return errOther, nil
+}
+
+// ddlCostsRerun reports whether DDL now would end the transaction and run
+// it again (MySQL, once the transaction used a table).
+func (s *Store) ddlCostsRerun() bool {
+	return s.tx != nil && !s.c.d.ddlInTx() && s.tx.usedAny()
+}
+
+// exists reports whether table exists (false when that cannot be read).
+func (s *Store) exists(ctx context.Context, q querier, table string) bool {
+	t, err := s.introspect(ctx, q, table)
+	return err == nil && t != nil
 }
 
 // ddlQuerier is where a schema change is looked at afterwards.
@@ -208,7 +224,7 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 	if t == nil {
 		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); errors.Is(err, errRetryTx) {
 			if s.c.historyOn(table) {
-				err = s.tx.retryAfter(s.c.d.createHistory(table))
+				err = s.tx.retryAfter(table, s.c.d.createHistory(table))
 			}
 			return nil, err
 		} else if err != nil {
@@ -218,7 +234,7 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 			}
 		}
 	}
-	if s.c.historyOn(table) {
+	if s.c.historyOn(table) && (t == nil || !s.ddlCostsRerun() || !s.exists(ctx, q, historyTable(table))) {
 		if _, err := s.ddl(ctx, table, s.c.d.createHistory(table)); err != nil {
 			if h, _ := s.introspect(ctx, q, historyTable(table)); h == nil {
 				return nil, fmt.Errorf("db: creating table %s: %w", historyTable(table), err)
@@ -239,6 +255,27 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 
 // addColumns adds the missing columns (name -> kind) to t.
 func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string]kind) (*tableInfo, error) {
+	if s.ddlCostsRerun() {
+		// The DDL would cost a rerun of the transaction: first make sure
+		// the columns are missing, not just unknown to a stale cache
+		// (another transaction may have added them since).
+		nt, err := s.introspect(ctx, s.ddlQuerier(), t.name)
+		if err != nil {
+			return nil, err
+		}
+		if nt != nil {
+			s.publish(nt, false)
+			t = nt
+			for c := range missing {
+				if _, ok := t.cols[c]; ok {
+					delete(missing, c)
+				}
+			}
+			if len(missing) == 0 {
+				return t, nil
+			}
+		}
+	}
 	for c, k := range missing {
 		for _, have := range t.order {
 			if strings.EqualFold(have, c) {

@@ -17,11 +17,11 @@ type txn struct {
 	changes []Change              // observed on commit
 	done    atomic.Bool
 
-	// Where DDL cannot run inside a transaction (MySQL), a table the
-	// transaction used cannot change until it ends: the DDL waits for
-	// the retry.
+	// Where DDL cannot run inside a transaction (MySQL), DDL runs only
+	// while the transaction holds no lock: once it used a table, the DDL
+	// waits for the rerun.
 	used     map[string]bool
-	retryDDL []string
+	retryDDL []pendingDDL
 
 	// broken is why the transaction can do nothing more but roll back: the
 	// database rolled it back (a deadlock on MySQL) or a savepoint could not
@@ -32,8 +32,10 @@ type txn struct {
 // errRetryTx ends a transaction that must run again after pending DDL.
 var errRetryTx = errors.New("db: transaction must run again after a schema change")
 
-// maxTxRuns bounds how often Tx runs fn because of schema changes.
-const maxTxRuns = 4
+// maxTxRuns bounds how often Tx runs fn because of schema changes. On
+// MySQL each table or column a transaction creates after its first
+// statement costs one run.
+const maxTxRuns = 16
 
 func (t *txn) use(table string) {
 	if t.used != nil {
@@ -41,10 +43,15 @@ func (t *txn) use(table string) {
 	}
 }
 
-func (t *txn) usedTable(table string) bool { return t.used[table] }
+// usedAny reports whether the transaction used any table (and so may
+// hold locks).
+func (t *txn) usedAny() bool { return len(t.used) > 0 }
 
-func (t *txn) retryAfter(stmt string) error {
-	t.retryDDL = append(t.retryDDL, stmt)
+// pendingDDL is a schema change of table that waits for the rerun.
+type pendingDDL struct{ table, stmt string }
+
+func (t *txn) retryAfter(table, stmt string) error {
+	t.retryDDL = append(t.retryDDL, pendingDDL{table, stmt})
 	return errRetryTx
 }
 
@@ -67,8 +74,12 @@ func (t *txn) retryAfter(stmt string) error {
 //     ErrBusy and every later call fails: return the error.
 //   - On MySQL, a table or column that a call inside creates is created
 //     outside the transaction (MySQL commits on DDL) and stays if it rolls
-//     back; when the transaction already used a table, it is rolled back
-//     first, the schema changed, and fn run again.
+//     back; when the transaction already used any table, it is rolled back
+//     first (it must not hold locks that the schema change, or transactions
+//     the schema change waits for, wait for), the schema changed, and fn
+//     run again. Creating tables and columns at start-up (EnsureColumns,
+//     EnsureIndex) avoids the rerun. A schema change waits at most 30s for
+//     other transactions to release the table (lock_wait_timeout).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.tx != nil {
 		if err := s.checkTx(); err != nil {
@@ -83,15 +94,13 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 			if ddlRuns++; ddlRuns == maxTxRuns {
 				return fmt.Errorf("db: transaction still needed schema changes after %d runs", ddlRuns)
 			}
-			for _, stmt := range ddl {
-				if class, err := s.ddl(ctx, "", stmt); err != nil && class != errDupColumn && class != errDupObject {
+			for _, p := range ddl {
+				if class, err := s.ddl(ctx, p.table, p.stmt); err != nil && class != errDupColumn && class != errDupObject {
 					return fmt.Errorf("db: schema change for transaction: %w", err)
 				}
+				// Forget what changed; the next run looks again.
+				s.forget(p.table)
 			}
-			// Forget what changed; the next run looks again.
-			s.c.mu.Lock()
-			clear(s.c.tables)
-			s.c.mu.Unlock()
 			continue
 		}
 		if err == nil || s.c.d.classify(err) != errBusy {
@@ -132,7 +141,7 @@ func backoff(ctx context.Context, n int) error {
 }
 
 // runTx runs fn once; a non-empty ddl asks for DDL and another run.
-func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []string, err error) {
+func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pendingDDL, err error) {
 	s.c.stats.statements.Add(1)
 	sqlTx, err := s.c.w.BeginTx(ctx, nil)
 	if err != nil {

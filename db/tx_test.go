@@ -127,3 +127,73 @@ func waitOrTimeout(wg *sync.WaitGroup) {
 	case <-time.After(5 * time.Second):
 	}
 }
+
+// Transactions that each use one table and then add a column to a table
+// another open transaction uses must all finish: on MySQL a transaction
+// that waited for its ALTER while holding its own tables' metadata locks
+// would wait in a cycle the server cannot see. Also the plain case of
+// several transactions adding columns to the table they all use.
+func TestTxSchemaChangesBesideOpenTx(t *testing.T) {
+	t.Parallel()
+	onServers(t, func(t *testing.T, s *db.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		const n = 4
+		tables := make([]string, n)
+		for i := range tables {
+			tables[i] = "tbl_" + string(rune('a'+i))
+			if _, err := s.SaveEntity(ctx, tables[i], db.Entity{"v": int64(0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.SaveEntity(ctx, "common", db.Entity{"v": int64(0)}); err != nil {
+			t.Fatal(err)
+		}
+		var barrier sync.WaitGroup
+		barrier.Add(n)
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				first := true
+				errs[i] = s.Tx(ctx, func(tx *db.Store) error {
+					if _, err := tx.SaveEntity(ctx, tables[i], db.Entity{"v": int64(i)}); err != nil {
+						return err
+					}
+					if _, err := tx.SaveEntity(ctx, "common", db.Entity{"v": int64(i)}); err != nil {
+						return err
+					}
+					if first {
+						first = false
+						barrier.Done()
+						waitOrTimeout(&barrier) // every transaction holds its tables
+					}
+					// A new column in the next one's table, and in the common one.
+					next := tables[(i+1)%n]
+					if _, err := tx.SaveEntity(ctx, next, db.Entity{"from_" + tables[i]: true}); err != nil {
+						return err
+					}
+					_, err := tx.SaveEntity(ctx, "common", db.Entity{"col_" + tables[i]: int64(i)})
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Tx %d: %v", i, err)
+			}
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("transactions took %v", d)
+		}
+		for i := 0; i < n; i++ {
+			if c, err := s.CountEntities(ctx, "common", "[col_"+tables[i]+"] = ?", i); err != nil || c != 1 {
+				t.Errorf("common rows from Tx %d = %d, %v; want 1", i, c, err)
+			}
+		}
+	})
+}
