@@ -72,7 +72,8 @@ func TestFailuresRetryThenDeadSet(t *testing.T) {
 		t.Fatalf("dead job = %+v after %d runs", st, runs.Load())
 	}
 	dead, err := b.client.ListDead(ctx, "", 0, 10)
-	if err != nil || len(dead) != 1 || dead[0].ID != info.ID || dead[0].LastError != "boom 3" {
+	if err != nil || len(dead) != 1 || dead[0].ID != info.ID || dead[0].LastError != "boom 3" ||
+		dead[0].Name != info.Name || string(dead[0].Payload) != string(info.Payload) || dead[0].MaxAttempts != 3 {
 		t.Fatalf("ListDead = %+v, %v", dead, err)
 	}
 

@@ -114,18 +114,7 @@ func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
 	if !m.RunAt.IsZero() {
 		runAt = m.RunAt.UnixMilli()
 	}
-	args = make([]any, 0, 17)
-	args = append(args, m.ID, runAt, m.UniqueTTL.Milliseconds(),
-		"name", m.Name, "payload", m.Payload)
-	if m.MaxAttempts > 0 {
-		args = append(args, "max", m.MaxAttempts)
-	}
-	if m.UserID != "" {
-		args = append(args, "user", m.UserID)
-	}
-	if m.WorkspaceID != "" {
-		args = append(args, "ws", m.WorkspaceID)
-	}
+	args = []any{m.ID, runAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
 	return keys, args
 }
 
@@ -262,19 +251,21 @@ func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Dura
 		return nil, fmt.Errorf("jobs: unexpected fetch reply %v", v)
 	}
 	r = r[1:]
-	out := make([]Fetched, 0, len(r)/8)
-	for i := 0; i+7 < len(r); i += 8 {
-		f := Fetched{
+	out := make([]Fetched, 0, len(r)/4)
+	for i := 0; i+3 < len(r); i += 4 {
+		// An undecodable job gets no task name, so the worker records it
+		// as a job of an unknown task instead of leaving it leased.
+		d, _ := decodeJob(str(r[i+2]))
+		out = append(out, Fetched{
 			ID:          str(r[i]),
 			Attempt:     int(num(r[i+1])),
-			Name:        str(r[i+2]),
-			Payload:     []byte(str(r[i+3])),
-			MaxAttempts: int(num(r[i+4])),
-			UserID:      str(r[i+5]),
-			WorkspaceID: str(r[i+6]),
-			EnqueuedAt:  time.UnixMilli(num(r[i+7])),
-		}
-		out = append(out, f)
+			Name:        d.Name,
+			Payload:     []byte(d.Payload),
+			MaxAttempts: d.MaxAttempts,
+			UserID:      d.UserID,
+			WorkspaceID: d.WorkspaceID,
+			EnqueuedAt:  time.UnixMilli(num(r[i+3])),
+		})
 	}
 	return out, nil
 }
@@ -376,6 +367,7 @@ func (b *Broker) Get(ctx context.Context, id string) (map[string]string, string,
 	}
 	for i, c := range cmds {
 		if m := c.Val(); len(m) > 0 {
+			expandJob(m)
 			return m, queues[i], nil
 		}
 	}
@@ -400,6 +392,7 @@ func (b *Broker) Dead(ctx context.Context, queue string, offset, limit int) ([]s
 	out := make([]map[string]string, len(ids))
 	for i, c := range cmds {
 		out[i] = c.Val()
+		expandJob(out[i])
 	}
 	return ids, out, nil
 }

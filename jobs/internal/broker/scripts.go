@@ -18,7 +18,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // unique job), which costs about what a peer's enqueue costs.
 //
 // KEYS: 1 pending, 2 scheduled, 3 job hash, [4 unique lock]
-// ARGV: 1 id, 2 run-at ms (0 = now), 3 unique TTL ms, 4.. field/value pairs.
+// ARGV: 1 id, 2 run-at ms (0 = now), 3 unique TTL ms, 4 packed job
+// (codec.go).
 // Returns now (ms) when the job is pending, -now when it is scheduled, or
 // the id of the job holding the unique lock (a string).
 var enqueueScript = redis.NewScript(`
@@ -33,11 +34,11 @@ if u then
 end
 local runat = tonumber(ARGV[2])
 if runat > now then
-  redis.call('HSET', KEYS[3], 'state', 'scheduled', 'enq', now, 'runat', runat, unpack(ARGV, 4))
+  redis.call('HSET', KEYS[3], 'state', 'scheduled', 'enq', now, 'runat', runat, 'm', ARGV[4])
   redis.call('ZADD', KEYS[2], runat, ARGV[1])
   return -now
 end
-redis.call('HSET', KEYS[3], 'state', 'pending', 'enq', now, unpack(ARGV, 4))
+redis.call('HSET', KEYS[3], 'state', 'pending', 'enq', now, 'm', ARGV[4])
 redis.call('LPUSH', KEYS[1], ARGV[1])
 return now
 `)
@@ -61,7 +62,7 @@ end
 //
 // KEYS: 1 pending, 2 active, 3 scheduled
 // ARGV: 1 n, 2 lease ms, 3 job key prefix
-// Returns {now, id, attempt, name, payload, max, user, ws, enq, uniq, ...}.
+// Returns {now, id, attempt, packed job, enqueued-at ms, ...}.
 var fetchScript = redis.NewScript(luaNow + luaPromote + `
 promote(KEYS[1], KEYS[3], ARGV[3], now, 200)
 local ids = redis.call('RPOP', KEYS[1], ARGV[1])
@@ -71,15 +72,16 @@ local deadline = now + tonumber(ARGV[2])
 local z = {}
 for _, id in ipairs(ids) do
   local k = ARGV[3] .. id
-  local f = redis.call('HMGET', k, 'name', 'payload', 'max', 'user', 'ws', 'enq', 'attempt')
+  local f = redis.call('HMGET', k, 'm', 'enq', 'attempt')
   if f[1] then
-    local a = tonumber(f[7] or '0') + 1
+    local a = tonumber(f[3] or '0') + 1
     redis.call('HSET', k, 'state', 'running', 'attempt', a, 'started', now)
     z[#z + 1] = deadline
     z[#z + 1] = id
     out[#out + 1] = id
     out[#out + 1] = a
-    for j = 1, 6 do out[#out + 1] = f[j] or '' end
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
   end
 end
 if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end
