@@ -35,7 +35,11 @@
 // Cluster hash tag, e.g. "appkernel:{default}:pending", so each queue's
 // keys live in one slot and every state change is one atomic Lua script.
 // Workers fetch and acknowledge jobs in batches: under load a job costs a
-// fraction of a round trip to fetch and to record.
+// fraction of a round trip to fetch and to record. On the producer side,
+// Enqueue calls made on one Client while two others are already on their
+// way to Redis leave together as one pipeline, so many concurrent
+// producers share round trips while a lone producer's job goes out at
+// once.
 //
 // # Running workers: embedded or as a subcommand
 //
