@@ -57,6 +57,22 @@ func TestEnqueueStatusPending(t *testing.T) {
 		got.Queue != jobs.DefaultQueue || string(got.Payload) != `{"n":1}` || got.MaxAttempts != 7 || got.Attempt != 0 {
 		t.Fatalf("Status = %+v", got)
 	}
+	// EnqueuedAt is Redis's clock (this box's too), read to the millisecond,
+	// and Status reads back what Enqueue returned; likewise for a job with
+	// a unique key and a run-at time (the other enqueue script).
+	if d := time.Since(in.EnqueuedAt); d < -time.Second || d > 10*time.Second || !got.EnqueuedAt.Equal(in.EnqueuedAt) {
+		t.Fatalf("EnqueuedAt %s, Status says %s, now %s", in.EnqueuedAt, got.EnqueuedAt, time.Now())
+	}
+	runAt := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	in2, err := b.client.Enqueue(ctx, "report", 2, jobs.WithUnique("r2", time.Hour), jobs.WithRunAt(runAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, err := b.client.Status(ctx, in2.ID)
+	if err != nil || in2.State != jobs.StateScheduled || got2.State != jobs.StateScheduled || !got2.RunAt.Equal(runAt) ||
+		!got2.EnqueuedAt.Equal(in2.EnqueuedAt) || time.Since(in2.EnqueuedAt) > 10*time.Second || string(got2.Payload) != "2" {
+		t.Fatalf("scheduled unique job: Enqueue %+v, Status %+v, %v", in2, got2, err)
+	}
 	if _, err := b.client.Status(ctx, "no-such-job"); !errors.Is(err, jobs.ErrNotFound) {
 		t.Fatalf("Status of unknown id: %v", err)
 	}

@@ -104,8 +104,12 @@ type Enqueued struct {
 	State      string // "pending" or "scheduled"
 }
 
-func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
+// enqueueCmd is the script, keys and arguments that store m.
+func (b *Broker) enqueueCmd(m *Message) (script *redis.Script, keys []string, args []any) {
 	k := b.Keys(m.Queue)
+	if m.UniqueKey == "" && m.RunAt.IsZero() {
+		return enqueueNowScript, []string{k.Pending, k.Job + m.ID}, []any{m.ID, encodeJob(m)}
+	}
 	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID}
 	if m.UniqueKey != "" {
 		keys = append(keys, k.Unique+m.UniqueKey)
@@ -114,8 +118,7 @@ func (b *Broker) enqueueArgs(m *Message) (keys []string, args []any) {
 	if !m.RunAt.IsZero() {
 		runAt = m.RunAt.UnixMilli()
 	}
-	args = []any{m.ID, runAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
-	return keys, args
+	return enqueueScript, keys, []any{m.ID, runAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
 }
 
 func parseEnqueued(v any) (Enqueued, error) {
@@ -145,8 +148,8 @@ func (b *Broker) Enqueue(ctx context.Context, m *Message) (Enqueued, error) {
 func (b *Broker) sendEnqueues(ctx context.Context, batch []*enqueueCall) {
 	if len(batch) == 1 {
 		c := batch[0]
-		keys, args := b.enqueueArgs(c.m)
-		v, err := enqueueScript.Run(ctx, b.rdb, keys, args...).Result()
+		script, keys, args := b.enqueueCmd(c.m)
+		v, err := script.Run(ctx, b.rdb, keys, args...).Result()
 		if err != nil {
 			c.err = err
 			return
@@ -198,8 +201,8 @@ func (b *Broker) pipelineEnqueue(ctx context.Context, msgs []*Message) ([]Enqueu
 		pipe := b.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(todo))
 		for j, i := range todo {
-			keys, args := b.enqueueArgs(msgs[i])
-			cmds[j] = enqueueScript.EvalSha(ctx, pipe, keys, args...)
+			script, keys, args := b.enqueueCmd(msgs[i])
+			cmds[j] = script.EvalSha(ctx, pipe, keys, args...)
 		}
 		_, _ = pipe.Exec(ctx)
 		var again []int
@@ -216,8 +219,10 @@ func (b *Broker) pipelineEnqueue(ctx context.Context, msgs []*Message) ([]Enqueu
 			out[i], errs[i] = parseEnqueued(v)
 		}
 		if len(again) > 0 {
-			if err := enqueueScript.Load(ctx, b.rdb).Err(); err != nil {
-				return nil, nil, err
+			for _, s := range []*redis.Script{enqueueNowScript, enqueueScript} {
+				if err := s.Load(ctx, b.rdb).Err(); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 		todo = again
