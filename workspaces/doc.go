@@ -19,6 +19,8 @@
 // least the invite's (owner > admin > member); removing a member (or a
 // member leaving) also revokes their open invites. An admin who is removed
 // cannot come back through invites they sent to addresses they control.
+// Owners and admins list the open invites of a workspace (ListInvites;
+// tokens are never shown again) and revoke them (RevokeInvite).
 //
 // Concurrency guarantees, on SQLite, Postgres and MySQL/MariaDB alike (the
 // store offers no SELECT ... FOR UPDATE, so both rest on unique indexes,
@@ -27,10 +29,12 @@
 //   - An invite token is redeemed at most once: redeeming inserts a row
 //     keyed by the invite id into invite_redemptions (unique) in the same
 //     transaction as the membership; of simultaneous joins one commits and
-//     the others fail with ErrInvalidInvite. A user is a member of a
-//     workspace at most once (unique index on members). A join racing
-//     with the removal of its inviter may still commit: it read the
-//     inviter as a member, and is ordered before the removal.
+//     the others fail with ErrInvalidInvite. RevokeInvite claims the same
+//     row, so of a revocation and a redemption racing, exactly one wins. A
+//     user is a member of a workspace at most once (unique index on
+//     members). A join racing with the removal of its inviter may still
+//     commit: it read the inviter as a member, and is ordered before the
+//     removal.
 //   - A workspace never loses its last owner through RemoveMember: each
 //     owner removal claims the next sequence number of the workspace in
 //     owner_changes (unique) after counting owners, so two removals that

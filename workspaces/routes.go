@@ -19,6 +19,8 @@ import (
 //	GET    /{id}/members              → 200 members (members only)
 //	POST   /{id}/invite               {"email","role"} → 201 invite with its token (owners, admins)
 //	DELETE /{id}/members/{user_id}    → 204 (owners, admins, or a member leaving)
+//	GET    /{id}/invites              → 200 open invites, without tokens (owners, admins)
+//	DELETE /{id}/invites/{invite_id}  → 204 the invite is revoked (owners, admins)
 //	POST   /join/{token}              → 200 the caller's new membership
 //
 // A workspace the caller is not a member of is 404 "not_found" on every
@@ -41,6 +43,8 @@ func (s *Service) Routes() http.Handler {
 		r.Get("/members", s.handleMembers)
 		r.With(s.RequireRole(RoleAdmin)).Post("/invite", s.handleInvite)
 		r.Delete("/members/{user_id}", s.handleRemoveMember)
+		r.With(s.RequireRole(RoleAdmin)).Get("/invites", s.handleListInvites)
+		r.With(s.RequireRole(RoleAdmin)).Delete("/invites/{invite_id}", s.handleRevokeInvite)
 	})
 	return r
 }
@@ -110,6 +114,24 @@ func (s *Service) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	middleware.WriteJSON(w, http.StatusCreated, inv)
+}
+
+func (s *Service) handleListInvites(w http.ResponseWriter, r *http.Request) {
+	list, err := s.ListInvites(r.Context(), user(r).ID, chi.URLParam(r, "id"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, list)
+}
+
+func (s *Service) handleRevokeInvite(w http.ResponseWriter, r *http.Request) {
+	err := s.RevokeInvite(r.Context(), user(r).ID, chi.URLParam(r, "id"), chi.URLParam(r, "invite_id"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request) {

@@ -95,7 +95,7 @@ func (s *Service) Init(ctx context.Context) error {
 		{tableMembers, db.Entity{"workspace_id": "", "user_id": "", "role": ""}},
 		{tableInvites, db.Entity{"workspace_id": "", "email": "", "role": "", "token_hash": "", "invited_by": "",
 			"expires_at": never, "used_at": never, "used_by": "", "revoked_at": never, "revoked_by": ""}},
-		{tableRedemptions, db.Entity{"invite_id": "", "user_id": ""}},
+		{tableRedemptions, db.Entity{"invite_id": "", "user_id": "", "revoked_by": ""}},
 		{tableOwnerGuard, db.Entity{"workspace_id": "", "seq": "", "user_id": "", "removed_by": ""}},
 	}
 	for _, c := range columns {
