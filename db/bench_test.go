@@ -19,7 +19,9 @@ import (
 
 // BenchmarkStore compares each hot path of the store with hand-written
 // database/sql doing the same work on the same database, in the same run.
-// Sub-benchmarks are named db=<dialect>/op=<op>/impl=<kernel|raw>, so
+// Sub-benchmarks are named db=<dialect>/op=<op>/impl=<kernel|raw|rawprep>
+// (raw sends statement text, as database/sql code usually does; rawprep
+// prepares each statement once, as the store does), so
 //
 //	go test -run '^$' -bench BenchmarkStore -count 6 ./db/ > bench.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
@@ -42,6 +44,78 @@ type rawSQL struct {
 	table string
 	q     func(string) string // ? -> $n on Postgres
 	lock  string
+	stmts map[string]*sql.Stmt // prepared statements by text (the rawprep side)
+}
+
+// prepared is the same hand-written SQL, each statement prepared once on
+// the pool and bound to each transaction with tx.StmtContext.
+func (r *rawSQL) prepared(ctx context.Context) (*rawSQL, error) {
+	p := *r
+	p.stmts = map[string]*sql.Stmt{}
+	for _, text := range []string{r.insertText(), r.historyText(), r.lockText(), r.updateText(), r.historyNextText(), r.getText(), r.findText()} {
+		st, err := r.db.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		p.stmts[text] = st
+	}
+	return &p, nil
+}
+
+func (r *rawSQL) close() {
+	for _, st := range r.stmts {
+		st.Close()
+	}
+}
+
+func (r *rawSQL) txExec(ctx context.Context, tx *sql.Tx, text string, args ...any) (sql.Result, error) {
+	if st := r.stmts[text]; st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, text, args...)
+}
+
+func (r *rawSQL) txQuery(ctx context.Context, tx *sql.Tx, text string, args ...any) (*sql.Rows, error) {
+	if st := r.stmts[text]; st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, text, args...)
+}
+
+func (r *rawSQL) dbQuery(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if st := r.stmts[text]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.db.QueryContext(ctx, text, args...)
+}
+
+func (r *rawSQL) insertText() string {
+	return r.q("INSERT INTO " + r.ident(r.table) + " (id, created_at, updated_at, f, n, name, ok) VALUES (?, ?, ?, ?, ?, ?, ?)")
+}
+
+func (r *rawSQL) historyText() string {
+	return r.q("INSERT INTO " + r.ident(r.table+"_history") + " (entity_id, version, op, data, changed_at) VALUES (?, 1, ?, ?, ?)")
+}
+
+func (r *rawSQL) lockText() string {
+	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE id = ?" + r.lock)
+}
+
+func (r *rawSQL) updateText() string {
+	return r.q("UPDATE " + r.ident(r.table) + " SET name = ?, updated_at = ? WHERE id = ?")
+}
+
+func (r *rawSQL) historyNextText() string {
+	h := r.ident(r.table + "_history")
+	return r.q("INSERT INTO " + h + " (entity_id, version, op, data, changed_at) SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM " + h + " WHERE entity_id = ?")
+}
+
+func (r *rawSQL) getText() string {
+	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE id = ? AND deleted_at IS NULL")
+}
+
+func (r *rawSQL) findText() string {
+	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE (n >= ?) AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT ? OFFSET ?")
 }
 
 func newRaw(s *db.Store, table string) *rawSQL {
@@ -89,13 +163,10 @@ func (r *rawSQL) insert(ctx context.Context, name string, n int64, f float64, ok
 		return "", err
 	}
 	defer tx.Rollback()
-	t := r.ident(r.table)
-	if _, err := tx.ExecContext(ctx, r.q("INSERT INTO "+t+" (id, created_at, updated_at, f, n, name, ok) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-		id, ts, ts, f, n, name, ok); err != nil {
+	if _, err := r.txExec(ctx, tx, r.insertText(), id, ts, ts, f, n, name, ok); err != nil {
 		return "", err
 	}
-	if _, err := tx.ExecContext(ctx, r.q("INSERT INTO "+r.ident(r.table+"_history")+" (entity_id, version, op, data, changed_at) VALUES (?, 1, ?, ?, ?)"),
-		id, "create", string(data), ts); err != nil {
+	if _, err := r.txExec(ctx, tx, r.historyText(), id, "create", string(data), ts); err != nil {
 		return "", err
 	}
 	return id, tx.Commit()
@@ -132,8 +203,7 @@ func (r *rawSQL) update(ctx context.Context, id, name string) error {
 		return err
 	}
 	defer tx.Rollback()
-	t := r.ident(r.table)
-	rows, err := tx.QueryContext(ctx, r.q("SELECT * FROM "+t+" WHERE id = ?"+r.lock), id)
+	rows, err := r.txQuery(ctx, tx, r.lockText(), id)
 	if err != nil {
 		return err
 	}
@@ -142,7 +212,7 @@ func (r *rawSQL) update(ctx context.Context, id, name string) error {
 		return fmt.Errorf("read old row: %v", err)
 	}
 	ts := now()
-	if _, err := tx.ExecContext(ctx, r.q("UPDATE "+t+" SET name = ?, updated_at = ? WHERE id = ?"), name, ts, id); err != nil {
+	if _, err := r.txExec(ctx, tx, r.updateText(), name, ts, id); err != nil {
 		return err
 	}
 	row := old[0]
@@ -151,16 +221,14 @@ func (r *rawSQL) update(ctx context.Context, id, name string) error {
 	if err != nil {
 		return err
 	}
-	h := r.ident(r.table + "_history")
-	if _, err := tx.ExecContext(ctx, r.q("INSERT INTO "+h+" (entity_id, version, op, data, changed_at) SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM "+h+" WHERE entity_id = ?"),
-		id, "update", string(data), ts, id); err != nil {
+	if _, err := r.txExec(ctx, tx, r.historyNextText(), id, "update", string(data), ts, id); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
 func (r *rawSQL) get(ctx context.Context, id string) (map[string]any, error) {
-	rows, err := r.db.QueryContext(ctx, r.q("SELECT * FROM "+r.ident(r.table)+" WHERE id = ? AND deleted_at IS NULL"), id)
+	rows, err := r.dbQuery(ctx, r.getText(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +240,7 @@ func (r *rawSQL) get(ctx context.Context, id string) (map[string]any, error) {
 }
 
 func (r *rawSQL) find(ctx context.Context, min int64) ([]map[string]any, error) {
-	rows, err := r.db.QueryContext(ctx, r.q("SELECT * FROM "+r.ident(r.table)+
-		" WHERE (n >= ?) AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT ? OFFSET ?"), min, 100, 0)
+	rows, err := r.dbQuery(ctx, r.findText(), min, 100, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +262,11 @@ func benchStore(b *testing.B, url string) {
 		}
 	}
 	raw := newRaw(s, "raw_t")
+	rawp, err := raw.prepared(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(rawp.close)
 	var kernelIDs, rawIDs []string
 	for i := 0; i < 200; i++ {
 		e, err := s.SaveEntity(ctx, "kernel_t", db.Entity{"name": "seed", "n": int64(i), "f": 1.5, "ok": true})
@@ -225,6 +297,14 @@ func benchStore(b *testing.B, url string) {
 			}
 		}
 	})
+	b.Run("op=insert/impl=rawprep", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := rawp.insert(ctx, "bench", -1, 2.5, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("op=update/impl=kernel", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -237,6 +317,14 @@ func benchStore(b *testing.B, url string) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			if err := raw.update(ctx, rawIDs[i%len(rawIDs)], "upd"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=update/impl=rawprep", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := rawp.update(ctx, rawIDs[i%len(rawIDs)], "upd"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -257,6 +345,14 @@ func benchStore(b *testing.B, url string) {
 			}
 		}
 	})
+	b.Run("op=get/impl=rawprep", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := rawp.get(ctx, rawIDs[i%len(rawIDs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("op=find100/impl=kernel", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -270,6 +366,15 @@ func benchStore(b *testing.B, url string) {
 		b.ReportAllocs()
 		for b.Loop() {
 			ms, err := raw.find(ctx, 0)
+			if err != nil || len(ms) != 100 {
+				b.Fatal(len(ms), err)
+			}
+		}
+	})
+	b.Run("op=find100/impl=rawprep", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ms, err := rawp.find(ctx, 0)
 			if err != nil || len(ms) != 100 {
 				b.Fatal(len(ms), err)
 			}

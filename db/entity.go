@@ -65,7 +65,7 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 	var rows *sql.Rows
 	for attempt := 0; ; attempt++ {
 		q := t.stmt(key, func() string { return s.selectByID(t, live, false) })
-		rows, err = s.query(ctx, s.reader(), q, id)
+		rows, err = s.queryT(ctx, s.reader(), t, q, id)
 		if err == nil {
 			break
 		}
@@ -196,7 +196,7 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 			if restore {
 				ch.Op = "restore"
 			}
-			if _, err := s.exec(ctx, q, s.updateSQL(t, fields, restore), updateArgs(t, fields, id, now)...); err != nil {
+			if _, err := s.execT(ctx, q, t, s.updateSQL(t, fields, restore), updateArgs(t, fields, id, now)...); err != nil {
 				return err
 			}
 		}
@@ -215,7 +215,7 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 // lockRow reads the row of id, deleted or not, locking it until the
 // transaction ends; nil when there is none.
 func (s *Store) lockRow(ctx context.Context, q querier, t *tableInfo, id string) (Entity, error) {
-	rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
+	rows, err := s.queryT(ctx, q, t, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
 	if err != nil {
 		return nil, err
 	}
@@ -232,11 +232,11 @@ func (s *Store) lockRow(ctx context.Context, q querier, t *tableInfo, id string)
 func (s *Store) insert(ctx context.Context, q querier, t *tableInfo, fields []field, id, now string, fresh bool) (bool, error) {
 	args := insertArgs(t, fields, id, now)
 	if fresh {
-		_, err := s.exec(ctx, q, s.insertSQL(t, fields), args...)
+		_, err := s.execT(ctx, q, t, s.insertSQL(t, fields), args...)
 		return err == nil, err
 	}
 	stmt := t.stmt(shapeKey("I:", fields, t), func() string { return s.insertSQL(t, fields) + s.c.d.onConflictIDNothing() })
-	res, err := s.exec(ctx, q, stmt, args...)
+	res, err := s.execT(ctx, q, t, stmt, args...)
 	if err != nil {
 		if s.c.d.classify(err) == errDupID {
 			return false, nil
@@ -474,6 +474,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(q querier) error) error {
 	if err != nil {
 		return err
 	}
+	defer s.c.wstmts.warm(ctx)
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -514,7 +515,7 @@ func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (b
 	deleted := false
 	err = s.write(ctx, func(q querier) error {
 		deleted = false
-		rows, err := s.query(ctx, q, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
+		rows, err := s.queryT(ctx, q, t, t.stmt("lock", func() string { return s.selectByID(t, false, true) }), id)
 		if err != nil {
 			return err
 		}
@@ -530,7 +531,7 @@ func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (b
 			q1 := t.stmt("del", func() string {
 				return "DELETE FROM " + d.quote(t.name) + " WHERE " + d.quote("id") + " = " + d.placeholder(1)
 			})
-			if _, err := s.exec(ctx, q, q1, id); err != nil {
+			if _, err := s.execT(ctx, q, t, q1, id); err != nil {
 				return err
 			}
 			ch = Change{Op: "delete", Table: table, ID: id, Old: old}
@@ -542,7 +543,7 @@ func (s *Store) delete(ctx context.Context, table, id string, permanent bool) (b
 				return "UPDATE " + d.quote(t.name) + " SET " + d.quote("deleted_at") + " = " + d.placeholder(1) + ", " +
 					d.quote("updated_at") + " = " + d.placeholder(2) + " WHERE " + d.quote("id") + " = " + d.placeholder(3)
 			})
-			if _, err := s.exec(ctx, q, q1, now, now, id); err != nil {
+			if _, err := s.execT(ctx, q, t, q1, now, now, id); err != nil {
 				return err
 			}
 			snapshot = make(Entity, len(old))

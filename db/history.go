@@ -23,7 +23,7 @@ func (s *Store) recordHistory(ctx context.Context, q querier, t *tableInfo, id, 
 				d.quote("data") + ", " + d.quote("changed_at") + ") VALUES (" + d.placeholder(1) + ", 1, " +
 				d.placeholder(2) + ", " + d.placeholder(3) + ", " + d.placeholder(4) + ")"
 		})
-		_, err = s.exec(ctx, q, stmt, id, op, string(data), now)
+		_, err = s.execT(ctx, q, t, stmt, id, op, string(data), now)
 		return err
 	}
 	stmt := t.stmt("hn", func() string {
@@ -32,7 +32,7 @@ func (s *Store) recordHistory(ctx context.Context, q querier, t *tableInfo, id, 
 			d.quote("version") + "), 0) + 1, " + d.placeholder(2) + ", " + d.placeholder(3) + ", " + d.placeholder(4) +
 			" FROM " + h + " WHERE " + d.quote("entity_id") + " = " + d.placeholder(5)
 	})
-	_, err = s.exec(ctx, q, stmt, id, op, string(data), now, id)
+	_, err = s.execT(ctx, q, t, stmt, id, op, string(data), now, id)
 	return err
 }
 
@@ -64,7 +64,7 @@ func (s *Store) History(ctx context.Context, table, id string) ([]HistoryEntry, 
 			" FROM " + d.quote(historyTable(table)) + " WHERE " + d.quote("entity_id") + " = " + d.placeholder(1) +
 			" ORDER BY " + d.quote("version")
 	})
-	rows, err := s.query(ctx, s.reader(), q, id)
+	rows, err := s.queryT(ctx, s.reader(), t, q, id)
 	if err != nil {
 		if d.classify(err) == errNoTable {
 			return []HistoryEntry{}, nil

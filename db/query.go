@@ -263,13 +263,13 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 		}
 		args = append(args, limit, int64(q.Offset))
 	}
-	rows, err := s.query(ctx, s.reader(), w.sql, args...)
+	rows, err := s.queryT(ctx, s.reader(), t, w.sql, args...)
 	if err != nil && s.retryable(s.c.d.classify(err)) {
 		if t, _ = s.refresh(ctx, table); t == nil {
 			return []Entity{}, nil
 		}
 		w, t = s.selectSQL(ctx, t, sh, pw, order)
-		rows, err = s.query(ctx, s.reader(), w.sql, args...)
+		rows, err = s.queryT(ctx, s.reader(), t, w.sql, args...)
 	}
 	if err != nil {
 		return s.readFailed(table, err)
@@ -327,16 +327,17 @@ func (s *Store) CountEntities(ctx context.Context, table, where string, params .
 	if err != nil || t == nil {
 		return 0, err
 	}
-	w, _ := s.selectSQL(ctx, t, selectShape{count: true, where: where}, pw, nil)
+	w, t := s.selectSQL(ctx, t, selectShape{count: true, where: where}, pw, nil)
 	args, err := bindArgs(w, params, 0)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	s.c.stats.statements.Add(1)
-	err = s.reader().QueryRowContext(ctx, w.sql, args...).Scan(&n)
+	rows, err := s.queryT(ctx, s.reader(), t, w.sql, args...)
+	if err == nil {
+		err = scanOne(rows, &n)
+	}
 	if err != nil {
-		s.failed(err)
 		if s.c.d.classify(err) == errNoTable {
 			s.forget(table)
 			return 0, nil
@@ -448,4 +449,19 @@ func sameColumns(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// scanOne reads the single row of a one-column result into dst.
+func scanOne(rows *sql.Rows, dst any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dst); err != nil {
+		return err
+	}
+	return rows.Close()
 }

@@ -84,6 +84,7 @@ func (s *Store) publish(t *tableInfo, viaTx bool) {
 	s.c.mu.Lock()
 	s.c.tables[t.name] = t
 	s.c.mu.Unlock()
+	s.c.dropStatements(t.name)
 }
 
 func (s *Store) forget(table string) {
@@ -93,6 +94,17 @@ func (s *Store) forget(table string) {
 	s.c.mu.Lock()
 	delete(s.c.tables, table)
 	s.c.mu.Unlock()
+	s.c.dropStatements(table)
+}
+
+// dropStatements forgets the prepared statements over table, whose schema
+// changed: a prepared SELECT * would keep its old columns on some
+// databases.
+func (c *core) dropStatements(table string) {
+	c.wstmts.dropTable(table)
+	if c.rstmts != c.wstmts {
+		c.rstmts.dropTable(table)
+	}
 }
 
 // introspect reads a table's columns; nil when the table does not exist.

@@ -27,6 +27,13 @@ type Config struct {
 	// BusyTimeout is how long a SQLite connection waits for a lock held by
 	// another process before failing. Defaults to 5s.
 	BusyTimeout time.Duration
+
+	// MaxStatements bounds how many prepared statements of its own SQL the
+	// store keeps per pool (each is prepared on a connection when first
+	// used there; on MySQL they count against the server's
+	// max_prepared_stmt_count). Defaults to 128; negative turns the cache
+	// off.
+	MaxStatements int
 }
 
 func (c Config) withDefaults() Config {
@@ -35,6 +42,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BusyTimeout == 0 {
 		c.BusyTimeout = 5 * time.Second
+	}
+	if c.MaxStatements == 0 {
+		c.MaxStatements = 128
 	}
 	return c
 }
@@ -79,6 +89,8 @@ type core struct {
 	structs sync.Map // reflect.Type -> *structInfo
 	parsed  parseCache
 
+	wstmts, rstmts *stmtCache // prepared statements of w and r (the same when w == r)
+
 	gen       atomic.Int64 // last tableInfo generation
 	lastMicro atomic.Int64 // last timestamp handed out, for strict order
 
@@ -107,6 +119,11 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
+	c.wstmts = newStmtCache(c.w, cfg.MaxStatements)
+	c.rstmts = c.wstmts
+	if c.r != c.w {
+		c.rstmts = newStmtCache(c.r, cfg.MaxStatements)
+	}
 	s := &Store{c: c}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -120,7 +137,10 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("db: Close called on the Store of a transaction")
 	}
-	var errs []error
+	errs := []error{s.c.wstmts.close()}
+	if s.c.rstmts != s.c.wstmts {
+		errs = append(errs, s.c.rstmts.close())
+	}
 	if s.c.keep != nil {
 		errs = append(errs, s.c.keep.Close())
 	}
@@ -217,6 +237,93 @@ func (s *Store) query(ctx context.Context, q querier, query string, args ...any)
 	return rows, err
 }
 
+// execT runs a statement of the store's own SQL over table t, prepared
+// once and kept in the statement cache.
+func (s *Store) execT(ctx context.Context, q querier, t *tableInfo, query string, args ...any) (sql.Result, error) {
+	e, tx, err := s.prepared(ctx, q, t, query)
+	if e == nil && err == nil {
+		return s.exec(ctx, q, query, args...)
+	}
+	s.c.stats.statements.Add(1)
+	var res sql.Result
+	if err == nil {
+		st := e.st
+		if tx != nil {
+			st = tx.StmtContext(ctx, e.st)
+		}
+		res, err = st.ExecContext(ctx, args...)
+		if tx != nil {
+			st.Close()
+		}
+		s.stmtsOf(q).release(e)
+	}
+	if err != nil {
+		s.failed(err)
+	}
+	return res, err
+}
+
+// queryT is execT for statements that return rows.
+func (s *Store) queryT(ctx context.Context, q querier, t *tableInfo, query string, args ...any) (*sql.Rows, error) {
+	e, tx, err := s.prepared(ctx, q, t, query)
+	if e == nil && err == nil {
+		return s.query(ctx, q, query, args...)
+	}
+	s.c.stats.statements.Add(1)
+	var rows *sql.Rows
+	if err == nil {
+		st := e.st
+		if tx != nil {
+			// Not closed here: the rows need it; the transaction closes
+			// it when it ends.
+			st = tx.StmtContext(ctx, e.st)
+		}
+		rows, err = st.QueryContext(ctx, args...)
+		s.stmtsOf(q).release(e)
+	}
+	if err != nil {
+		s.failed(err)
+	}
+	return rows, err
+}
+
+// prepared finds the cached statement for query on q: nil (run it
+// unprepared) for SQL over a table whose schema only this transaction
+// knows yet (the statement would not prepare elsewhere), or over a
+// querier that is neither a pool nor a transaction of the write pool.
+func (s *Store) prepared(ctx context.Context, q querier, t *tableInfo, query string) (*cachedStmt, *sql.Tx, error) {
+	if s.tx != nil && s.tx.tables[t.name] == t {
+		return nil, nil, nil
+	}
+	c := s.stmtsOf(q)
+	if c == nil {
+		return nil, nil, nil
+	}
+	tx, _ := q.(*sql.Tx)
+	e, err := c.acquire(ctx, t.name, query, tx != nil)
+	if e == nil || err != nil {
+		return nil, nil, err
+	}
+	return e, tx, nil
+}
+
+// stmtsOf is the statement cache of the pool behind q; transactions all
+// run on the write pool.
+func (s *Store) stmtsOf(q querier) *stmtCache {
+	switch q := q.(type) {
+	case *sql.Tx:
+		return s.c.wstmts
+	case *sql.DB:
+		if q == s.c.w {
+			return s.c.wstmts
+		}
+		if q == s.c.r {
+			return s.c.rstmts
+		}
+	}
+	return nil
+}
+
 // failed notes a failed statement: inside Tx, a deadlock or serialization
 // failure has ended (MySQL) or aborted (Postgres) the transaction, so no
 // later call may run in it (on MySQL it would run outside any transaction).
@@ -252,9 +359,15 @@ func (s *Store) use(table string) {
 type Stats struct {
 	Statements     int64 // every statement, transaction control included.
 	Introspections int64 // queries reading a table's columns (cold cache, schema changes).
+	Prepared       int   // prepared statements kept in the statement cache now.
 }
 
 // Stats returns the store's statement counters.
 func (s *Store) Stats() Stats {
-	return Stats{Statements: s.c.stats.statements.Load(), Introspections: s.c.stats.introspections.Load()}
+	st := Stats{Statements: s.c.stats.statements.Load(), Introspections: s.c.stats.introspections.Load()}
+	st.Prepared = s.c.wstmts.len()
+	if s.c.rstmts != s.c.wstmts {
+		st.Prepared += s.c.rstmts.len()
+	}
+	return st
 }

@@ -158,6 +158,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 			t.done.Store(true)
 			sqlTx.Rollback()
 		}
+		s.c.wstmts.warm(ctx)
 	}()
 	err = fn(ts)
 	if len(t.retryDDL) > 0 {
@@ -195,6 +196,9 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 			s.c.tables[name] = ti
 		}
 		s.c.mu.Unlock()
+		for name := range t.tables {
+			s.c.dropStatements(name)
+		}
 	}
 	for _, ch := range t.changes {
 		s.notify(ctx, ch)

@@ -50,6 +50,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TypedHelpers", testTyped},
 		{"SchemaCacheWarm", testSchemaCache},
 		{"TwoStoresSameSchema", testTwoStores},
+		{"PreparedStatementsSeeNewColumns", testPreparedNewColumns},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1130,6 +1131,48 @@ func testTwoStores(t *testing.T, b *bundle) {
 	g, err := s2.GetEntity(b.ctx, "race_0", e["id"].(string))
 	if err != nil || g["late"] != true {
 		t.Errorf("second store reads %v, %v; want late=true", g, err)
+	}
+}
+
+// The store prepares its statements once; a cached SELECT must still
+// return columns added afterwards, by the same store or by another one.
+func testPreparedNewColumns(t *testing.T, b *bundle) {
+	s1, s2 := b.store, b.open(t)
+	e := b.save(t, "prep", db.Entity{"name": "a"})
+	id := e["id"].(string)
+	read := func(s *db.Store, what string) (db.Entity, []db.Entity) {
+		t.Helper()
+		g, err := s.GetEntity(b.ctx, "prep", id)
+		if err != nil {
+			t.Fatalf("%s: GetEntity: %v", what, err)
+		}
+		l, err := s.FindEntities(b.ctx, "prep", db.Query{Where: "[name] = ?", Params: []any{"a"}})
+		if err != nil || len(l) != 1 {
+			t.Fatalf("%s: FindEntities: %v, %v", what, l, err)
+		}
+		return g, l
+	}
+	for i := 0; i < 3; i++ { // warm: statements prepared and reused
+		read(s1, "warm s1")
+		read(s2, "warm s2")
+	}
+	if st := s2.Stats(); st.Prepared == 0 {
+		t.Errorf("no prepared statement cached after warm reads: %+v", st)
+	}
+	// The same store adds a column.
+	b.save(t, "prep", db.Entity{"id": id, "own": int64(7)})
+	if g, l := read(s1, "after own column"); g["own"] != int64(7) || l[0]["own"] != int64(7) {
+		t.Errorf("same store after ADD COLUMN: get %v, find %v", g, l[0])
+	}
+	// Another store adds a column: s2's prepared statements predate it.
+	if _, err := s1.SaveEntity(b.ctx, "prep", db.Entity{"id": id, "other": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, l := read(s2, "after other store's column"); g["other"] != "x" || l[0]["other"] != "x" || g["own"] != int64(7) {
+		t.Errorf("other store after ADD COLUMN: get %v, find %v", g, l[0])
+	}
+	if n, err := s2.CountEntities(b.ctx, "prep", "[other] = ?", "x"); err != nil || n != 1 {
+		t.Errorf("count on the new column = %d, %v", n, err)
 	}
 }
 
