@@ -370,8 +370,8 @@ func (s *Store) scan(ctx context.Context, t *tableInfo, rows *sql.Rows, hint int
 		}
 	}
 	n := len(cols)
-	vals := make([]any, n)
-	ptrs := make([]any, n)
+	buf := make([]any, 2*n) // values, then pointers to them: one allocation
+	vals, ptrs := buf[:n:n], buf[n:]
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
