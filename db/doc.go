@@ -59,6 +59,10 @@
 // clause names it. Column names are compared case-insensitively ("Email"
 // next to "email" is ErrInvalidName), as SQLite and MySQL do.
 //
+// The statements the store writes are prepared once and kept per
+// connection pool (Config.MaxStatements), so a warm call sends no SQL text
+// to parse; a table's statements are dropped when its schema changes.
+//
 // # Differences between databases
 //
 // The store hides them where it can; what remains:
