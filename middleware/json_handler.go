@@ -182,12 +182,76 @@ func (h *jsonHandler) handle(t time.Time, level slog.Level, msg string, pc uintp
 		e.b = append(e.b, '}')
 	}
 	e.b = append(e.b, '}', '\n')
+	return h.write(bp, e.b)
+}
 
+// handleAccess writes the Logger middleware's access line: what handle
+// writes for the same attributes, with the keys written as the constants
+// they are. Groups from WithGroup not yet opened by WithAttrs take the
+// general way.
+func (h *jsonHandler) handleAccess(t time.Time, level slog.Level, l *accessLine) error {
+	if h.nOpen != len(h.groups) {
+		var attrs [12]slog.Attr
+		return h.handle(t, level, accessMsg, 0, nil, l.attrs(&attrs))
+	}
+	bp := logLinePool.Get().(*[]byte)
+	e := jsonEncoder{h: h, b: append((*bp)[:0], '{')}
+	if !t.IsZero() {
+		e.b = append(e.b, `"time":`...)
+		e.appendTime(t.Round(0))
+		e.b = append(e.b, ',')
+	}
+	e.b = append(e.b, `"level":`...)
+	e.appendString(level.String())
+	e.b = append(e.b, `,"msg":"`+accessMsg+`"`...)
+	if len(h.pre) > 0 {
+		e.b = append(e.b, ',')
+		e.b = append(e.b, h.pre...)
+		if h.pre[len(h.pre)-1] != '{' {
+			e.b = append(e.b, ',')
+		}
+	} else {
+		e.b = append(e.b, ',')
+	}
+	e.b = append(e.b, `"method":`...)
+	e.appendString(l.method)
+	e.b = append(e.b, `,"route":`...)
+	e.appendString(l.route)
+	e.b = append(e.b, `,"path":`...)
+	e.appendString(l.path)
+	e.b = append(e.b, `,"status":`...)
+	e.b = strconv.AppendInt(e.b, int64(l.status), 10)
+	e.b = append(e.b, `,"bytes":`...)
+	e.b = strconv.AppendInt(e.b, l.bytes, 10)
+	e.b = append(e.b, `,"duration_ms":`...)
+	e.appendFloat(l.durationMS)
+	e.b = append(e.b, `,"request_id":`...)
+	e.appendString(l.requestID)
+	for _, kv := range [...]struct{ key, value string }{
+		{`,"client_ip":`, l.clientIP},
+		{`,"user_id":`, l.userID},
+		{`,"error":`, l.err},
+		{`,"stack":`, l.stack},
+	} {
+		if kv.value != "" {
+			e.b = append(e.b, kv.key...)
+			e.appendString(kv.value)
+		}
+	}
+	for range h.nOpen {
+		e.b = append(e.b, '}')
+	}
+	e.b = append(e.b, '}', '\n')
+	return h.write(bp, e.b)
+}
+
+// write writes one line and returns its buffer to the pool.
+func (h *jsonHandler) write(bp *[]byte, line []byte) error {
 	h.mu.Lock()
-	_, err := h.w.Write(e.b)
+	_, err := h.w.Write(line)
 	h.mu.Unlock()
-	if cap(e.b) <= maxPooledLogLine {
-		*bp = e.b
+	if cap(line) <= maxPooledLogLine {
+		*bp = line
 		logLinePool.Put(bp)
 	}
 	return err
@@ -387,10 +451,11 @@ func (e *jsonEncoder) appendAny(x any) {
 	e.b = append(e.b, out[:len(out)-1]...) // without Encode's newline
 }
 
-// jsonSafe marks the ASCII bytes written as they are inside a JSON string:
-// everything but control characters, '"' and '\\'. HTML characters are not
-// escaped (slog's JSON handler does not escape them either).
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+// jsonSafe marks the bytes written as they are inside a JSON string: ASCII
+// but control characters, '"' and '\\'. Bytes of multi-byte UTF-8 are
+// checked apart; HTML characters are not escaped (slog's JSON handler does
+// not escape them either).
+var jsonSafe = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
@@ -406,11 +471,11 @@ func (e *jsonEncoder) appendString(s string) {
 	done := 0 // s[:done] is written
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
 			b = append(b, s[done:i]...)
 			switch c {
 			case '"', '\\':

@@ -42,7 +42,7 @@ type LoggerOptions struct {
 func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stderr, nil))
 	}
 	handler := logger.Handler()
 	fast := accessLineHandler(handler)
@@ -112,44 +112,72 @@ func accessLineHandler(h slog.Handler) *jsonHandler {
 // slog.Logger.LogAttrs: that skips the runtime.Callers walk for the source
 // position, which the access line does not need and which costs more than
 // the rest of the line. With the kernel's JSON handler (fast non-nil) the
-// attributes go to it as a slice, without a slog.Record.
+// line is written without a slog.Record at all.
 func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, level slog.Level, end time.Time, d time.Duration,
 	r *http.Request, rctx *chi.Context, st *requestState, status int) {
-	attrs := [12]slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("route", rctx.RoutePattern()),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Int64("bytes", st.rw.bytes),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("request_id", st.requestID),
-	}
-	n := 7
-	if st.clientIP != "" {
-		attrs[n] = slog.String("client_ip", st.clientIP)
-		n++
-	}
-	if st.userID != "" {
-		attrs[n] = slog.String("user_id", st.userID)
-		n++
+	line := accessLine{
+		method:     r.Method,
+		route:      rctx.RoutePattern(),
+		path:       r.URL.Path,
+		status:     status,
+		bytes:      st.rw.bytes,
+		durationMS: float64(d.Microseconds()) / 1000,
+		requestID:  st.requestID,
+		clientIP:   st.clientIP,
+		userID:     st.userID,
 	}
 	if level == slog.LevelError {
 		if st.err != nil {
-			attrs[n] = slog.String("error", st.err.Error())
-			n++
+			line.err = st.err.Error()
 		}
 		if st.stack != nil {
-			attrs[n] = slog.String("stack", string(st.stack))
-			n++
+			line.stack = string(st.stack)
 		}
 	}
 	if fast != nil {
-		_ = fast.handle(end, level, accessMsg, 0, nil, attrs[:n])
+		_ = fast.handleAccess(end, level, &line)
 		return
 	}
+	var attrs [12]slog.Attr
 	rec := slog.NewRecord(end, level, accessMsg, 0)
-	rec.AddAttrs(attrs[:n]...)
+	rec.AddAttrs(line.attrs(&attrs)...)
 	_ = h.Handle(ctx, rec)
+}
+
+// accessLine holds the attributes of one access line; empty client_ip,
+// user_id, error and stack are left out.
+type accessLine struct {
+	method, route, path string
+	status              int
+	bytes               int64
+	durationMS          float64
+	requestID           string
+	clientIP, userID    string
+	err, stack          string
+}
+
+// attrs returns the line's attributes in their order, in buf.
+func (l *accessLine) attrs(buf *[12]slog.Attr) []slog.Attr {
+	as := append(buf[:0],
+		slog.String("method", l.method),
+		slog.String("route", l.route),
+		slog.String("path", l.path),
+		slog.Int("status", l.status),
+		slog.Int64("bytes", l.bytes),
+		slog.Float64("duration_ms", l.durationMS),
+		slog.String("request_id", l.requestID),
+	)
+	for _, a := range [...]slog.Attr{
+		slog.String("client_ip", l.clientIP),
+		slog.String("user_id", l.userID),
+		slog.String("error", l.err),
+		slog.String("stack", l.stack),
+	} {
+		if a.Value.String() != "" {
+			as = append(as, a)
+		}
+	}
+	return as
 }
 
 // accessMsg is the message of every access line.

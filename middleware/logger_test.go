@@ -204,6 +204,18 @@ func TestLoggerAccessLineSameWithFastHandler(t *testing.T) {
 		"group+slog": func(w io.Writer) slog.Handler {
 			return slog.NewJSONHandler(w, nil).WithAttrs([]slog.Attr{slog.String("svc", "w")}).WithGroup("http")
 		},
+		"open+fast": func(w io.Writer) slog.Handler {
+			return middleware.NewJSONHandler(w, nil).WithGroup("http").WithAttrs([]slog.Attr{slog.String("svc", "w")})
+		},
+		"open+slog": func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, nil).WithGroup("http").WithAttrs([]slog.Attr{slog.String("svc", "w")})
+		},
+		"attrs+fast": func(w io.Writer) slog.Handler {
+			return middleware.NewJSONHandler(w, nil).WithAttrs([]slog.Attr{slog.String("svc", "w"), slog.Int("n", 1)})
+		},
+		"attrs+slog": func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, nil).WithAttrs([]slog.Attr{slog.String("svc", "w"), slog.Int("n", 1)})
+		},
 	}
 	lines := map[string]string{}
 	for name, newHandler := range handlers {
@@ -239,7 +251,9 @@ func TestLoggerAccessLineSameWithFastHandler(t *testing.T) {
 			t.Errorf("%s:\n%s\nslog:\n%s", name, lines[name], lines["slog"])
 		}
 	}
-	if lines["group+fast"] != lines["group+slog"] {
-		t.Errorf("group+fast:\n%s\ngroup+slog:\n%s", lines["group+fast"], lines["group+slog"])
+	for _, kind := range []string{"group", "open", "attrs"} {
+		if fast, std := lines[kind+"+fast"], lines[kind+"+slog"]; fast != std || strings.Count(std, "\n") != 2 {
+			t.Errorf("%s+fast:\n%s\n%s+slog:\n%s", kind, fast, kind, std)
+		}
 	}
 }

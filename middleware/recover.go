@@ -48,7 +48,7 @@ func (e *PanicError) Unwrap() error {
 func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stderr, nil))
 	}
 	dbg := opts.Debug
 	return func(next http.Handler) http.Handler {

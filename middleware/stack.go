@@ -55,7 +55,7 @@ type StackOptions struct {
 func Stack(opts StackOptions) ([]func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stderr, nil))
 	}
 	limit := opts.BodyLimit
 	if limit == 0 {

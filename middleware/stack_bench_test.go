@@ -47,8 +47,9 @@ func benchRouter(b *testing.B, mws []func(http.Handler) http.Handler) http.Handl
 
 // BenchmarkStack serves the same JSON 200 through bare chi and through chi
 // with the full default stack (request ID generated, real IP with a trusted
-// proxy list, JSON access log to io.Discard, recover, security headers,
-// CORS, body limit).
+// proxy list, JSON access log to io.Discard through the kernel's default
+// handler NewJSONHandler, recover, security headers, CORS, body limit).
+// "full_slog" is the same stack logging through slog.NewJSONHandler.
 //
 // Besides wall time (ns/op) every case reports cpu-ns/op: the process's CPU
 // time per request, garbage collection included. On a shared machine wall
@@ -57,13 +58,18 @@ func benchRouter(b *testing.B, mws []func(http.Handler) http.Handler) http.Handl
 // (against "bare_chi" of the same run) and of "paired" (which alternates
 // blocks of bare and full requests so both see the same conditions).
 func BenchmarkStack(b *testing.B) {
-	full, err := middleware.Stack(middleware.StackOptions{
-		Logger:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		TrustedProxies: []string{"10.0.0.0/8"},
-	})
-	if err != nil {
-		b.Fatal(err)
+	stack := func(h slog.Handler) []func(http.Handler) http.Handler {
+		mws, err := middleware.Stack(middleware.StackOptions{
+			Logger:         slog.New(h),
+			TrustedProxies: []string{"10.0.0.0/8"},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mws
 	}
+	full := stack(middleware.NewJSONHandler(io.Discard, nil))
+	fullSlog := stack(slog.NewJSONHandler(io.Discard, nil))
 	newReq := func() (*http.Request, *benchWriter) {
 		req := httptest.NewRequest(http.MethodGet, "/widgets/42", nil)
 		req.RemoteAddr = "203.0.113.9:52100"
@@ -103,6 +109,9 @@ func BenchmarkStack(b *testing.B) {
 	})
 	b.Run("full", func(b *testing.B) {
 		overhead(b, run(b, benchRouter(b, full)), bare)
+	})
+	b.Run("full_slog", func(b *testing.B) {
+		overhead(b, run(b, benchRouter(b, fullSlog)), bare)
 	})
 
 	// paired alternates blocks of bare and full requests in one loop. Its
@@ -150,20 +159,13 @@ func BenchmarkStack(b *testing.B) {
 	})
 
 	// For the breakdown: the same stack with INFO lines disabled (the
-	// middleware without slog's formatting), and slog's JSONHandler alone
-	// writing an access line of the same shape.
-	quiet, err := middleware.Stack(middleware.StackOptions{
-		Logger:         slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		TrustedProxies: []string{"10.0.0.0/8"},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	// middleware without the line's formatting), and each JSON handler
+	// alone writing an access line of the same shape from a slog.Record.
+	quiet := stack(middleware.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b.Run("full_info_log_off", func(b *testing.B) {
 		overhead(b, run(b, benchRouter(b, quiet)), bare)
 	})
-	b.Run("slog_line_only", func(b *testing.B) {
-		h := slog.NewJSONHandler(io.Discard, nil)
+	lineOnly := func(b *testing.B, h slog.Handler) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		c0 := processCPU()
@@ -182,18 +184,20 @@ func BenchmarkStack(b *testing.B) {
 			_ = h.Handle(ctx, rec)
 		}
 		b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
-	})
+	}
+	b.Run("line_only_slog", func(b *testing.B) { lineOnly(b, slog.NewJSONHandler(io.Discard, nil)) })
+	b.Run("line_only_kernel", func(b *testing.B) { lineOnly(b, middleware.NewJSONHandler(io.Discard, nil)) })
 }
 
 // BenchmarkStackLayers shows where the stack's cost goes: the default
 // chain is built up one middleware at a time (access log at WARN, so only
-// the middleware's own work counts; "slog_line_only" of BenchmarkStack is
+// the middleware's own work counts; "line_only_*" of BenchmarkStack is
 // the line), and each prefix serves blocks of requests in turn. Metrics are
 // process CPU ns per request of each prefix; the difference between
 // neighbours is that middleware's cost.
 func BenchmarkStackLayers(b *testing.B) {
 	full, _ := middleware.Stack(middleware.StackOptions{
-		Logger:         slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:         slog.New(middleware.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TrustedProxies: []string{"10.0.0.0/8"},
 	})
 	names := []string{"0_bare_chi", "1_request_id", "2_real_ip", "3_logger", "4_recover", "5_security_headers", "6_cors", "7_body_limit"}
