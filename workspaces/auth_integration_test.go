@@ -18,7 +18,7 @@ import (
 // TestWithAuth wires the real auth service the way the kernel does
 // (auth.Config.Workspaces = the Service, Authenticate in front of both
 // routers) and walks registration, invites by token at sign-up and
-// workspace switching with JWTs.
+// workspace switching with JWTs; auth is the Service's Users.
 func TestWithAuth(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
@@ -37,6 +37,7 @@ func TestWithAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ws.SetUsers(a) // auth is built after the Service, as in the kernel
 		r := chi.NewRouter()
 		r.Use(middleware.RequestID, a.Authenticate)
 		r.Mount("/auth", a.Routes())
@@ -115,6 +116,12 @@ func TestWithAuth(t *testing.T) {
 		_ = json.Unmarshal(b, &list)
 		if status != 200 || len(list) != 2 || list[0].ID != alice.User.WorkspaceID || list[0].Role != RoleAdmin || list[1].Role != RoleOwner {
 			t.Fatalf("bob's workspaces: %d %s", status, b)
+		}
+		status, b = call(bob.AccessToken, "GET", "/workspaces/"+alice.User.WorkspaceID+"/members", nil)
+		var ms []Member
+		_ = json.Unmarshal(b, &ms)
+		if status != 200 || len(ms) != 2 || ms[0].Email != "alice@example.com" || ms[1].Email != "bob@example.com" {
+			t.Fatalf("members with auth as Users: %d %s", status, b)
 		}
 		status, b = call(bob.AccessToken, "GET", "/probe", nil, WorkspaceHeader, alice.User.WorkspaceID)
 		var probe map[string]string

@@ -21,6 +21,9 @@ type Member struct {
 	UserID      string `json:"user_id"`
 	Role        string `json:"role"`
 	CreatedAt   string `json:"created_at"` // when the user joined
+	// Email is the member's email, in member lists (Members) of a Service
+	// with Users; empty otherwise, and then absent from JSON.
+	Email string `json:"email,omitempty"`
 }
 
 func memberFrom(e db.Entity) Member {
@@ -91,7 +94,8 @@ func (s *Service) IsMember(ctx context.Context, workspaceID, userID string) (boo
 }
 
 // Members lists the members of workspaceID, oldest first, as seen by the
-// member actorID. ErrNotFound when actorID is not a member.
+// member actorID, each with their email when the Service has Users (see
+// Config.Users). ErrNotFound when actorID is not a member.
 func (s *Service) Members(ctx context.Context, actorID, workspaceID string) ([]Member, error) {
 	if _, err := s.Role(ctx, workspaceID, actorID); err != nil {
 		return nil, err
@@ -107,6 +111,9 @@ func (s *Service) Members(ctx context.Context, actorID, workspaceID string) ([]M
 	out := make([]Member, len(es))
 	for i, e := range es {
 		out[i] = memberFrom(e)
+	}
+	if err := s.fillEmails(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"appkernel/auth"
@@ -35,6 +36,11 @@ type Config struct {
 	// InviteTTL is how long an invite token can be redeemed. Defaults to
 	// DefaultInviteTTL (7 days).
 	InviteTTL time.Duration
+	// Users looks up members' emails for member lists (Members, GET
+	// /{id}/members). Optional: without it members are listed without
+	// email. The kernel passes its *auth.Service; as auth is built after
+	// the Service, it may be set later with SetUsers instead.
+	Users Users
 }
 
 func (c Config) withDefaults() Config {
@@ -64,6 +70,7 @@ type Service struct {
 	store *db.Store
 	log   *slog.Logger
 	err   error // configuration error, reported by Init and by every call
+	users atomic.Pointer[usersRef]
 }
 
 var _ auth.WorkspaceHooks = (*Service)(nil)
@@ -72,7 +79,9 @@ var _ auth.WorkspaceHooks = (*Service)(nil)
 // Store) is reported by Init, which the caller must call before use.
 func New(cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, err: cfg.validate()}
+	s := &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, err: cfg.validate()}
+	s.SetUsers(cfg.Users)
+	return s
 }
 
 // Init validates the configuration and declares the tables' indexes (the
