@@ -76,7 +76,9 @@ func RequestWorkspaceID(r *http.Request) string {
 // RequireMember lets a request through only when the authenticated user is
 // a member of the request's workspace (see RequestWorkspaceID), and puts the
 // workspace id and the user's role in the context (WorkspaceIDFrom,
-// RoleFrom). Without a user: 401 "unauthorized". A workspace that does not
+// RoleFrom). Without a user it answers as auth.RequireUser does (401
+// "unauthorized", or auth's reason for refusing the request's token or
+// X-Workspace-ID). A workspace that does not
 // exist or of which the user is not a member: 404 "not_found", the same
 // response for both, so ids cannot be probed. No workspace at all: 400
 // "workspace_required".
@@ -98,7 +100,9 @@ func (s *Service) requireRole(min string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := auth.UserFrom(r.Context())
 		if !ok {
-			middleware.WriteErrorCode(w, r, http.StatusUnauthorized, "unauthorized", "authentication required")
+			// auth.RequireUser has the answer: 401, or why auth refused
+			// the request's credentials. Its inner handler is not reached.
+			auth.RequireUser(http.NotFoundHandler()).ServeHTTP(w, r)
 			return
 		}
 		wsID := RequestWorkspaceID(r)
