@@ -174,3 +174,22 @@ func TestLoginThrottleUsesTheRealClientIP(t *testing.T) {
 		}
 	})
 }
+
+// A client still sending a stale or broken access token can refresh, log in
+// and log out: Authenticate never rejects, only RequireUser does.
+func TestStaleBearerDoesNotBlockAuthRoutes(t *testing.T) {
+	tk := kerneltest.New(t, nil)
+	u := tk.User(t, "stale@example.com")
+	c := tk.Client()
+	c.Token = "expired.or.garbage"
+	var next tokens
+	c.Post(t, "/auth/refresh", map[string]any{"refresh_token": u.RefreshToken}).Expect(t, 200).JSON(t, &next)
+	c.Post(t, "/auth/login", map[string]any{"email": "stale@example.com", "password": kerneltest.Password}).Expect(t, 200)
+	c.Post(t, "/auth/logout", map[string]any{"refresh_token": next.RefreshToken}).Expect(t, 204)
+	if code := c.Get(t, "/auth/me").Expect(t, 401).ErrorCode(t); code != "invalid_token" {
+		t.Fatalf("/auth/me with a broken token: %s", code)
+	}
+	if code := c.Get(t, "/workspaces").Expect(t, 401).ErrorCode(t); code != "invalid_token" {
+		t.Fatalf("/workspaces with a broken token: %s", code)
+	}
+}

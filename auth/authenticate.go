@@ -21,12 +21,14 @@ type authenticatedKey struct{}
 
 // Authenticate reads "Authorization: Bearer <access token>" and, when the
 // token and its user and session are valid, puts the identity in the
-// request context (UserFrom, PrincipalFrom). A request without a token
-// goes on without identity; an invalid token is answered 401
-// "invalid_token". With X-Workspace-ID the request acts in that workspace
-// when the user is a member of it, and is answered 403 "forbidden"
-// otherwise. Bearer tokens starting with APIKeyPrefix are left to API-key
-// authentication.
+// request context (UserFrom, PrincipalFrom). It never rejects: a request
+// without a valid token goes on without identity, so routes that need none
+// (login, refresh, logout with a refresh token) work for a client still
+// sending a stale access token. RequireUser and RequireAdmin then answer
+// 401 "invalid_token" for an invalid token, and 403 "forbidden" when
+// X-Workspace-ID names a workspace the user is not a member of (with a
+// membership the request acts in that workspace). Bearer tokens starting
+// with APIKeyPrefix are left to API-key authentication.
 func (s *Service) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), authenticatedKey{}, true)
@@ -40,7 +42,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 			u, err = s.switchWorkspace(ctx, u, r.Header.Get(WorkspaceHeader))
 		}
 		if err != nil {
-			writeError(w, r, err)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, failureKey{}, err)))
 			return
 		}
 		ctx = WithUser(ctx, u)
@@ -51,6 +53,17 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 }
 
 type sessionKey struct{}
+
+// failureKey holds why a presented token did not authenticate the request.
+type failureKey struct{}
+
+// FailureFrom returns why the credentials a request presented were refused
+// by Authenticate (an error wrapping ErrInvalidToken or ErrForbidden), so a
+// guard other than RequireUser can answer with the same error.
+func FailureFrom(ctx context.Context) (error, bool) {
+	err, ok := ctx.Value(failureKey{}).(error)
+	return err, ok
+}
 
 // sessionFrom returns the session id of the access token that
 // authenticated ctx.

@@ -7,11 +7,13 @@ import (
 )
 
 // RequireUser answers 401 "unauthorized" unless an identity is in the
-// request context (put there by Service.Authenticate or API-key auth).
+// request context (put there by Service.Authenticate or API-key auth); a
+// request whose token Authenticate refused gets that refusal instead (401
+// "invalid_token", or 403 for a foreign X-Workspace-ID).
 func RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFrom(r.Context()); !ok {
-			writeError(w, r, ErrUnauthorized)
+			writeError(w, r, unauthenticated(r))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -24,7 +26,7 @@ func RequireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := UserFrom(r.Context())
 		if !ok {
-			writeError(w, r, ErrUnauthorized)
+			writeError(w, r, unauthenticated(r))
 			return
 		}
 		if u.Role != RoleAdmin {
@@ -33,6 +35,14 @@ func RequireAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// unauthenticated is the error for a request without identity.
+func unauthenticated(r *http.Request) error {
+	if err, ok := FailureFrom(r.Context()); ok {
+		return err
+	}
+	return ErrUnauthorized
 }
 
 // writeError renders err in the kernel's error shape. The package's own

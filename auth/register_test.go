@@ -266,9 +266,15 @@ func TestRegisterWithoutWorkspaces(t *testing.T) {
 	if s.User.WorkspaceID != "" {
 		t.Fatalf("workspace %q without workspaces", s.User.WorkspaceID)
 	}
+	// Authenticate never rejects: the request goes on without identity, and
+	// a route that needs a user answers 403.
 	r := h.do("GET", "/whoami", nil, append(bearerH(s.AccessToken), "X-Workspace-ID", "ws-x")...)
-	if r.status != http.StatusForbidden {
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"authenticated":false`) {
 		t.Fatalf("X-Workspace-ID without workspaces: %d %s", r.status, r.body)
+	}
+	r = h.do("GET", "/auth/me", nil, append(bearerH(s.AccessToken), "X-Workspace-ID", "ws-x")...)
+	if r.status != http.StatusForbidden {
+		t.Fatalf("X-Workspace-ID without workspaces on /auth/me: %d %s", r.status, r.body)
 	}
 	// An invite token cannot be honoured without workspaces.
 	r = h.do("POST", "/auth/register", map[string]string{"email": "b@example.com", "password": "solo-password", "invite_token": "x"})
