@@ -193,3 +193,17 @@ func TestStaleBearerDoesNotBlockAuthRoutes(t *testing.T) {
 		t.Fatalf("/workspaces with a broken token: %s", code)
 	}
 }
+
+// With signup closed, /auth/register with a made-up invite token answers
+// the same for a taken and a free email: no account enumeration.
+func TestRegisterWithBogusInviteDoesNotRevealAccounts(t *testing.T) {
+	tk := kerneltest.New(t, nil)
+	tk.User(t, "alice@example.com")
+	c := tk.Client()
+	c.Header = http.Header{"X-Request-Id": {"fixed-request-id"}}
+	taken := c.Post(t, "/auth/register", map[string]any{"email": "alice@example.com", "password": "a-long-password-1", "invite_token": "x"})
+	free := c.Post(t, "/auth/register", map[string]any{"email": "nobody@example.com", "password": "a-long-password-1", "invite_token": "x"})
+	if taken.Status != 403 || taken.Status != free.Status || string(taken.Body) != string(free.Body) {
+		t.Fatalf("taken: %d %s\nfree:  %d %s", taken.Status, taken.Body, free.Status, free.Body)
+	}
+}

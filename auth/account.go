@@ -78,6 +78,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		return nil, err
 	}
 	u, err := s.insertUser(ctx, newUser{email: email, hash: hash, invite: in.InviteToken, open: s.cfg.AllowSelfSignup, bootstrap: true})
+	if errors.Is(err, ErrEmailTaken) && !s.cfg.AllowSelfSignup && in.InviteToken != "" {
+		// With signup closed, a made-up invite token must not reveal which
+		// emails have accounts: a taken email reads as a bad invite (an
+		// invitee who already has an account signs in and joins instead).
+		return nil, ErrInvalidInvite
+	}
 	if err != nil {
 		return nil, err
 	}
