@@ -15,11 +15,12 @@ import (
 // producers (b.RunParallel with 64 goroutines in total). Each system gets
 // a fresh namespace, a fresh client with its library's default connection
 // pool (go-redis: 10 per GOMAXPROCS on both sides), and the same 35-byte
-// payload. The sub-benchmarks alternate system within each -count
-// repetition, so both see the same machine load.
+// payload. go test runs all -count samples of one sub-benchmark before the
+// next, so run one sample per process in a loop to make the systems
+// alternate under the same machine load:
 //
-//	go test -run '^$' -bench Enqueue -count 8 -timeout 30m > enq.txt
-//	go run golang.org/x/perf/cmd/benchstat@latest -col /system enq.txt
+//	for i in 1 2 3 4 5 6 7 8; do go test -run '^$' -bench Enqueue -count 1 -benchtime 2s -benchmem .; done > enqueue.bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /system enqueue.bench.txt
 func BenchmarkEnqueue(b *testing.B) {
 	url := os.Getenv("BENCH_REDIS_URL")
 	if url == "" {

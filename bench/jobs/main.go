@@ -110,7 +110,7 @@ func main() {
 
 	if strings.Contains(*only, "enqueue") {
 		fmt.Printf("## Enqueue throughput (jobs/s)\n\n")
-		fmt.Printf("| producers | appkernel | asynq | ratio |\n|---|---|---|---|\n")
+		fmt.Printf("| producers | appkernel | asynq | ratio | all runs (appkernel / asynq) |\n|---|---|---|---|---|\n")
 		for _, p := range []struct {
 			workers, n int
 		}{{1, *nSerial}, {64, *nParallel}} {
@@ -124,7 +124,7 @@ func main() {
 				}
 			}
 			a, q := median(res["appkernel"]), median(res["asynq"])
-			fmt.Printf("| %d | %.0f | %.0f | **%.2fx** |\n", p.workers, a, q, a/q)
+			fmt.Printf("| %d | %.0f | %.0f | **%.2fx** | %s / %s |\n", p.workers, a, q, a/q, fmts(res["appkernel"]), fmts(res["asynq"]))
 		}
 		fmt.Println()
 	}
