@@ -24,9 +24,11 @@ import (
 // escaping (invalid UTF-8 becomes \ufffd), floats formatted like
 // json.Marshal, errors as their Error() text, LogValuers resolved, groups
 // from slog.Group and WithGroup as nested objects, and every other value
-// through json.Marshal. It is several times cheaper per line than the
-// stdlib handler, which matters for a line per request: strings, numbers,
-// times and durations are formatted straight into a pooled buffer.
+// through json.Marshal. It is cheaper per line than the stdlib handler,
+// which matters for a line per request: strings, numbers (floats without
+// json.Marshal), times and durations are formatted straight into a pooled
+// buffer, and the Logger middleware's access line skips slog.Record
+// altogether (about 0.7 µs instead of 3.8 µs in middleware/BENCH.md).
 //
 // If opts is nil, the defaults are used (INFO, no source). When
 // opts.ReplaceAttr is set, NewJSONHandler returns slog.NewJSONHandler(w, opts)

@@ -12,8 +12,9 @@ import (
 
 // LoggerOptions configures Logger. The zero value is usable.
 type LoggerOptions struct {
-	// Logger receives one line per request. Defaults to a JSON handler on
-	// os.Stderr at INFO.
+	// Logger receives one line per request. Defaults to NewJSONHandler on
+	// os.Stderr at INFO; with that handler (also under NewContextHandler)
+	// the line is written without building a slog.Record.
 	Logger *slog.Logger
 
 	// Debug shows the text of internal errors (and recovered panics) to the

@@ -10,8 +10,9 @@ import (
 // StackOptions configures Stack. The zero value gives the defaults of every
 // middleware.
 type StackOptions struct {
-	// Logger receives access lines and panics. Defaults to a JSON handler
-	// on os.Stderr at INFO.
+	// Logger receives access lines and panics. Defaults to NewJSONHandler
+	// on os.Stderr at INFO. The access line is cheapest when the logger's
+	// handler is NewJSONHandler (or NewContextHandler over it).
 	Logger *slog.Logger
 
 	// Debug shows internal error and panic text to clients in 500
