@@ -19,6 +19,8 @@
 // least the invite's (owner > admin > member); removing a member (or a
 // member leaving) also revokes their open invites. An admin who is removed
 // cannot come back through invites they sent to addresses they control.
+// Redeem a token with POST /workspaces/join and the body {"token": "..."}
+// (bodies stay out of access logs); POST /workspaces/join/{token} works too.
 // Owners and admins list the open invites of a workspace (ListInvites;
 // tokens are never shown again) and revoke them (RevokeInvite).
 //

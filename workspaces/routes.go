@@ -21,7 +21,12 @@ import (
 //	DELETE /{id}/members/{user_id}    → 204 (owners, admins, or a member leaving)
 //	GET    /{id}/invites              → 200 open invites, without tokens (owners, admins)
 //	DELETE /{id}/invites/{invite_id}  → 204 the invite is revoked (owners, admins)
-//	POST   /join/{token}              → 200 the caller's new membership
+//	POST   /join                      {"token"} → 200 the caller's new membership
+//	POST   /join/{token}              → 200 the same, the token in the path
+//
+// Prefer POST /join with the token in the body: request bodies stay out of
+// access logs, paths do not. The path form is kept for compatibility and
+// for links; its token reaches any access log that does not redact it.
 //
 // A workspace the caller is not a member of is 404 "not_found" on every
 // route, like one that does not exist.
@@ -36,6 +41,7 @@ func (s *Service) Routes() http.Handler {
 	r.Use(auth.RequireUser)
 	r.Post("/", s.handleCreate)
 	r.Get("/", s.handleList)
+	r.Post("/join", s.handleJoinBody)
 	r.Post("/join/{token}", s.handleJoin)
 	r.Route("/{id}", func(r chi.Router) {
 		r.Use(s.RequireMember)
@@ -145,6 +151,26 @@ func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
 	m, err := s.Join(r.Context(), user(r), chi.URLParam(r, "token"))
+	if err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	middleware.WriteJSON(w, http.StatusOK, m)
+}
+
+func (s *Service) handleJoinBody(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := middleware.DecodeJSON(r, &in); err != nil {
+		middleware.WriteError(w, r, err)
+		return
+	}
+	if in.Token == "" {
+		middleware.WriteError(w, r, invalid("token is required"))
+		return
+	}
+	m, err := s.Join(r.Context(), user(r), in.Token)
 	if err != nil {
 		middleware.WriteError(w, r, err)
 		return

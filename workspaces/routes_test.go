@@ -97,9 +97,12 @@ func TestRoutesRequireUser(t *testing.T) {
 			{"POST", "/workspaces/" + alice.WorkspaceID + "/invite"},
 			{"DELETE", "/workspaces/" + alice.WorkspaceID + "/members/" + alice.ID},
 			{"POST", "/workspaces/join/" + inv.Token},
+			{"POST", "/workspaces/join"},
+			{"GET", "/workspaces/" + alice.WorkspaceID + "/invites"},
+			{"DELETE", "/workspaces/" + alice.WorkspaceID + "/invites/" + inv.ID},
 			{"GET", "/probe?workspace_id=" + alice.WorkspaceID},
 		} {
-			h.do(anon, c.method, c.path, map[string]string{"name": "x", "email": "bob@example.com"}).expectError(t, 401, "unauthorized")
+			h.do(anon, c.method, c.path, map[string]string{"name": "x", "email": "bob@example.com", "token": inv.Token}).expectError(t, 401, "unauthorized")
 		}
 		// The anonymous join did not spend the token.
 		bob := h.user("bob@example.com")
