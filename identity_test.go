@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"appkernel"
+	"appkernel/auth"
 	"appkernel/db/dbtest"
 	"appkernel/internal/testenv"
 	"appkernel/kerneltest"
@@ -205,5 +207,32 @@ func TestRegisterWithBogusInviteDoesNotRevealAccounts(t *testing.T) {
 	free := c.Post(t, "/auth/register", map[string]any{"email": "nobody@example.com", "password": "a-long-password-1", "invite_token": "x"})
 	if taken.Status != 403 || taken.Status != free.Status || string(taken.Body) != string(free.Body) {
 		t.Fatalf("taken: %d %s\nfree:  %d %s", taken.Status, taken.Body, free.Status, free.Body)
+	}
+}
+
+// X-Workspace-ID follows membership changes: a refusal is not remembered,
+// and a removed member loses access within auth.MembershipCacheTTL.
+func TestWorkspaceSwitchFollowsMembership(t *testing.T) {
+	tk := kerneltest.New(t, nil)
+	owner, bob := tk.User(t, "owner@example.com"), tk.User(t, "bob@example.com")
+	var team struct{ ID string }
+	owner.Post(t, "/workspaces", map[string]any{"name": "Team"}).Expect(t, 201).JSON(t, &team)
+	bob.Header = http.Header{"X-Workspace-Id": {team.ID}}
+	bob.Get(t, "/auth/me").Expect(t, 403)
+
+	var inv struct{ Token string }
+	owner.Post(t, "/workspaces/"+team.ID+"/invite", map[string]any{"email": "bob@example.com", "role": "member"}).Expect(t, 201).JSON(t, &inv)
+	bob.Header = nil
+	bob.Post(t, "/workspaces/join/"+inv.Token, nil).Expect(t, 200)
+	bob.Header = http.Header{"X-Workspace-Id": {team.ID}}
+	bob.Get(t, "/auth/me").Expect(t, 200) // at once: the refusal was not cached
+
+	owner.Delete(t, "/workspaces/"+team.ID+"/members/"+bob.UserID).Expect(t, 204)
+	deadline := time.Now().Add(auth.MembershipCacheTTL + 2*time.Second)
+	for bob.Get(t, "/auth/me").Status != 403 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a removed member still switches into the workspace after %s", auth.MembershipCacheTTL)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

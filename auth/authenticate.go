@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"appkernel/middleware"
 )
@@ -147,9 +148,15 @@ func (s *Service) cachedUser(ctx context.Context, id string) (userState, error) 
 	})
 }
 
+// MembershipCacheTTL bounds how long a workspace membership seen by
+// SwitchWorkspace is remembered: a removed member loses X-Workspace-ID
+// access within it, on every instance.
+const MembershipCacheTTL = 5 * time.Second
+
 // SwitchWorkspace returns u acting in workspaceID when u is a member of
-// it (membership is cached for IdentityCacheTTL); "" or u's current
-// workspace returns u unchanged. Error: ErrForbidden.
+// it (a membership is cached for at most MembershipCacheTTL; a refusal is
+// not cached); "" or u's current workspace returns u unchanged. Error:
+// ErrForbidden.
 func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID string) (User, error) {
 	return s.switchWorkspace(ctx, u, workspaceID)
 }
@@ -162,13 +169,17 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 	if hooks == nil || len(ws) > 128 {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
-	member, err := s.members.get(ctx, u.ID+"\x00"+ws, func(ctx context.Context) (bool, error) {
+	key := u.ID + "\x00" + ws
+	member, err := s.members.get(ctx, key, func(ctx context.Context) (bool, error) {
 		return hooks.IsMember(ctx, ws, u.ID)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("auth: workspace membership: %w", err)
 	}
 	if !member {
+		// Only memberships are cached: someone who just joined is let in
+		// at once.
+		s.members.forget(key)
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
 	u.WorkspaceID = ws

@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		verified:      newTTLCache[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		users:         newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		sessions:      newTTLCache[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
-		members:       newTTLCache[bool](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		members:       newTTLCache[bool](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
 	}
 	if cfg.Redis != nil {
 		s.throttle = &redisThrottler{rdb: cfg.Redis, prefix: cfg.RedisPrefix, now: cfg.Now}

@@ -23,6 +23,7 @@ import (
 
 	"appkernel"
 	"appkernel/auth"
+	"appkernel/middleware"
 )
 
 // Options tunes the kernel a test starts.
@@ -61,7 +62,7 @@ func New(t testing.TB, opts *Options) *Kernel {
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
 	cfg.DevAutostart = false
 	cfg.JWTSecret = "kerneltest-secret-kerneltest-secret-0123456789"
-	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = slog.New(middleware.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Config != nil {
 		opts.Config(&cfg)
 	}
