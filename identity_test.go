@@ -3,6 +3,7 @@ package appkernel_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,6 +225,9 @@ func TestWorkspaceSwitchFollowsMembership(t *testing.T) {
 	owner.Post(t, "/workspaces/"+team.ID+"/invite", map[string]any{"email": "bob@example.com", "role": "member"}).Expect(t, 201).JSON(t, &inv)
 	bob.Header = nil
 	bob.Post(t, "/workspaces/join/"+inv.Token, nil).Expect(t, 200)
+	if strings.Contains(tk.Logs.String(), inv.Token) {
+		t.Fatal("the invite token in the join path reached the logs")
+	}
 	bob.Header = http.Header{"X-Workspace-Id": {team.ID}}
 	bob.Get(t, "/auth/me").Expect(t, 200) // at once: the refusal was not cached
 

@@ -192,6 +192,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			return fmt.Errorf("appkernel: auth: %w", err)
 		}
 		k.auth = a
+		k.ws.SetUsers(a) // member lists show emails
 		signup := "invite only"
 		if cfg.AllowSelfSignup {
 			signup = "open"

@@ -30,6 +30,12 @@ func (c *logCapture) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
+func (c *logCapture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
 func (c *logCapture) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -132,6 +138,10 @@ func newApp(mws []func(http.Handler) http.Handler) http.Handler {
 			return
 		}
 		middleware.WriteJSON(w, http.StatusCreated, in)
+	})
+	r.Get("/secret/{token}", func(w http.ResponseWriter, r *http.Request) {
+		middleware.RedactPath(r.Context(), "/secret/[redacted]")
+		middleware.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
 	})
 	r.Get("/panic", func(w http.ResponseWriter, r *http.Request) {
 		panic("secret internal detail")

@@ -116,10 +116,14 @@ func accessLineHandler(h slog.Handler) *jsonHandler {
 // line is written without a slog.Record at all.
 func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, level slog.Level, end time.Time, d time.Duration,
 	r *http.Request, rctx *chi.Context, st *requestState, status int) {
+	path := r.URL.Path
+	if st.logPath != "" {
+		path = st.logPath
+	}
 	line := accessLine{
 		method:     r.Method,
 		route:      rctx.RoutePattern(),
-		path:       r.URL.Path,
+		path:       path,
 		status:     status,
 		bytes:      st.rw.bytes,
 		durationMS: float64(d.Microseconds()) / 1000,

@@ -47,6 +47,20 @@ func TestLoggerAccessLine(t *testing.T) {
 	}
 }
 
+func TestLoggerRedactPath(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, middleware.StackOptions{})
+	resp := srv.do(t, http.MethodGet, "/secret/inv_topsecret", nil, nil)
+	resp.Body.Close()
+	line := srv.logs.accessLine(t, resp.Header.Get("X-Request-ID"))
+	if line["path"] != "/secret/[redacted]" || line["route"] != "/secret/{token}" {
+		t.Fatalf("access line %v", line)
+	}
+	if strings.Contains(srv.logs.String(), "inv_topsecret") {
+		t.Fatalf("the secret path reached the logs:\n%s", srv.logs.String())
+	}
+}
+
 func TestLoggerLevels(t *testing.T) {
 	t.Parallel()
 	srv := newTestServer(t, middleware.StackOptions{})

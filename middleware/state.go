@@ -27,6 +27,7 @@ type requestState struct {
 	clientIP     string
 	trustedPeer  bool // the direct peer is a trusted proxy (see RealIP)
 	userID       string
+	logPath      string // replaces the URL path in the access line (see RedactPath)
 	err          error  // a real fault (status 500) to log
 	stack        []byte // stack of a recovered panic
 	debug        bool
@@ -80,6 +81,16 @@ func withState(r *http.Request) (*http.Request, *requestState) {
 func SetUserID(ctx context.Context, id string) {
 	if st := stateFromContext(ctx); st != nil {
 		st.userID = id
+	}
+}
+
+// RedactPath replaces the path written in the request's access line, for
+// routes whose path carries a secret (a token in the URL): call it from the
+// handler, e.g. RedactPath(ctx, "/workspaces/join/[redacted]"). It does
+// nothing outside the stack.
+func RedactPath(ctx context.Context, path string) {
+	if st := stateFromContext(ctx); st != nil {
+		st.logPath = path
 	}
 }
 

@@ -150,6 +150,7 @@ func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
+	middleware.RedactPath(r.Context(), "/workspaces/join/[redacted]")
 	m, err := s.Join(r.Context(), user(r), chi.URLParam(r, "token"))
 	if err != nil {
 		middleware.WriteError(w, r, err)
