@@ -80,16 +80,16 @@ func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, ms
 	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg, RequestID: id}})
 }
 
-// DecodeJSON decodes the request body into dst. It refuses a Content-Type
-// other than application/json (415), a body over the limit (413, see
+// DecodeJSON decodes the request body into dst. It refuses a missing
+// Content-Type or one other than application/json (415), a body over the limit (413, see
 // BodyLimit; 1 MiB when no BodyLimit runs), malformed JSON, unknown fields and
 // trailing data (400). The returned error is an *Error ready for WriteError.
 func DecodeJSON(r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
-		}
+	// A missing Content-Type is refused too: browsers send cross-origin
+	// bodies without one (or as text/plain) without a CORS preflight.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	}
 	body := r.Body
 	if body == nil {

@@ -22,7 +22,7 @@ func TestJoinWithBody(t *testing.T) {
 		h.do(bob, "POST", "/workspaces/join", map[string]string{}).expectError(t, 422, "validation_error")
 		h.do(bob, "POST", "/workspaces/join", map[string]string{"token": ""}).expectError(t, 422, "validation_error")
 		h.do(bob, "POST", "/workspaces/join", map[string]string{"token": inv.Token, "role": "owner"}).expectError(t, 400, "invalid_json")
-		h.do(bob, "POST", "/workspaces/join", nil).expectError(t, 400, "invalid_json")
+		h.do(bob, "POST", "/workspaces/join", nil).expectError(t, 415, "unsupported_media_type") // no body, no Content-Type
 
 		var m Member
 		h.do(bob, "POST", "/workspaces/join", body).expect(t, 200, &m)
