@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/mail"
 	"strings"
+	"time"
 
 	"appkernel/db"
 )
@@ -138,6 +140,7 @@ type newUser struct {
 // the unique index on first_admin lets exactly one concurrent registration
 // become the bootstrap admin — the others are retried as ordinary users.
 func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
+	busy := 0
 	for {
 		var u User
 		var first bool
@@ -189,6 +192,16 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 		if err == nil {
 			s.log.InfoContext(ctx, "user created", "user_id", u.ID, "role", u.Role)
 			return u, nil
+		}
+		if errors.Is(err, db.ErrBusy) && busy < maxBusyRetries {
+			// Concurrent first registrations fight over the same unique
+			// keys; MySQL answers some with deadlocks the store already
+			// retried. Keep trying a little longer before giving up.
+			busy++
+			if werr := sleepJitter(ctx, busy); werr != nil {
+				return User{}, fmt.Errorf("auth: create user: %w", err)
+			}
+			continue
 		}
 		if !errors.Is(err, db.ErrConflict) {
 			return User{}, fmt.Errorf("auth: create user: %w", err)
@@ -436,4 +449,21 @@ func userOf(e db.Entity) User {
 		u.IsActive = false
 	}
 	return u
+}
+
+// maxBusyRetries bounds insertUser's own retries of a transaction the
+// store gave up on as busy (deadlocks under concurrent registrations).
+const maxBusyRetries = 8
+
+// sleepJitter waits a random 5–25 ms times attempt, or until ctx is done.
+func sleepJitter(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt) * (5*time.Millisecond + time.Duration(rand.Int64N(int64(20*time.Millisecond))))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
