@@ -86,8 +86,9 @@ type core struct {
 	obsMu     sync.RWMutex
 	observers []func(context.Context, Change)
 
-	structs sync.Map // reflect.Type -> *structInfo
-	parsed  parseCache
+	structs  sync.Map // reflect.Type -> *structInfo
+	decoders sync.Map // reflect.Type -> *decodePlan
+	parsed   parseCache
 
 	wstmts, rstmts *stmtCache // prepared statements of w and r (the same when w == r)
 
