@@ -337,8 +337,16 @@ func (k *Kernel) readyChecks() []health.Check {
 	return checks
 }
 
-// ServeHTTP serves a request through the kernel's stack and routes.
-func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) { k.handler.ServeHTTP(w, r) }
+// ServeHTTP serves a request through the kernel's stack and routes. A
+// liveness probe (GET /healthz) is answered before the stack: it is never
+// logged, limited or metered, and must stay cheap under load.
+func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		health.Live(w, r)
+		return
+	}
+	k.handler.ServeHTTP(w, r)
+}
 
 // Mount attaches an app router at pattern (e.g. "/widgets"); its requests
 // pass through the whole kernel stack. Call it before serving.

@@ -21,12 +21,19 @@ type Check struct {
 // MaxCheckTime bounds each readiness check.
 const MaxCheckTime = 2 * time.Second
 
-var okBody = []byte("{\"status\":\"ok\"}\n")
+var (
+	okBody   = []byte("{\"status\":\"ok\"}\n")
+	jsonType = []string{"application/json"}
+	nosniff  = []string{"nosniff"}
+	noStore  = []string{"no-store"}
+)
 
 // Live answers 200 {"status":"ok"} while the process runs.
 func Live(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
+	h["Content-Type"] = jsonType
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(okBody)
 }
