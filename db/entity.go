@@ -163,7 +163,13 @@ func (s *Store) save(ctx context.Context, table string, fields []field, id strin
 	if fresh {
 		id = newID()
 	}
-	err = s.write(ctx, func(q querier) error {
+	write := s.write
+	if fresh && !history && s.tx == nil {
+		// A new row without history is one INSERT: it needs no
+		// transaction of its own (a refresh token, a delivery).
+		write = s.writeSingle
+	}
+	err = write(ctx, func(q querier) error {
 		now := s.c.now()
 		var old Entity
 		if !fresh {
@@ -458,6 +464,20 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 	}
 	for try := 1; ; try++ {
 		err := s.writeOnce(ctx, fn)
+		if err == nil || try == maxBusyRuns || s.c.d.classify(err) != errBusy {
+			return err
+		}
+		if berr := backoff(ctx, try); berr != nil {
+			return err
+		}
+	}
+}
+
+// writeSingle runs fn, which issues exactly one statement, on the write
+// pool in autocommit mode, retrying it like write does.
+func (s *Store) writeSingle(ctx context.Context, fn func(q querier) error) error {
+	for try := 1; ; try++ {
+		err := fn(s.c.w)
 		if err == nil || try == maxBusyRuns || s.c.d.classify(err) != errBusy {
 			return err
 		}
