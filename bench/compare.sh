@@ -22,7 +22,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wr
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "building in $work" >&2
@@ -34,11 +34,13 @@ wait_http() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 
 # PocketBase with SEED posts and its bench user.
 "$work/pbserve" -seed "$SEED" -http 127.0.0.1:$PBPORT -dir "$work/pb" >"$work/pb.log" 2>&1 &
 pids+=($!)
+PBPID=$!
 # appkernel: SEED widgets of one user, then the example service.
 mkdir -p "$work/app"
 TOKEN=$(cd "$work/app" && "$work/widgetseed" -n "$SEED")
 (cd "$work/app" && PORT=$AKPORT exec "$work/widgets") >"$work/app.log" 2>&1 &
 pids+=($!)
+AKPID=$!
 wait_http http://127.0.0.1:$PBPORT/api/health
 wait_http http://127.0.0.1:$AKPORT/healthz
 PBTOKEN=$(curl -s -X POST 127.0.0.1:$PBPORT/api/collections/users/auth-with-password \
@@ -64,27 +66,35 @@ refresh_ak() {
   echo "$(sed -n 's/.*rotations.*(\([0-9.]*\)\/s).*/\1/p' <<<"$out" | head -1) $(awk '$1 == "errors" {print $2}' <<<"$out" | head -1)"
 }
 
+# swap pauses PocketBase and resumes appkernel between the two halves of a run.
+swap() { kill -STOP "$PBPID"; kill -CONT "$AKPID"; sleep 1; }
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 printf '%-8s %-4s %12s %12s %8s\n' work run pocketbase appkernel ratio
 for w in "${WORKS[@]}"; do
   pb_all=(); ak_all=()
   for i in $(seq 1 "$RUNS"); do
+    # Each side is measured alone: the other server is paused (SIGSTOP), so
+    # neither run pays for the other's background work (PocketBase writes
+    # its request log after a burst).
+    kill -STOP "$AKPID"; sleep 1
     case $w in
       health)
-        pb=$(rate wrk -t2 -c50 -d"$DUR" http://127.0.0.1:$PBPORT/api/health)
+        pb=$(rate wrk -t2 -c50 -d"$DUR" http://127.0.0.1:$PBPORT/api/health); swap
         ak=$(rate wrk -t2 -c50 -d"$DUR" http://127.0.0.1:$AKPORT/healthz) ;;
       list)
-        pb=$(rate wrk -t2 -c50 -d"$DUR" -H "Authorization: $PBTOKEN" "http://127.0.0.1:$PBPORT/api/collections/posts/records?perPage=20&skipTotal=1")
+        pb=$(rate wrk -t2 -c50 -d"$DUR" -H "Authorization: $PBTOKEN" "http://127.0.0.1:$PBPORT/api/collections/posts/records?perPage=20&skipTotal=1"); swap
         ak=$(rate wrk -t2 -c50 -d"$DUR" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$AKPORT/widgets?limit=20") ;;
       create)
-        pb=$(AUTH=$PBTOKEN rate wrk -t2 -c50 -d"$DUR" -s "$SHARED/bench/wrk/post-json.lua" http://127.0.0.1:$PBPORT/api/collections/posts/records)
+        pb=$(AUTH=$PBTOKEN rate wrk -t2 -c50 -d"$DUR" -s "$SHARED/bench/wrk/post-json.lua" http://127.0.0.1:$PBPORT/api/collections/posts/records); swap
         ak=$(AUTH="Bearer $TOKEN" rate wrk -t2 -c50 -d"$DUR" -s "$SHARED/bench/wrk/post-json.lua" http://127.0.0.1:$AKPORT/widgets) ;;
       refresh)
-        pb=$(refresh_pb)
+        pb=$(refresh_pb); swap
         ak=$(refresh_ak) ;;
       *) echo "unknown work $w (health list create refresh)" >&2; exit 2 ;;
     esac
+    kill -CONT "$PBPID"
     pb_all+=("${pb%% *}"); ak_all+=("${ak%% *}")
     printf '%-8s %-4s %12s %12s %8s   errors: pb %s, ak %s   load %s\n' "$w" "$i" "${pb%% *}" "${ak%% *}" \
       "$(awk -v a="${ak%% *}" -v p="${pb%% *}" 'BEGIN {printf "%.2f", (p>0 ? a/p : 0)}')" "${pb##* }" "${ak##* }" "$(cut -d' ' -f1 /proc/loadavg)"

@@ -49,7 +49,7 @@ func run(ctx context.Context, name string, n int, email, password string) error 
 	}
 	defer k.Close()
 	store := k.DB()
-	if err := store.EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at"}, false); err != nil {
+	if err := store.EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at", "id"}, false); err != nil {
 		return err
 	}
 

@@ -48,8 +48,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer k.Close()
 
-	// Lists read a user's newest widgets first: index what they filter and sort on.
-	if err := k.DB().EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at"}, false); err != nil {
+	// Lists read a user's newest widgets first: index what they filter and
+	// sort on (id breaks ties between equal timestamps).
+	if err := k.DB().EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at", "id"}, false); err != nil {
 		return err
 	}
 	k.Mount("/widgets", Routes(k))
