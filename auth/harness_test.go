@@ -3,26 +3,22 @@ package auth
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql", to create test databases
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create test schemas
 	"github.com/redis/go-redis/v9"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
@@ -130,9 +126,9 @@ func openStore(t testing.TB, dialect string) *db.Store {
 	case "sqlite-file": // WAL on disk, as a service runs
 		u = "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")
 	case "postgres":
-		u = freshPostgres(t, testenv.PostgresURL(t))
+		u = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
 	case "mysql":
-		u = freshMySQL(t, testenv.MySQLURL(t))
+		u = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
 	default:
 		t.Fatalf("unknown dialect %q", dialect)
 	}
@@ -142,54 +138,6 @@ func openStore(t testing.TB, dialect string) *db.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func uniqueName(t testing.TB) string {
-	return fmt.Sprintf("auth_%d_%d", time.Now().UnixNano()%1e12, prefixSeq.Add(1))
-}
-
-// freshPostgres creates a schema for the test and returns base with
-// search_path pointing at it.
-func freshPostgres(t testing.TB, base string) string {
-	t.Helper()
-	conn, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	name := uniqueName(t)
-	if _, err := conn.Exec(`CREATE SCHEMA ` + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(`DROP SCHEMA ` + name + ` CASCADE`) })
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + name
-}
-
-// freshMySQL creates a database for the test and returns its URL.
-func freshMySQL(t testing.TB, base string) string {
-	t.Helper()
-	pu, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass, _ := pu.User.Password()
-	dsn := fmt.Sprintf("%s:%s@tcp(%s)/", pu.User.Username(), pass, pu.Host)
-	conn, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	name := uniqueName(t)
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec("DROP DATABASE " + name) })
-	pu.Path = "/" + name
-	return pu.String()
 }
 
 // withRedis keeps the throttling of the harness in Redis under a prefix

@@ -3,26 +3,21 @@ package workspaces
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/go-chi/chi/v5"
-	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql", to create test databases
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create test schemas
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
@@ -211,9 +206,9 @@ func openStore(t *testing.T, dialect string) *db.Store {
 	case "sqlite":
 		u = "sqlite://:memory:"
 	case "postgres":
-		u = freshPostgres(t, testenv.PostgresURL(t))
+		u = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
 	case "mysql":
-		u = freshMySQL(t, testenv.MySQLURL(t))
+		u = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
 	default:
 		t.Fatalf("unknown dialect %q", dialect)
 	}
@@ -223,55 +218,6 @@ func openStore(t *testing.T, dialect string) *db.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-var nameSeq atomic.Int64
-
-func uniqueName() string {
-	return fmt.Sprintf("ws_%d_%d", time.Now().UnixNano()%1e12, nameSeq.Add(1))
-}
-
-// freshPostgres creates a schema for the test and returns base with
-// search_path pointing at it.
-func freshPostgres(t *testing.T, base string) string {
-	t.Helper()
-	conn, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	name := uniqueName()
-	if _, err := conn.Exec(`CREATE SCHEMA ` + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(`DROP SCHEMA ` + name + ` CASCADE`) })
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + name
-}
-
-// freshMySQL creates a database for the test and returns its URL.
-func freshMySQL(t *testing.T, base string) string {
-	t.Helper()
-	pu, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass, _ := pu.User.Password()
-	conn, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/", pu.User.Username(), pass, pu.Host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	name := uniqueName()
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec("DROP DATABASE " + name) })
-	pu.Path = "/" + name
-	return pu.String()
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
