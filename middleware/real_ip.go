@@ -100,14 +100,27 @@ func (rip realIP) isTrusted(a netip.Addr) bool {
 // and whether the address came from a forwarding header.
 func (rip realIP) resolve(r *http.Request) (client string, trustedPeer, fromHeader bool) {
 	host := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
 	if len(rip.trusted) == 0 {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 		return host, false, false
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !rip.isTrusted(peer) {
+	var peer netip.Addr
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		// The usual "ip:port" or "[ip]:port": one parse gives both.
+		peer = ap.Addr()
+		host = host[:strings.LastIndexByte(host, ':')]
+		if host[0] == '[' {
+			host = host[1 : len(host)-1]
+		}
+	} else {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		peer, _ = netip.ParseAddr(host)
+	}
+	if !peer.IsValid() || !rip.isTrusted(peer) {
 		return host, false, false
 	}
 	if a, ok := rip.fromForwardedFor(r.Header["X-Forwarded-For"], peer); ok {

@@ -38,6 +38,11 @@ func TestRealIP(t *testing.T) {
 		{"IPv4-mapped IPv6 peer", "[::ffff:10.0.0.2]:4000", []string{"198.51.100.7"}, "", "198.51.100.7", "198.51.100.7"},
 		{"single trusted IP", "192.168.1.1:4000", []string{"198.51.100.7"}, "", "198.51.100.7", "198.51.100.7"},
 		{"neighbour of single trusted IP", "192.168.1.2:4000", []string{"198.51.100.7"}, "", "192.168.1.2", "192.168.1.2:4000"},
+		{"untrusted IPv6 peer: address without brackets", "[2001:db8::9]:4000", []string{"198.51.100.7"}, "", "2001:db8::9", "[2001:db8::9]:4000"},
+		{"untrusted peer with a zone", "[fe80::1%eth0]:4000", []string{"198.51.100.7"}, "", "fe80::1%eth0", "[fe80::1%eth0]:4000"},
+		{"trusted peer without a port", "10.0.0.2", []string{"198.51.100.7"}, "", "198.51.100.7", "198.51.100.7"},
+		{"untrusted peer without a port", "203.0.113.5", []string{"198.51.100.7"}, "", "203.0.113.5", "203.0.113.5"},
+		{"peer that is not an address", "pipe", []string{"198.51.100.7"}, "", "pipe", "pipe"},
 	}
 	mw, err := middleware.RealIP(trusted)
 	if err != nil {

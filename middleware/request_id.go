@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
 	"unsafe"
@@ -79,16 +81,16 @@ func validRequestID(id string) bool {
 // with crypto/rand, and several times cheaper on the hot path. A request
 // ID must never be used as a secret.
 func putUUID(b *[36]byte) {
-	hi, lo := rand.Uint64(), rand.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4: bits 48-51 of the first half
-	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10
-	const hex = "0123456789abcdef"
-	// Text positions of the 32 digits, most significant first.
-	const pos = "\x00\x01\x02\x03\x04\x05\x06\x07\x09\x0a\x0b\x0c\x0e\x0f\x10\x11" +
-		"\x13\x14\x15\x16\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23"
-	for i := range 16 {
-		b[pos[i]] = hex[hi>>(60-4*i)&0xf]
-		b[pos[16+i]] = hex[lo>>(60-4*i)&0xf]
-	}
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], rand.Uint64()&^(0xf<<12)|0x4<<12) // version 4
+	binary.BigEndian.PutUint64(raw[8:], rand.Uint64()&^(0x3<<62)|0x2<<62) // variant 10
+	hex.Encode(b[0:8], raw[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], raw[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], raw[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], raw[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], raw[10:])
 }
