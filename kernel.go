@@ -292,7 +292,7 @@ func (k *Kernel) routes() error {
 		r.Mount("/workspaces", k.ws.Routes())
 	}
 	k.root = r
-	k.handler = r
+	k.handler = middleware.Root(r)
 	return nil
 }
 

@@ -6,6 +6,9 @@
 //
 //	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → (metering, auth, rate limit)
 //
+// Root serves the router that uses it: it makes the stack's per-request
+// state and chi's route context in one copy of the request instead of two.
+//
 // Each piece is also usable alone: RequestID is a plain middleware; the
 // configurable ones (RealIP, Logger, Recover, SecurityHeaders, CORS,
 // BodyLimit) are constructors that check their settings and return an error

@@ -13,8 +13,9 @@ import (
 )
 
 // The kernel's wiring: the default stack on the root chi router, the JSON
-// 404/405 handlers, then the routes. Every response carries the request ID
-// and the security headers; the access line is JSON on the logger.
+// 404/405 handlers, then the routes, served through Root. Every response
+// carries the request ID and the security headers; the access line is JSON
+// on the logger.
 func ExampleStack() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
 		// Drop the changing fields so the example's output is stable.
@@ -48,7 +49,8 @@ func ExampleStack() {
 	req := httptest.NewRequest(http.MethodGet, "/widgets/42", nil)
 	req.Header.Set("X-Request-ID", "req-42")
 	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, req)
+	h := middleware.Root(r) // what http.Server serves
+	h.ServeHTTP(rec, req)
 	fmt.Println(rec.Code, rec.Header().Get("X-Request-ID"), rec.Header().Get("X-Content-Type-Options"))
 	fmt.Print(rec.Body.String())
 	// Output:

@@ -102,7 +102,7 @@ type testServer struct {
 }
 
 // newTestServer serves a small app behind the full default stack, the way
-// the kernel wires it.
+// the kernel wires it (Router.Use, served through Root).
 func newTestServer(t *testing.T, opts middleware.StackOptions) *testServer {
 	t.Helper()
 	logs := &logCapture{}
@@ -113,12 +113,14 @@ func newTestServer(t *testing.T, opts middleware.StackOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newApp(mws))
+	srv := httptest.NewServer(middleware.Root(newApp(mws)))
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, logs: logs}
 }
 
-func newApp(mws []func(http.Handler) http.Handler) http.Handler {
+// newApp is the test app's root router using mws; newTestServer serves it
+// behind Root.
+func newApp(mws []func(http.Handler) http.Handler) *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(mws...)
 	r.NotFound(middleware.NotFound)

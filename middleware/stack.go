@@ -51,8 +51,8 @@ type StackOptions struct {
 //
 // Use it on the root chi router, before any route, and install NotFound and
 // MethodNotAllowed there too so unknown routes and wrong methods get the
-// JSON error shape with a request ID. Bad options are an error naming the
-// field.
+// JSON error shape with a request ID; serve that router through Root, which
+// saves a copy of each request. Bad options are an error naming the field.
 func Stack(opts StackOptions) ([]func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {

@@ -45,11 +45,19 @@ func benchRouter(b *testing.B, mws []func(http.Handler) http.Handler) http.Handl
 	return r
 }
 
+// kernelRouter is benchRouter behind Root, the way the kernel serves its
+// root router.
+func kernelRouter(b *testing.B, mws []func(http.Handler) http.Handler) http.Handler {
+	return middleware.Root(benchRouter(b, mws).(chi.Router))
+}
+
 // BenchmarkStack serves the same JSON 200 through bare chi and through chi
 // with the full default stack (request ID generated, real IP with a trusted
 // proxy list, JSON access log to io.Discard through the kernel's default
-// handler NewJSONHandler, recover, security headers, CORS, body limit).
-// "full_slog" is the same stack logging through slog.NewJSONHandler.
+// handler NewJSONHandler, recover, security headers, CORS, body limit),
+// served the kernel's way: behind Root. "full_without_root" is the same
+// router served directly (Router.Use alone), "full_slog" the full stack
+// logging through slog.NewJSONHandler.
 //
 // Besides wall time (ns/op) every case reports cpu-ns/op: the process's CPU
 // time per request, garbage collection included. On a shared machine wall
@@ -108,10 +116,13 @@ func BenchmarkStack(b *testing.B) {
 		bare = run(b, benchRouter(b, nil))
 	})
 	b.Run("full", func(b *testing.B) {
+		overhead(b, run(b, kernelRouter(b, full)), bare)
+	})
+	b.Run("full_without_root", func(b *testing.B) {
 		overhead(b, run(b, benchRouter(b, full)), bare)
 	})
 	b.Run("full_slog", func(b *testing.B) {
-		overhead(b, run(b, benchRouter(b, fullSlog)), bare)
+		overhead(b, run(b, kernelRouter(b, fullSlog)), bare)
 	})
 
 	// paired alternates blocks of bare and full requests in one loop. Its
@@ -120,7 +131,7 @@ func BenchmarkStack(b *testing.B) {
 	// runtime.ReadMemStats stops the world, and calling it between blocks
 	// made the blocks after it slower.
 	b.Run("paired", func(b *testing.B) {
-		bareH, fullH := benchRouter(b, nil), benchRouter(b, full)
+		bareH, fullH := benchRouter(b, nil), kernelRouter(b, full)
 		req, w := newReq()
 		const block = 128
 		var tBare, tFull time.Duration
@@ -159,7 +170,7 @@ func BenchmarkStack(b *testing.B) {
 	// alone writing an access line of the same shape from a slog.Record.
 	quiet := stack(middleware.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b.Run("full_info_log_off", func(b *testing.B) {
-		overhead(b, run(b, benchRouter(b, quiet)), bare)
+		overhead(b, run(b, kernelRouter(b, quiet)), bare)
 	})
 	lineOnly := func(b *testing.B, h slog.Handler) {
 		ctx := context.Background()
@@ -185,8 +196,9 @@ func BenchmarkStack(b *testing.B) {
 	b.Run("line_only_kernel", func(b *testing.B) { lineOnly(b, middleware.NewJSONHandler(io.Discard, nil)) })
 }
 
-// BenchmarkStackLayers shows where the stack's cost goes: the default
-// chain is built up one middleware at a time (access log at WARN, so only
+// BenchmarkStackLayers shows where the stack's cost goes: Root over bare
+// chi, then the default chain built up one middleware at a time behind it
+// (access log at WARN, so only
 // the middleware's own work counts; "line_only_*" of BenchmarkStack is
 // the line), and each prefix serves blocks of requests in turn. Metrics are
 // process CPU ns per request of each prefix; the difference between
@@ -196,10 +208,10 @@ func BenchmarkStackLayers(b *testing.B) {
 		Logger:         slog.New(middleware.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TrustedProxies: []string{"10.0.0.0/8"},
 	})
-	names := []string{"0_bare_chi", "1_request_id", "2_real_ip", "3_logger", "4_recover", "5_security_headers", "6_cors", "7_body_limit"}
-	hs := make([]http.Handler, len(full)+1)
-	for i := range hs {
-		hs[i] = benchRouter(b, full[:i])
+	names := []string{"0_bare_chi", "1_root", "2_request_id", "3_real_ip", "4_logger", "5_recover", "6_security_headers", "7_cors", "8_body_limit"}
+	hs := []http.Handler{benchRouter(b, nil)}
+	for i := range len(full) + 1 {
+		hs = append(hs, kernelRouter(b, full[:i]))
 	}
 	req := httptest.NewRequest(http.MethodGet, "/widgets/42", nil)
 	req.RemoteAddr = "203.0.113.9:52100"

@@ -36,7 +36,7 @@ type requestState struct {
 	accessLog bool         // Logger runs and will write this request's line
 	logger    *slog.Logger // the access logger, base of LoggerFrom
 	reqLogger atomic.Pointer[slog.Logger]
-	rctx      *chi.Context // a route context Logger supplied when chi had none
+	rctx      *chi.Context // a route context from Root, or Logger's when chi had none
 	rw        responseRecorder
 }
 
