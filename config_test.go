@@ -3,7 +3,9 @@ package appkernel
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +134,41 @@ func TestMaskURL(t *testing.T) {
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestREADMEListsEveryVariable asks ConfigFromEnv's reader which variables
+// it reads and checks that the README's configuration table has a row for
+// each.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	var asked []string
+	if _, err := configFromLookup(func(name string) (string, bool) {
+		asked = append(asked, name)
+		return "", false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.SplitN(line, "|", 3)[1]
+		for _, m := range regexp.MustCompile("`([A-Z0-9_]+)`").FindAllStringSubmatch(first, -1) {
+			rows[m[1]] = true
+		}
+	}
+	if len(asked) < 20 {
+		t.Fatalf("the reader asked for only %d variables: %v", len(asked), asked)
+	}
+	for _, name := range asked {
+		if !rows[name] {
+			t.Errorf("ConfigFromEnv reads %s, but the README's configuration table has no row for it", name)
 		}
 	}
 }
