@@ -39,8 +39,6 @@ func rootApp(t *testing.T, logs *logCapture) *chi.Mux {
 	return r
 }
 
-var requestIDField = regexp.MustCompile(`"request_id":"[^"]*"`)
-
 // TestRootSameAsRouter serves the same requests through a router and
 // through Root over an identical router: status, headers, bodies and access
 // lines are the same.
