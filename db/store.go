@@ -243,7 +243,9 @@ func (s *Store) query(ctx context.Context, q querier, query string, args ...any)
 func (s *Store) execT(ctx context.Context, q querier, t *tableInfo, query string, args ...any) (sql.Result, error) {
 	e, tx, err := s.prepared(ctx, q, t, query)
 	if e == nil && err == nil {
-		return s.exec(ctx, q, query, args...)
+		res, err := s.exec(ctx, q, query, args...)
+		s.noteStale(t, err)
+		return res, err
 	}
 	s.c.stats.statements.Add(1)
 	var res sql.Result
@@ -260,6 +262,7 @@ func (s *Store) execT(ctx context.Context, q querier, t *tableInfo, query string
 	}
 	if err != nil {
 		s.failed(err)
+		s.noteStale(t, err)
 	}
 	return res, err
 }
@@ -268,7 +271,9 @@ func (s *Store) execT(ctx context.Context, q querier, t *tableInfo, query string
 func (s *Store) queryT(ctx context.Context, q querier, t *tableInfo, query string, args ...any) (*sql.Rows, error) {
 	e, tx, err := s.prepared(ctx, q, t, query)
 	if e == nil && err == nil {
-		return s.query(ctx, q, query, args...)
+		rows, err := s.query(ctx, q, query, args...)
+		s.noteStale(t, err)
+		return rows, err
 	}
 	s.c.stats.statements.Add(1)
 	var rows *sql.Rows
@@ -284,6 +289,7 @@ func (s *Store) queryT(ctx context.Context, q querier, t *tableInfo, query strin
 	}
 	if err != nil {
 		s.failed(err)
+		s.noteStale(t, err)
 	}
 	return rows, err
 }
@@ -327,10 +333,22 @@ func (s *Store) stmtsOf(q querier) *stmtCache {
 
 // failed notes a failed statement: inside Tx, a deadlock or serialization
 // failure has ended (MySQL) or aborted (Postgres) the transaction, so no
-// later call may run in it (on MySQL it would run outside any transaction).
+// later call may run in it (on MySQL it would run outside any transaction);
+// so has a cached statement older than a schema change (Postgres), after
+// which Tx runs the transaction again.
 func (s *Store) failed(err error) {
-	if s.tx != nil && s.tx.broken == nil && s.c.d.classify(err) == errBusy {
-		s.tx.broken = err
+	if s.tx != nil && s.tx.broken == nil {
+		if c := s.c.d.classify(err); c == errBusy || c == errStalePlan {
+			s.tx.broken = err
+		}
+	}
+}
+
+// noteStale marks table t, inside Tx, to be forgotten before the next run
+// when a statement over it failed for predating a schema change.
+func (s *Store) noteStale(t *tableInfo, err error) {
+	if err != nil && s.tx != nil && t != nil && s.c.d.classify(err) == errStalePlan {
+		s.tx.stale = append(s.tx.stale, t.name)
 	}
 }
 

@@ -24,9 +24,14 @@ type txn struct {
 	retryDDL []pendingDDL
 
 	// broken is why the transaction can do nothing more but roll back: the
-	// database rolled it back (a deadlock on MySQL) or a savepoint could not
-	// be restored.
+	// database rolled it back (a deadlock on MySQL), a savepoint could not
+	// be restored, or a cached statement predates a schema change (Postgres
+	// aborts the transaction; Tx runs it again).
 	broken error
+
+	// stale names the tables whose cached statements or columns predate a
+	// schema change another store made; forgotten before the next run.
+	stale []string
 }
 
 // errRetryTx ends a transaction that must run again after pending DDL.
@@ -72,6 +77,11 @@ func (t *txn) retryAfter(table, stmt string) error {
 //     random pause, up to 5 runs in all; then Tx returns an error matching
 //     ErrBusy. Inside fn, the call that failed returns an error matching
 //     ErrBusy and every later call fails: return the error.
+//   - When another Store (another instance of the service) changed a
+//     table after this one cached statements over it, Postgres aborts the
+//     transaction at the first such statement ("cached plan must not
+//     change result type"); the Store forgets what it cached about the
+//     table and fn runs again, up to 3 runs in all.
 //   - On MySQL, a table or column that a call inside creates is created
 //     outside the transaction (MySQL commits on DDL) and stays if it rolls
 //     back; when the transaction already used any table, it is rolled back
@@ -87,7 +97,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		return fn(s)
 	}
-	ddlRuns, busyRuns := 0, 0
+	ddlRuns, busyRuns, staleRuns := 0, 0, 0
 	for {
 		ddl, err := s.runTx(ctx, fn)
 		if len(ddl) > 0 {
@@ -102,6 +112,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 				s.forget(p.table)
 			}
 			continue
+		}
+		if errors.Is(err, errStaleRun) {
+			if staleRuns++; staleRuns < maxStaleRuns {
+				continue
+			}
+			return fmt.Errorf("db: transaction still met schema changes after %d runs: %w", staleRuns, err)
 		}
 		if err == nil || s.c.d.classify(err) != errBusy {
 			return err
@@ -121,6 +137,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 // maxBusyRuns bounds how often a transaction runs when the database keeps
 // failing it for contention.
 const maxBusyRuns = 5
+
+// maxStaleRuns bounds how often a transaction runs again because a statement
+// it used predates another store's schema change.
+const maxStaleRuns = 3
+
+// errStaleRun marks the error of a transaction run that failed on a cached
+// statement older than a schema change: Tx runs it again.
+var errStaleRun = errors.New("db: a cached statement predates a schema change")
 
 // backoff pauses before run n+1 of a transaction that lost to contention:
 // a random time up to 2ms·4^(n-1), at most 100ms, so that the transactions
@@ -164,6 +188,14 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 	if len(t.retryDDL) > 0 {
 		// Even if fn dropped the error: the transaction missed a column.
 		return t.retryDDL, err
+	}
+	if t.broken != nil && s.c.d.classify(t.broken) == errStalePlan {
+		// Another store changed a table under a statement cached here:
+		// forget what is cached about it and run again.
+		for _, table := range t.stale {
+			s.forget(table)
+		}
+		return nil, fmt.Errorf("%w: %w", errStaleRun, t.broken)
 	}
 	if t.broken != nil {
 		// Even if fn dropped the error: the transaction is gone. Tx runs

@@ -51,6 +51,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"SchemaCacheWarm", testSchemaCache},
 		{"TwoStoresSameSchema", testTwoStores},
 		{"PreparedStatementsSeeNewColumns", testPreparedNewColumns},
+		{"TxSeesOtherStoresNewColumns", testTxNewColumns},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1173,6 +1174,62 @@ func testPreparedNewColumns(t *testing.T, b *bundle) {
 	}
 	if n, err := s2.CountEntities(b.ctx, "prep", "[other] = ?", "x"); err != nil || n != 1 {
 		t.Errorf("count on the new column = %d, %v", n, err)
+	}
+}
+
+// A transaction whose statements were cached before another store (another
+// instance of the service) added a column still works and sees the column:
+// on Postgres the stale statement aborts the transaction, which Tx then runs
+// again.
+func testTxNewColumns(t *testing.T, b *bundle) {
+	s1, s2 := b.store, b.open(t)
+	id := b.save(t, "prep_tx", db.Entity{"name": "a"})["id"].(string)
+	var runs int
+	readAll := func(tx *db.Store) (db.Entity, error) {
+		runs++
+		g, err := tx.GetEntity(b.ctx, "prep_tx", id)
+		if err != nil {
+			return nil, err
+		}
+		l, err := tx.FindEntities(b.ctx, "prep_tx", db.Query{Where: "[name] = ?", Params: []any{"a"}})
+		if err != nil {
+			return nil, err
+		}
+		if len(l) != 1 {
+			return nil, fmt.Errorf("FindEntities: %d entities", len(l))
+		}
+		if _, err := tx.SaveEntity(b.ctx, "prep_tx", db.Entity{"id": id, "seen": int64(runs)}); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
+	for i := 0; i < 3; i++ { // warm: statements prepared and reused, in and out of transactions
+		if err := s2.Tx(b.ctx, func(tx *db.Store) error { _, err := readAll(tx); return err }); err != nil {
+			t.Fatalf("warm-up Tx: %v", err)
+		}
+		if _, err := s2.GetEntity(b.ctx, "prep_tx", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s1.SaveEntity(b.ctx, "prep_tx", db.Entity{"id": id, "later": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	runs = 0
+	var got db.Entity
+	err := s2.Tx(b.ctx, func(tx *db.Store) error {
+		g, err := readAll(tx)
+		got = g
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Tx after another store's ADD COLUMN: %v (after %d runs)", err, runs)
+	}
+	if got["later"] != "x" {
+		t.Errorf("Tx read %v, want later=x", got)
+	}
+	t.Logf("fn ran %d times", runs)
+	if runs > 2 {
+		t.Errorf("fn ran %d times, want at most 2", runs)
 	}
 }
 
