@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -305,7 +306,8 @@ func (k *Kernel) universalRedis() redis.UniversalClient {
 	return k.redis
 }
 
-// rateLimitKey limits per user, else per API key, else per client IP.
+// rateLimitKey limits per user, else per API key, else per client IP (an
+// IPv6 client per /64, see middleware.ClientKey).
 func rateLimitKey(r *http.Request) string {
 	if p, ok := auth.PrincipalFrom(r.Context()); ok {
 		if p.Type == auth.PrincipalAPIKey && p.KeyID != "" {
@@ -316,13 +318,13 @@ func rateLimitKey(r *http.Request) string {
 		}
 	}
 	if ip, ok := middleware.ClientIPFrom(r.Context()); ok {
-		return "ip:" + ip
+		return "ip:" + middleware.ClientKey(ip)
 	}
 	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
 	}
-	return "ip:" + host
+	return "ip:" + middleware.ClientKey(host)
 }
 
 func (k *Kernel) readyChecks() []health.Check {

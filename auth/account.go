@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"appkernel/db"
+	"appkernel/middleware"
 )
 
 // Tokens is what register, login and refresh answer: the user, a new
@@ -224,7 +225,7 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 
 // Login checks an email and password and starts a session
 // (POST /auth/login). clientIP keys the failure throttling together with
-// the email. An unknown email and a wrong password give the same
+// the email (an IPv6 address by its /64, see middleware.ClientKey). An unknown email and a wrong password give the same
 // ErrInvalidCredentials after the same work (a dummy hash is verified).
 // Errors: ErrInvalidCredentials, ErrAccountDisabled, *ThrottleError.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*Tokens, error) {
@@ -232,7 +233,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if password == "" || len(password) > MaxPasswordLen || len(email) > 254 {
 		return nil, ErrInvalidCredentials
 	}
-	att, err := s.throttle.reserve(ctx, accountKey(email), clientIP)
+	att, err := s.throttle.reserve(ctx, accountKey(email), middleware.ClientKey(clientIP))
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +366,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, cur
 	if len(current) > MaxPasswordLen {
 		return ErrWrongPassword
 	}
-	att, err := s.throttle.reserve(ctx, accountKey(u.Email), clientIP)
+	att, err := s.throttle.reserve(ctx, accountKey(u.Email), middleware.ClientKey(clientIP))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -110,7 +111,7 @@ func newHarnessOn(t *testing.T, store *db.Store, opts ...harnessOption) *harness
 func testClientIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ip := r.Header.Get("X-Test-IP"); ip != "" {
-			r.RemoteAddr = ip + ":1234"
+			r.RemoteAddr = net.JoinHostPort(ip, "1234")
 		}
 		next.ServeHTTP(w, r)
 	})

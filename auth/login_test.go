@@ -118,6 +118,20 @@ func TestLoginThrottling(t *testing.T) {
 		if r := login("ghost@example.com", "guess", "10.0.0.1"); r.status != http.StatusTooManyRequests {
 			t.Fatalf("unknown email 11th attempt: %d", r.status)
 		}
+		// An attacker holding an IPv6 /64 gets one budget for it, not one
+		// per address; the next /64 is someone else.
+		h.register("v6@example.com", "v6-password-123")
+		for i := range 10 {
+			if r := login("v6@example.com", "guess", fmt.Sprintf("2001:db8:1:2::%x", i+1)); r.status != http.StatusUnauthorized {
+				t.Fatalf("IPv6 failure %d: %d %s", i+1, r.status, r.body)
+			}
+		}
+		if r := login("v6@example.com", "guess", "2001:db8:1:2:ffff:ffff:ffff:ffff"); r.status != http.StatusTooManyRequests {
+			t.Fatalf("11th attempt from a new address of the same /64: %d %s", r.status, r.body)
+		}
+		if r := login("v6@example.com", "guess", "2001:db8:1:3::1"); r.status != http.StatusUnauthorized {
+			t.Fatalf("attempt from the next /64: %d %s", r.status, r.body)
+		}
 		// 100 failures an hour per account, whatever the IPs.
 		h.register("spread@example.com", "spread-password")
 		for i := range 100 {

@@ -178,3 +178,22 @@ func parseHop(s string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// ClientKey returns the key under which per-client budgets (rate limits,
+// login throttles) should count the client at ip: an IPv4 address as it
+// is, an IPv6 address as its /64 network ("2001:db8:1:2::/64"), since one
+// subscriber usually holds a whole /64 and could otherwise rotate through
+// its addresses to get a fresh budget each time. IPv4-mapped IPv6 counts
+// as IPv4; a value that is not an IP address is returned unchanged.
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}

@@ -119,3 +119,22 @@ func TestRealIPSpoofOverHTTP(t *testing.T) {
 	}
 	srv.assertServing(t)
 }
+
+func TestClientKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"203.0.113.9":                "203.0.113.9",
+		"::ffff:203.0.113.9":         "203.0.113.9",
+		"2001:db8:1:2::1":            "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff:0:1": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":            "2001:db8:1:3::/64",
+		"fe80::1%eth0":               "fe80::/64",
+		"::1":                        "::/64",
+		"pipe":                       "pipe",
+		"":                           "",
+	} {
+		if got := middleware.ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
