@@ -1,0 +1,127 @@
+//lint:file-ignore SA4006 the snippets show calls, not error handling
+
+// Package readmesnippets holds the Go snippets of the README inside
+// functions that declare what each snippet takes from its surroundings, so
+// that the compiler checks them; readme_test.go checks that every Go block
+// of the README (but the quick start, which is examples/widgets itself)
+// appears here verbatim. Nothing here is meant to run.
+package readmesnippets
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"appkernel"
+	"appkernel/auth"
+	"appkernel/cache"
+	"appkernel/db"
+	"appkernel/jobs"
+	"appkernel/kerneltest"
+	"appkernel/middleware"
+)
+
+// Configuration: "In Go, set fields after ConfigFromEnv or DefaultConfig".
+func Configuration(ctx context.Context, tasks *jobs.Registry) {
+	cfg := appkernel.DefaultConfig()
+	cfg.DatabaseURL = "postgres://app@db:5432/app"
+	cfg.Jobs = tasks // a *jobs.Registry
+	k, err := appkernel.New(ctx, cfg)
+
+	_, _ = k, err
+}
+
+// EntityStore: the entity store's tour.
+func EntityStore(ctx context.Context, id string) {
+	store, err := db.Open(ctx, "sqlite:///./data/app.db")
+	w, err := store.SaveEntity(ctx, "widgets", map[string]any{"name": "gear", "size": 3})
+	w, err = store.SaveEntity(ctx, "widgets", map[string]any{"id": w["id"], "size": 4}) // merge-update
+	got, err := store.GetEntity(ctx, "widgets", w["id"].(string))                       // db.ErrNotFound when absent
+	list, err := store.FindEntities(ctx, "widgets", db.Query{
+		Where: "[size] > ? AND [name] LIKE ?", Params: []any{2, "g%"},
+		OrderBy: "[created_at] DESC", Limit: 20,
+	})
+	n, err := store.CountEntities(ctx, "widgets", "[size] > ?", 2)
+	ok, err := store.DeleteEntity(ctx, "widgets", id, false) // soft; true deletes the row
+	versions, err := store.History(ctx, "widgets", id)       // oldest first
+	err = store.Tx(ctx, func(tx *db.Store) error {           // an error or a panic rolls back
+		_, err := tx.SaveEntity(ctx, "widgets", map[string]any{"name": "cog"})
+		return err
+	})
+	err = store.EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at"}, false)
+	store.OnChange(func(ctx context.Context, c db.Change) { /* audit: c.Op, c.Table, c.ID, c.Old, c.New */ })
+
+	type Widget struct {
+		ID   string `json:"id,omitempty"`
+		Name string `json:"name"`
+	}
+	saved, err := db.Save(ctx, store, "widgets", Widget{Name: "gear"})
+	one, err := db.Get[Widget](ctx, store, "widgets", saved.ID)
+	all, err := db.Find[Widget](ctx, store, "widgets", db.Query{Limit: 100})
+
+	_, _, _, _, _, _, _, _ = got, list, n, ok, versions, one, all, err
+}
+
+// Identity: the signed-in user in a handler.
+func Identity(k *appkernel.Kernel) {
+	r := chi.NewRouter()
+	r.Use(auth.RequireUser) // 401 without a valid token; auth.RequireAdmin for 403 on non-admins
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := auth.UserFrom(r.Context()) // auth.User{ID, Email, Role, IsActive, WorkspaceID}
+		middleware.WriteJSON(w, http.StatusOK, user)
+	})
+	k.Mount("/me", r)
+}
+
+// Email and mailer stand for an app's own payload and mail client.
+type Email struct{ To, Subject string }
+
+type mailClient struct{}
+
+func (mailClient) Send(ctx context.Context, to, subject string) error { return nil }
+
+// Jobs: a task, an enqueue and a status.
+func Jobs(ctx context.Context, cfg appkernel.Config, k *appkernel.Kernel, mailer mailClient, userID string) {
+	reg := jobs.NewRegistry()
+	reg.Task("send_email", jobs.Typed(func(ctx context.Context, job *jobs.Job, p Email) (any, error) {
+		return nil, mailer.Send(ctx, p.To, p.Subject)
+	}), jobs.Timeout(30*time.Second), jobs.MaxAttempts(5))
+	cfg.Jobs = reg
+
+	info, err := k.Jobs().Enqueue(ctx, "send_email", Email{To: "a@example.com"},
+		jobs.WithUser(userID), jobs.WithDelay(time.Minute), jobs.WithUnique("welcome:"+userID, time.Hour))
+	st, err := k.Jobs().Status(ctx, info.ID) // scheduled, pending, running, retrying, succeeded, dead; attempts, last error, result
+
+	_, _ = st, err
+}
+
+// Widget is the app's entity in the caching snippet.
+type Widget struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name"`
+}
+
+// Caching: GetOrLoad.
+func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
+	w, err := cache.GetOrLoad(ctx, k.Cache(), "widget:"+id, time.Minute, func(ctx context.Context) (Widget, error) {
+		return db.Get[Widget](ctx, k.DB(), "widgets", id)
+	})
+
+	_, _ = w, err
+}
+
+// Routes stands for the app's routes in the testing snippet.
+func Routes(k *appkernel.Kernel) http.Handler { return chi.NewRouter() }
+
+// TestWidgets is the testing snippet (not run: this is not a _test file).
+func TestWidgets(t *testing.T) {
+	tk := kerneltest.New(t, &kerneltest.Options{
+		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
+	})
+	alice := tk.User(t, "alice@example.com") // tk.Admin for an admin
+	alice.Post(t, "/widgets", map[string]any{"name": "gear"}).Expect(t, 201)
+	tk.Client().Get(t, "/widgets").Expect(t, 401)
+}
