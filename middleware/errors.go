@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error is an error with the HTTP status and machine-readable code a client
@@ -53,6 +54,13 @@ type errorCoder interface{ ErrorCode() string }
 // Classify returns the status, code and client-facing message for err.
 // Errors that carry no HTTP meaning are 500 "internal_error" with a generic
 // message; their text is never shown to the client (unless debug).
+//
+// For a status of 500 or more the message is that of the error in the chain
+// that carries the status (an *Error's Message, or the Error text of an
+// error with an HTTPStatus method, such as db.ErrBusy's "database busy"),
+// never the text of the errors wrapping it: those name tables, ids and
+// driver messages. Below 500 the message is meant for the client: an
+// *Error's Message, or else the text of the whole chain.
 func Classify(err error) (status int, code, message string) {
 	var sc statusCoder
 	if errors.As(err, &sc) {
@@ -64,6 +72,9 @@ func Classify(err error) (status int, code, message string) {
 		if code == "" {
 			code = codeFor(status)
 		}
+		if status >= 500 {
+			return status, code, serverErrorMessage(sc, status)
+		}
 		var ke *Error
 		if errors.As(err, &ke) && ke.Message != "" {
 			return status, code, ke.Message
@@ -71,6 +82,25 @@ func Classify(err error) (status int, code, message string) {
 		return status, code, err.Error()
 	}
 	return http.StatusInternalServerError, "internal_error", "internal server error"
+}
+
+// serverErrorMessage is the client message of a 5xx error: the text of sc
+// alone. An *Error's cause is left out; without a Message the status text
+// stands in.
+func serverErrorMessage(sc statusCoder, status int) string {
+	msg := ""
+	if ke, ok := sc.(*Error); ok {
+		msg = ke.Message
+	} else if e, ok := sc.(error); ok {
+		msg = e.Error()
+	}
+	if msg == "" {
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	if msg == "" {
+		msg = "internal server error"
+	}
+	return msg
 }
 
 // codeFor is the default code of each status the kernel uses.

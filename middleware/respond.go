@@ -54,8 +54,10 @@ const maxPooledJSONBuf = 64 << 10
 
 // WriteError writes err in the kernel's JSON error shape. The status comes
 // from err (an *Error, or any error in the chain with an HTTPStatus() int
-// method such as db.ErrNotFound); any other error is a 500 whose text is
-// shown only in debug mode and is attached to the request's log line.
+// method such as db.ErrNotFound); any other error is a 500. For a status of
+// 500 or more the client sees only the message of the error that carries
+// the status (see Classify), or "internal server error"; the whole text of
+// err is shown only in debug mode and is attached to the request's log line.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := Classify(err)
 	st := stateFrom(r)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
+
 	"appkernel/middleware"
 )
 
@@ -161,5 +163,61 @@ func TestClassify(t *testing.T) {
 	status, code, msg := middleware.Classify(errors.New("secret"))
 	if status != 500 || code != "internal_error" || strings.Contains(msg, "secret") {
 		t.Fatalf("Classify leaked or misclassified: %d %s %s", status, code, msg)
+	}
+}
+
+// busyErr is a 5xx sentinel the way other kernel packages write one
+// (db.ErrBusy): its own text is meant for the client.
+type busyErr struct{}
+
+func (busyErr) Error() string     { return "database busy" }
+func (busyErr) HTTPStatus() int   { return http.StatusServiceUnavailable }
+func (busyErr) ErrorCode() string { return "busy" }
+
+// TestWriteErrorServerErrorHidesWrappingText: a 5xx error wrapped with
+// context (table, id, the driver's own message, as db does) shows the client
+// only the message of the error that carries the status; the access line
+// keeps the whole text, and Debug shows it to the client too.
+func TestWriteErrorServerErrorHidesWrappingText(t *testing.T) {
+	t.Parallel()
+	driver := errors.New("ERROR: deadlock detected (SQLSTATE 40P01)")
+	wrapped := fmt.Errorf("db: save users %q: %w: %w", "u-123", busyErr{}, driver)
+	withCause := fmt.Errorf("save: %w", &middleware.Error{Status: http.StatusBadGateway, Code: "upstream", Message: "payment provider failed", Err: driver})
+	for _, tc := range []struct {
+		name    string
+		err     error
+		status  int
+		code    string
+		message string
+	}{
+		{"sentinel wrapped with driver text", wrapped, 503, "busy", "database busy"},
+		{"kernel error with a cause", withCause, 502, "upstream", "payment provider failed"},
+	} {
+		for _, debug := range []bool{false, true} {
+			logs := &logCapture{}
+			mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger(), Debug: debug})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := chi.NewRouter()
+			r.Use(mws...)
+			r.Get("/", func(w http.ResponseWriter, r *http.Request) { middleware.WriteError(w, r, tc.err) })
+			rec := httptest.NewRecorder()
+			middleware.Root(r).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			d := readError(t, rec.Result(), tc.status, tc.code)
+			want := tc.message
+			if debug {
+				want = tc.err.Error()
+			}
+			if d.Message != want {
+				t.Errorf("%s, debug %v: message %q, want %q", tc.name, debug, d.Message, want)
+			}
+			if line := logs.accessLine(t, d.RequestID); line["error"] != tc.err.Error() || line["level"] != "ERROR" {
+				t.Errorf("%s, debug %v: access line %v lacks the whole error text", tc.name, debug, line)
+			}
+		}
+	}
+	if _, _, msg := middleware.Classify(wrapped); msg != "database busy" {
+		t.Errorf("Classify message %q, want %q", msg, "database busy")
 	}
 }
