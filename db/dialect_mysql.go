@@ -1,6 +1,8 @@
 package db
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
@@ -8,7 +10,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-type mysqlDialect struct{}
+type mysqlDialect struct {
+	collation string // of the tables it creates; "" is utf8mb4_bin
+}
 
 var _ dialect = mysqlDialect{}
 
@@ -24,20 +28,47 @@ func (mysqlDialect) quote(ident string) string { return "`" + ident + "`" }
 
 func (mysqlDialect) placeholder(int) string { return "?" }
 
-const mysqlTableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+// mysqlCollations are the binary, NO PAD collations of utf8mb4, best
+// first: MySQL 8's and MariaDB's. Binary makes comparisons and unique
+// indexes case-sensitive; NO PAD keeps trailing spaces significant ("a"
+// and "a " are two ids), as on Postgres and SQLite. A server with neither
+// (MySQL 5.7) gets utf8mb4_bin, which ignores trailing spaces.
+var mysqlCollations = []string{"utf8mb4_0900_bin", "utf8mb4_nopad_bin"}
 
-func (mysqlDialect) createTable(table string) string {
-	return "CREATE TABLE IF NOT EXISTS `" + table + "` (" +
-		"`id` VARCHAR(255) NOT NULL PRIMARY KEY, `created_at` VARCHAR(32) NOT NULL, " +
-		"`updated_at` VARCHAR(32) NOT NULL, `deleted_at` VARCHAR(32) NULL)" + mysqlTableOptions
+// mysqlCollation picks the collation the store creates its tables with.
+func mysqlCollation(ctx context.Context, d *sql.DB) (string, error) {
+	for _, c := range mysqlCollations {
+		var n int
+		if err := d.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLLATIONS WHERE COLLATION_NAME = ?", c).Scan(&n); err != nil {
+			return "", err
+		}
+		if n > 0 {
+			return c, nil
+		}
+	}
+	return "utf8mb4_bin", nil
 }
 
-func (mysqlDialect) createHistory(table string) string {
+func (d mysqlDialect) tableOptions() string {
+	c := d.collation
+	if c == "" {
+		c = "utf8mb4_bin"
+	}
+	return " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=" + c
+}
+
+func (d mysqlDialect) createTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS `" + table + "` (" +
+		"`id` VARCHAR(255) NOT NULL PRIMARY KEY, `created_at` VARCHAR(32) NOT NULL, " +
+		"`updated_at` VARCHAR(32) NOT NULL, `deleted_at` VARCHAR(32) NULL)" + d.tableOptions()
+}
+
+func (d mysqlDialect) createHistory(table string) string {
 	h := historyTable(table)
 	return "CREATE TABLE IF NOT EXISTS `" + h + "` (" +
 		"`entity_id` VARCHAR(255) NOT NULL, `version` BIGINT NOT NULL, `op` VARCHAR(16) NOT NULL, " +
 		"`data` LONGTEXT NOT NULL, `changed_at` VARCHAR(32) NOT NULL, PRIMARY KEY (`entity_id`, `version`))" +
-		mysqlTableOptions
+		d.tableOptions()
 }
 
 func (mysqlDialect) typeOf(k kind) string {

@@ -35,8 +35,9 @@ type parsedWhere struct {
 	params int
 }
 
-// parseCache holds validated where clauses; bounded so that clauses built
-// from user input cannot grow it without end.
+// parseCache holds validated where clauses (keyed by their text) and
+// orders (keyed by orderKey); bounded so that clauses built from user input
+// cannot grow it without end.
 type parseCache struct {
 	m sync.Map
 	n atomic.Int64
@@ -281,8 +282,12 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 	return s.scan(ctx, t, rows, hint)
 }
 
+// orderKey keys a parsed OrderBy in the parse cache; a distinct type, so no
+// where text can ever name a cached order.
+type orderKey string
+
 func (s *Store) parseOrder(orderBy string) ([]orderTerm, error) {
-	key := "\x00order\x00" + orderBy
+	key := orderKey(orderBy)
 	if v, ok := s.c.parsed.m.Load(key); ok {
 		return v.([]orderTerm), nil
 	}

@@ -33,7 +33,7 @@ func (c *core) connect(ctx context.Context) error {
 	case "postgres", "postgresql":
 		return c.openPostgres(raw)
 	case "mysql", "mariadb":
-		return c.openMySQL(raw)
+		return c.openMySQL(ctx, raw)
 	}
 	return fmt.Errorf("db: unknown database URL scheme %q in %q: want sqlite, postgres, postgresql or mysql",
 		scheme, redact(raw))
@@ -153,7 +153,7 @@ func (c *core) openPostgres(raw string) error {
 	return nil
 }
 
-func (c *core) openMySQL(raw string) error {
+func (c *core) openMySQL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("db: malformed MySQL URL %q", redact(raw))
@@ -172,8 +172,10 @@ func (c *core) openMySQL(raw string) error {
 	if mc.DBName == "" {
 		return fmt.Errorf("db: MySQL URL %q names no database: want mysql://user:pass@host:3306/name", redact(raw))
 	}
-	// utf8mb4_bin: case-sensitive comparison and unique indexes, as on
-	// Postgres and SQLite.
+	// utf8mb4_bin: case-sensitive comparison of literals, as on Postgres
+	// and SQLite. Columns compare with their tables' collation, which is
+	// also binary and, where the server has one, NO PAD (see
+	// mysqlCollations).
 	mc.Collation = "utf8mb4_bin"
 	dsn := mc.FormatDSN()
 	if u.RawQuery != "" {
@@ -196,7 +198,12 @@ func (c *core) openMySQL(raw string) error {
 	}
 	d.SetMaxOpenConns(n)
 	d.SetMaxIdleConns(n)
-	c.d, c.w, c.r = mysqlDialect{}, d, d
+	coll, err := mysqlCollation(ctx, d)
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("db: open %s: %w", redact(raw), err)
+	}
+	c.d, c.w, c.r = mysqlDialect{collation: coll}, d, d
 	return nil
 }
 

@@ -52,6 +52,8 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TwoStoresSameSchema", testTwoStores},
 		{"PreparedStatementsSeeNewColumns", testPreparedNewColumns},
 		{"TxSeesOtherStoresNewColumns", testTxNewColumns},
+		{"TrailingSpacesMatter", testTrailingSpaces},
+		{"WhereTextIsNeverAnOrder", testWhereNotOrder},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1231,6 +1233,42 @@ func testTxNewColumns(t *testing.T, b *bundle) {
 	if runs > 2 {
 		t.Errorf("fn ran %d times, want at most 2", runs)
 	}
+}
+
+// Ids and text that differ only by trailing spaces are different values on
+// every database (MySQL's PAD SPACE collations would make "admin " the
+// entity "admin" and let a save with one overwrite the other).
+func testTrailingSpaces(t *testing.T, b *bundle) {
+	b.save(t, "pad", db.Entity{"id": "admin", "name": "admin", "role": "admin"})
+	e := b.save(t, "pad", db.Entity{"id": "admin ", "name": "admin ", "role": "guest"})
+	if e["id"] != "admin " || e["role"] != "guest" {
+		t.Errorf("saving id %q returned %v", "admin ", e)
+	}
+	if g := b.get(t, "pad", "admin"); g["role"] != "admin" || g["name"] != "admin" {
+		t.Errorf("entity admin after saving %q: %v", "admin ", g)
+	}
+	_, err := b.store.GetEntity(b.ctx, "pad", "admin  ")
+	wantErr(t, err, db.ErrNotFound, `GetEntity("admin  ")`)
+	if l := b.find(t, "pad", db.Query{Where: "[name] = ?", Params: []any{"admin   "}}); len(l) != 0 {
+		t.Errorf("[name] = 'admin   ' matched %v", ids(l))
+	}
+	if l := b.find(t, "pad", db.Query{Where: "[name] = ?", Params: []any{"admin"}}); len(l) != 1 || l[0]["id"] != "admin" {
+		t.Errorf("[name] = 'admin' matched %v", ids(l))
+	}
+	if err := b.store.EnsureIndex(b.ctx, "pad", []string{"name"}, true); err != nil {
+		t.Fatalf("unique index over names differing by trailing spaces: %v", err)
+	}
+}
+
+// A where clause is text from the caller; whatever it is, it is parsed as a
+// where clause, never taken for a cached order.
+func testWhereNotOrder(t *testing.T, b *bundle) {
+	b.save(t, "wno", db.Entity{"a": "x"})
+	b.find(t, "wno", db.Query{OrderBy: "[a] DESC"})
+	_, err := b.store.FindEntities(b.ctx, "wno", db.Query{Where: "\x00order\x00[a] DESC"})
+	wantErr(t, err, db.ErrInvalidQuery, "where clause shaped like a cached order's key")
+	_, err = b.store.CountEntities(b.ctx, "wno", "\x00order\x00[a] DESC")
+	wantErr(t, err, db.ErrInvalidQuery, "count with a where clause shaped like a cached order's key")
 }
 
 func testConcurrentSaves(t *testing.T, b *bundle) {
