@@ -64,7 +64,7 @@ func normalize(v any) (any, kind, error) {
 	case int:
 		return int64(x), kindInt, nil
 	case float64:
-		return x, kindFloat, nil
+		return floatValue(x)
 	case bool:
 		return x, kindBool, nil
 	case time.Time:
@@ -91,7 +91,7 @@ func normalize(v any) (any, kind, error) {
 	case uint64:
 		return uintValue(x)
 	case float32:
-		return float64(x), kindFloat, nil
+		return floatValue(float64(x))
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i, kindInt, nil
@@ -100,7 +100,7 @@ func normalize(v any) (any, kind, error) {
 		if err != nil {
 			return nil, kindNone, fmt.Errorf("db: json.Number %q: %w", x, ErrTypeMismatch)
 		}
-		return f, kindFloat, nil
+		return floatValue(f)
 	case []byte:
 		return string(x), kindText, nil
 	case map[string]any, []any, json.RawMessage:
@@ -109,6 +109,16 @@ func normalize(v any) (any, kind, error) {
 		return x, kindJSON, nil
 	}
 	return normalizeReflect(v)
+}
+
+// floatValue refuses NaN and the infinities: JSON (history, JSON columns)
+// cannot hold them and the three databases would each do something else
+// (SQLite stores NULL, MySQL refuses, Postgres stores them).
+func floatValue(f float64) (any, kind, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, kindNone, fmt.Errorf("db: %v cannot be stored (only finite numbers can): %w", f, ErrTypeMismatch)
+	}
+	return f, kindFloat, nil
 }
 
 func uintValue(u uint64) (any, kind, error) {
@@ -135,7 +145,7 @@ func normalizeReflect(v any) (any, kind, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return uintValue(rv.Uint())
 	case reflect.Float32, reflect.Float64:
-		return rv.Float(), kindFloat, nil
+		return floatValue(rv.Float())
 	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
 		if rv.Kind() == reflect.Slice && rv.IsNil() || rv.Kind() == reflect.Map && rv.IsNil() {
 			return nil, kindNone, nil

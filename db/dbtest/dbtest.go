@@ -54,6 +54,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TxSeesOtherStoresNewColumns", testTxNewColumns},
 		{"TrailingSpacesMatter", testTrailingSpaces},
 		{"WhereTextIsNeverAnOrder", testWhereNotOrder},
+		{"NonFiniteFloatsAreRefused", testNonFinite},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1269,6 +1270,26 @@ func testWhereNotOrder(t *testing.T, b *bundle) {
 	wantErr(t, err, db.ErrInvalidQuery, "where clause shaped like a cached order's key")
 	_, err = b.store.CountEntities(b.ctx, "wno", "\x00order\x00[a] DESC")
 	wantErr(t, err, db.ErrInvalidQuery, "count with a where clause shaped like a cached order's key")
+}
+
+// NaN and the infinities are refused with ErrTypeMismatch before anything
+// is written, with or without history (the databases would each store
+// something else).
+func testNonFinite(t *testing.T, b *bundle) {
+	b.store.DisableHistory("nanh")
+	for _, table := range []string{"nan", "nanh"} {
+		for _, v := range []any{math.NaN(), math.Inf(1), math.Inf(-1), float32(math.Inf(1))} {
+			_, err := b.store.SaveEntity(b.ctx, table, db.Entity{"x": v})
+			wantErr(t, err, db.ErrTypeMismatch, fmt.Sprintf("save %v into %s", v, table))
+		}
+		// The refused value created no float column: x still takes text.
+		e := b.save(t, table, db.Entity{"x": "text"})
+		if e["x"] != "text" {
+			t.Errorf("%s: x = %v after the refused saves", table, e["x"])
+		}
+		_, err := b.store.FindEntities(b.ctx, table, db.Query{Where: "[x] = ?", Params: []any{math.NaN()}})
+		wantErr(t, err, db.ErrTypeMismatch, "NaN as a parameter")
+	}
 }
 
 func testConcurrentSaves(t *testing.T, b *bundle) {
