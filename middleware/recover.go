@@ -95,13 +95,16 @@ func logPanic(r *http.Request, logger *slog.Logger, st *requestState, pe *PanicE
 	if st != nil && st.logger != nil {
 		logger = st.logger
 	}
-	id := ""
+	id, path := "", r.URL.Path
 	if st != nil {
 		id = st.requestID
+		if st.logPath != "" {
+			path = st.logPath // the path may carry a secret (see RedactPath)
+		}
 	}
 	logger.LogAttrs(r.Context(), slog.LevelError, "panic",
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", path),
 		slog.String("request_id", id),
 		slog.String("error", pe.Error()),
 		slog.String("stack", string(pe.Stack)),

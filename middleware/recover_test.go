@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
+
 	"appkernel/middleware"
 )
 
@@ -142,4 +144,51 @@ func TestRecoverDropsHandlerBodyHeaders(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	readError(t, resp, http.StatusInternalServerError, "internal_error")
+}
+
+// TestRecoverPanicLineRedactsPath: the line that logs a panic shows the path
+// given to RedactPath, never the secret in the URL, both under the full
+// stack (a panic after the response started) and with Recover alone.
+func TestRecoverPanicLineRedactsPath(t *testing.T) {
+	t.Parallel()
+	join := func(w http.ResponseWriter, r *http.Request) {
+		middleware.RedactPath(r.Context(), "/join/[redacted]")
+		if r.URL.Query().Has("started") {
+			_, _ = io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+		}
+		panic("boom")
+	}
+
+	stackLogs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: stackLogs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(mws...)
+	r.Get("/join/{token}", join)
+	srv := httptest.NewServer(middleware.Root(r))
+	defer srv.Close()
+	if resp, err := srv.Client().Get(srv.URL + "/join/SECRET-TOKEN?started=1"); err == nil {
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+
+	aloneLogs := &logCapture{}
+	rc, err := middleware.Recover(middleware.RecoverOptions{Logger: aloneLogs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	middleware.RequestID(rc(http.HandlerFunc(join))).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/join/SECRET-TOKEN", nil))
+
+	for name, logs := range map[string]*logCapture{"stack": stackLogs, "Recover alone": aloneLogs} {
+		errs := logs.atLevel(t, "ERROR")
+		if len(errs) != 1 || errs[0]["path"] != "/join/[redacted]" || errs[0]["error"] != "panic: boom" {
+			t.Errorf("%s: want one ERROR line with the redacted path, got %v", name, errs)
+		}
+		if strings.Contains(logs.String(), "SECRET-TOKEN") {
+			t.Errorf("%s: the secret path reached the logs:\n%s", name, logs.String())
+		}
+	}
 }
