@@ -120,7 +120,7 @@ func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broke
 		id = u.String()
 	}
 	m := &broker.Message{
-		ID: id, Queue: cfg.queue, Name: name, Payload: raw, MaxAttempts: maxAttempts,
+		ID: id, CallerID: cfg.id != "", Queue: cfg.queue, Name: name, Payload: raw, MaxAttempts: maxAttempts,
 		UserID: cfg.userID, WorkspaceID: cfg.workspaceID,
 		UniqueKey: cfg.uniqueKey, UniqueTTL: cfg.uniqueTTL,
 	}
@@ -136,6 +136,9 @@ func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broke
 func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 	if e.Duplicate {
 		return Info{ID: e.ExistingID, Name: m.Name, Queue: m.Queue}, fmt.Errorf("%w: job %s holds unique key %q", ErrDuplicate, e.ExistingID, m.UniqueKey)
+	}
+	if e.InUse {
+		return Info{ID: m.ID, Queue: m.Queue, State: State(e.InUseState)}, fmt.Errorf("%w: job %s on queue %s is %s", ErrDuplicateID, m.ID, m.Queue, e.InUseState)
 	}
 	in := Info{
 		ID: m.ID, Name: m.Name, Queue: m.Queue, State: State(e.State),
@@ -156,7 +159,9 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 // many concurrent producers share round trips. Each call still returns
 // only when its own job is stored (or refused). With WithUnique, a
 // duplicate returns ErrDuplicate and an Info whose ID is the first job's.
-// Without Redis it returns ErrNoBackend.
+// With WithID, an id whose job has finished starts a fresh job, and an id
+// whose job has not is refused with ErrDuplicateID (see WithID). Without
+// Redis it returns ErrNoBackend.
 func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...EnqueueOption) (Info, error) {
 	if err := c.ok(); err != nil {
 		return Info{}, err
@@ -173,8 +178,11 @@ func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...
 }
 
 // EnqueueMany adds many jobs in one pipelined round trip. infos[i] is the
-// job of reqs[i]. When some requests fail (invalid, duplicate), the error
-// is a *BatchError whose Errs[i] says why; the other jobs are enqueued.
+// job of reqs[i]. Each job is stored (or refused) on its own, in the order
+// of reqs, under the same rules as Enqueue: when some requests fail
+// (invalid, ErrDuplicate, ErrDuplicateID), the error is a *BatchError
+// whose Errs[i] says why, and the other jobs are enqueued. Two requests
+// with the same WithID id store the first; the second gets ErrDuplicateID.
 func (c *Client) EnqueueMany(ctx context.Context, reqs ...EnqueueRequest) ([]Info, error) {
 	if err := c.ok(); err != nil {
 		return nil, err

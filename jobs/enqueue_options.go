@@ -75,7 +75,19 @@ func WithMaxAttempts(n int) EnqueueOption {
 }
 
 // WithID sets the job's id instead of a generated UUIDv7. Use it to tie a
-// job to an id of your own; ids must be unique within a queue.
+// job to an id of your own. Enqueue checks the id on the job's queue, in
+// the same atomic step that stores the job:
+//
+//   - no job has it, or only a finished one whose status is still kept (a
+//     succeeded job within the workers' ResultRetention, or a dead job):
+//     a fresh job is stored under it. It starts with no attempts, result
+//     or error, runs again in full, and a dead job leaves the dead set.
+//   - a job that has not finished has it (scheduled, pending, running or
+//     retrying): Enqueue returns ErrDuplicateID and leaves that job as it
+//     was, so one id never has two runs at once.
+//
+// The check covers one queue only: the caller must not use an id on two
+// queues, or Status may report either job.
 func WithID(id string) EnqueueOption {
 	return func(c *enqueueConfig) { c.id = id }
 }

@@ -30,6 +30,12 @@ var (
 	// returned beside it carries the id of that first job.
 	ErrDuplicate error = &kindError{"jobs: duplicate job", http.StatusConflict, "duplicate_job"}
 
+	// ErrDuplicateID is returned by Enqueue when WithID names a job of the
+	// same queue that is still scheduled, pending, running or retrying.
+	// That job is left as it was; the Info returned beside it carries its
+	// id and state.
+	ErrDuplicateID error = &kindError{"jobs: job id in use", http.StatusConflict, "duplicate_job_id"}
+
 	// ErrNotFound is returned when a job does not exist (never enqueued,
 	// or its result retention has passed), or is not dead for the dead-set
 	// operations.

@@ -85,6 +85,7 @@ func (b *Broker) Register(ctx context.Context, queues ...string) error {
 // Message is a job to enqueue.
 type Message struct {
 	ID          string
+	CallerID    bool // ID was chosen by the caller, so it may be in use
 	Queue       string
 	Name        string
 	Payload     []byte
@@ -100,6 +101,8 @@ type Message struct {
 type Enqueued struct {
 	Duplicate  bool   // a job holding the unique key exists
 	ExistingID string // its id, when Duplicate
+	InUse      bool   // a job under the same id has not finished
+	InUseState string // its state, when InUse
 	EnqueuedAt time.Time
 	State      string // "pending" or "scheduled"
 }
@@ -107,10 +110,10 @@ type Enqueued struct {
 // enqueueCmd is the script, keys and arguments that store m.
 func (b *Broker) enqueueCmd(m *Message) (script *redis.Script, keys []string, args []any) {
 	k := b.Keys(m.Queue)
-	if m.UniqueKey == "" && m.RunAt.IsZero() {
+	if m.UniqueKey == "" && m.RunAt.IsZero() && !m.CallerID {
 		return enqueueNowScript, []string{k.Pending, k.Job + m.ID}, []any{m.ID, encodeJob(m)}
 	}
-	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID}
+	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID, k.Dead}
 	if m.UniqueKey != "" {
 		keys = append(keys, k.Unique+m.UniqueKey)
 	}
@@ -130,6 +133,12 @@ func parseEnqueued(v any) (Enqueued, error) {
 		return Enqueued{EnqueuedAt: time.UnixMilli(r), State: "pending"}, nil
 	case string:
 		return Enqueued{Duplicate: true, ExistingID: r}, nil
+	case []any:
+		if len(r) == 1 {
+			if st, ok := r[0].(string); ok {
+				return Enqueued{InUse: true, InUseState: st}, nil
+			}
+		}
 	}
 	return Enqueued{}, fmt.Errorf("jobs: unexpected enqueue reply %v", v)
 }

@@ -12,12 +12,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-// enqueueNowScript stores a job that is runnable at once and has no unique
-// key: the common case, and the hot path of every producer. Per call Redis
-// does TIME, HSET (3 fields) and LPUSH, the same work as a peer's enqueue;
-// the clock is kept as the string Redis gave (seconds and milliseconds
-// concatenated), since formatting a Lua number costs more than the rest
-// of the script.
+// enqueueNowScript stores a job that is runnable at once, has no unique
+// key and a generated id (never in use, so not checked): the common case,
+// and the hot path of every producer. Per call Redis does TIME, HSET (3
+// fields) and LPUSH, the same work as a peer's enqueue; the clock is kept
+// as the string Redis gave (seconds and milliseconds concatenated), since
+// formatting a Lua number costs more than the rest of the script.
 //
 // KEYS: 1 pending, 2 job hash
 // ARGV: 1 id, 2 packed job (codec.go)
@@ -30,25 +30,35 @@ redis.call('LPUSH', KEYS[1], ARGV[1])
 return tonumber(now)
 `)
 
-// enqueueScript stores a job with a unique key or a run-at time and makes
-// it pending or scheduled.
+// enqueueScript stores a job with a caller-chosen id, a unique key or a
+// run-at time and makes it pending or scheduled. A job hash already under
+// the id decides first: a finished job (succeeded or dead) is replaced by
+// the new one, which starts with no attempts, result, error or expiry and
+// leaves the dead set; any other job is left untouched and the enqueue
+// refused. (Generated ids go through enqueueNowScript unchecked when they
+// can: a UUIDv7 is never reused.)
 //
-// KEYS: 1 pending, 2 scheduled, 3 job hash, [4 unique lock]
+// KEYS: 1 pending, 2 scheduled, 3 job hash, 4 dead, [5 unique lock]
 // ARGV: 1 id, 2 run-at ms (0 = now), 3 unique TTL ms, 4 packed job
 // (codec.go).
-// Returns now (ms) when the job is pending, -now when it is scheduled, or
-// the id of the job holding the unique lock (a string).
+// Returns now (ms) when the job is pending, -now when it is scheduled, the
+// id of the job holding the unique lock (a string), or {state} when a job
+// that has not finished holds the id.
 var enqueueScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[3], 'state')
+if st and st ~= 'succeeded' and st ~= 'dead' then return {st} end
 local t = redis.call('TIME')
 local nows = t[1] .. string.sub(string.format('%06d', t[2]), 1, 3)
 local now = tonumber(nows)
-local u = KEYS[4]
-if u then
-  if not redis.call('SET', u, ARGV[1], 'NX', 'PX', ARGV[3]) then
-    return redis.call('GET', u)
-  end
-  redis.call('HSET', KEYS[3], 'uniq', u)
+local u = KEYS[5]
+if u and not redis.call('SET', u, ARGV[1], 'NX', 'PX', ARGV[3]) then
+  return redis.call('GET', u)
 end
+if st then
+  redis.call('DEL', KEYS[3])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+if u then redis.call('HSET', KEYS[3], 'uniq', u) end
 local runat = tonumber(ARGV[2])
 if runat > now then
   redis.call('HSET', KEYS[3], 'state', 'scheduled', 'enq', nows, 'runat', ARGV[2], 'm', ARGV[4])
