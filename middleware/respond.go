@@ -2,11 +2,13 @@ package middleware
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 )
@@ -103,13 +105,13 @@ func DecodeJSON(r *http.Request, dst any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+		return jsonError(err, dst)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return jsonError(err)
+				return jsonError(err, nil)
 			}
 		}
 		return NewError(http.StatusBadRequest, "invalid_json", "request body must contain a single JSON value")
@@ -117,7 +119,8 @@ func DecodeJSON(r *http.Request, dst any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+// jsonError turns an error of decoding into dst into the client's message.
+func jsonError(err error, dst any) error {
 	var (
 		mbe *http.MaxBytesError
 		se  *json.SyntaxError
@@ -131,9 +134,69 @@ func jsonError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &se):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON", Err: err}
 	case errors.As(err, &ute):
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "field " + ute.Field + " must be " + ute.Type.String(), Err: err}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: typeErrorMessage(ute, dst), Err: err}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "), Err: err}
 	}
 	return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is not valid JSON", Err: err}
+}
+
+// typeErrorMessage says which JSON type a value must have, in JSON's words:
+// Go's type names mean nothing to a client. encoding/json names the field
+// (dotted, without array indexes or map keys); an empty name is the body
+// itself, or an element of an array or object at its top.
+func typeErrorMessage(ute *json.UnmarshalTypeError, dst any) string {
+	want := jsonTypeOf(ute.Type)
+	if t := reflect.TypeOf(dst); ute.Field == "" && t != nil && t.Kind() == reflect.Pointer && t.Elem() == ute.Type {
+		return "request body must be a JSON " + want
+	}
+	if strings.HasPrefix(ute.Value, "number") && want == "number" {
+		// A number that does not fit: a fraction or too big.
+		want = "number within range"
+		switch ute.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			want = "whole number within range"
+		}
+	}
+	article := "a "
+	if strings.IndexByte("aeiou", want[0]) >= 0 {
+		article = "an "
+	}
+	if ute.Field == "" {
+		return "every value in the request body must be " + article + want
+	}
+	return "field " + ute.Field + " must be " + article + want
+}
+
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// jsonTypeOf names the JSON type that decodes into t.
+func jsonTypeOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return "string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "string" // []byte is base64 text
+		}
+		return "array"
+	case reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return "value of another type"
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -72,7 +73,10 @@ func TestDecodeJSON(t *testing.T) {
 		{"trailing data", 0, "application/json", `{"name":"a"}{"name":"b"}`, false, 400, "invalid_json", "request body must contain a single JSON value"},
 		{"trailing garbage", 0, "application/json", `{"name":"a"} xyz`, false, 400, "invalid_json", "request body must contain a single JSON value"},
 		{"unknown field", 0, "application/json", `{"name":"a","admin":true}`, false, 400, "invalid_json", `unknown field "admin"`},
-		{"wrong type", 0, "application/json", `{"count":"many"}`, false, 400, "invalid_json", "field count must be int"},
+		{"wrong type", 0, "application/json", `{"count":"many"}`, false, 400, "invalid_json", "field count must be a number"},
+		{"fraction for a whole number", 0, "application/json", `{"count":1.5}`, false, 400, "invalid_json", "field count must be a whole number within range"},
+		{"array for the body", 0, "application/json", `[1,2]`, false, 400, "invalid_json", "request body must be a JSON object"},
+		{"string for the body", 0, "application/json", `"widget"`, false, 400, "invalid_json", "request body must be a JSON object"},
 		{"empty body", 0, "application/json", ``, false, 400, "invalid_json", "request body is empty"},
 		{"wrong content type", 0, "text/plain", `{"name":"a"}`, false, 415, "unsupported_media_type", "Content-Type must be application/json"},
 		{"form content type", 0, "application/x-www-form-urlencoded", `name=a`, false, 415, "unsupported_media_type", "Content-Type must be application/json"},
@@ -101,6 +105,55 @@ func TestDecodeJSON(t *testing.T) {
 		if rec.Body.String() != want {
 			t.Errorf("%s:\n got %s want %s", tc.name, rec.Body, want)
 		}
+	}
+}
+
+// TestDecodeJSONTypeMessages: a value of the wrong JSON type is named in
+// JSON's words (string, number, boolean, array, object) with its field's
+// path, never with Go's package or type names.
+func TestDecodeJSONTypeMessages(t *testing.T) {
+	t.Parallel()
+	type part struct {
+		SKU string `json:"sku"`
+	}
+	type order struct {
+		Part   part           `json:"part"`
+		Extra  *part          `json:"extra"`
+		Parts  []part         `json:"parts"`
+		Tags   []string       `json:"tags"`
+		Counts map[string]int `json:"counts"`
+		Paid   bool           `json:"paid"`
+		Price  float64        `json:"price"`
+		Blob   []byte         `json:"blob"`
+		Server netip.Addr     `json:"server"`
+	}
+	cases := []struct{ body, message string }{
+		{`[1,2]`, "request body must be a JSON object"},
+		{`{"part":"x"}`, "field part must be an object"},
+		{`{"extra":3}`, "field extra must be an object"},
+		{`{"part":{"sku":7}}`, "field part.sku must be a string"},
+		{`{"parts":{}}`, "field parts must be an array"},
+		{`{"tags":"x"}`, "field tags must be an array"},
+		{`{"counts":[]}`, "field counts must be an object"},
+		{`{"paid":"yes"}`, "field paid must be a boolean"},
+		{`{"price":"9.99"}`, "field price must be a number"},
+		{`{"blob":5}`, "field blob must be a string"},
+		{`{"server":5}`, "field server must be a string"}, // a struct that decodes from text
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		var o order
+		status, code, msg := middleware.Classify(middleware.DecodeJSON(req, &o))
+		if status != http.StatusBadRequest || code != "invalid_json" || msg != tc.message {
+			t.Errorf("%s: %d %s %q, want 400 invalid_json %q", tc.body, status, code, msg, tc.message)
+		}
+	}
+	var tags []string
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`["a",2]`))
+	req.Header.Set("Content-Type", "application/json")
+	if _, _, msg := middleware.Classify(middleware.DecodeJSON(req, &tags)); msg != "every value in the request body must be a string" {
+		t.Errorf("element of a top-level array: %q", msg)
 	}
 }
 
