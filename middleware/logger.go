@@ -193,7 +193,9 @@ const accessMsg = "request"
 // LoggerFrom returns a logger for the request in ctx: the Logger
 // middleware's logger with the request_id attribute, so every line a handler
 // emits through it can be joined with the access line. It is built once per
-// request, on first use. Outside the stack it returns slog.Default().
+// request, on first use. Outside the stack it returns slog.Default(); so it
+// does before Logger has run for the request (in middleware placed before
+// the stack), with request_id when RequestID has run.
 func LoggerFrom(ctx context.Context) *slog.Logger {
 	st := stateFromContext(ctx)
 	if st == nil {
@@ -202,13 +204,17 @@ func LoggerFrom(ctx context.Context) *slog.Logger {
 	if l := st.reqLogger.Load(); l != nil {
 		return l
 	}
-	base := st.logger
-	if base == nil {
-		base = slog.Default()
+	if st.logger == nil {
+		// Logger has not run yet (Root made the state): keep nothing, so
+		// handlers below Logger still get its logger.
+		if st.requestID != "" {
+			return slog.Default().With(slog.String("request_id", st.requestID))
+		}
+		return slog.Default()
 	}
-	l := base
+	l := st.logger
 	if st.requestID != "" {
-		l = base.With(slog.String("request_id", st.requestID))
+		l = l.With(slog.String("request_id", st.requestID))
 	}
 	if st.reqLogger.CompareAndSwap(nil, l) {
 		return l

@@ -179,6 +179,46 @@ func TestLoggerFromOutsideStack(t *testing.T) {
 	}
 }
 
+// TestLoggerFromBeforeStack: a middleware placed before the stack (a
+// tracing middleware, say) that calls LoggerFrom does not fix the request's
+// logger early: under Root the state already exists then, yet handlers
+// still log through the stack's logger with the request_id.
+func TestLoggerFromBeforeStack(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var early *slog.Logger
+	r := chi.NewRouter()
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			early = middleware.LoggerFrom(r.Context())
+			next.ServeHTTP(w, r)
+		})
+	})
+	r.Use(mws...)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		middleware.LoggerFrom(r.Context()).Info("in handler")
+	})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("X-Request-ID", "rid-early")
+	middleware.Root(r).ServeHTTP(httptest.NewRecorder(), req)
+	if early != slog.Default() {
+		t.Errorf("LoggerFrom before the stack is not slog.Default()")
+	}
+	var found bool
+	for _, l := range logs.lines(t) {
+		if l["msg"] == "in handler" {
+			found = l["request_id"] == "rid-early"
+		}
+	}
+	if !found {
+		t.Fatalf("the handler's line did not reach the stack's logger with request_id:\n%s", logs.String())
+	}
+}
+
 // TestLoggerRouteOfMountedRouter: an app router mounted under a prefix (as
 // Kernel.Mount does) logs the whole pattern.
 func TestLoggerRouteOfMountedRouter(t *testing.T) {
