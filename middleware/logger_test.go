@@ -147,6 +147,43 @@ func TestLoggerCountsBytesAndKeepsFlusher(t *testing.T) {
 	}
 }
 
+// noFlushWriter is a ResponseWriter that cannot flush, as some wrappers are.
+type noFlushWriter struct{ http.ResponseWriter }
+
+// TestLoggerFlushUnsupportedLeavesStatusOpen: a Flush that the server's
+// writer cannot do sends nothing, so the status the handler sets afterwards
+// is the one logged, and a later panic still becomes a JSON 500 rather than
+// an aborted response.
+func TestLoggerFlushUnsupportedLeavesStatusOpen(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(mws...)
+	r.Get("/{then}", func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
+			t.Errorf("Flush = %v, want http.ErrNotSupported", err)
+		}
+		if chi.URLParam(r, "then") == "panic" {
+			panic("after flush")
+		}
+		middleware.WriteError(w, r, errInternal)
+	})
+	for _, then := range []string{"fail", "panic"} {
+		req := httptest.NewRequest(http.MethodGet, "/"+then, nil)
+		req.Header.Set("X-Request-ID", "flush-"+then)
+		rec := httptest.NewRecorder()
+		middleware.Root(r).ServeHTTP(noFlushWriter{rec}, req)
+		readError(t, rec.Result(), http.StatusInternalServerError, "internal_error")
+		if line := logs.accessLine(t, "flush-"+then); line["status"] != float64(500) || line["level"] != "ERROR" {
+			t.Errorf("%s: client got 500, access line %v", then, line)
+		}
+	}
+}
+
 func TestLoggerFromConcurrent(t *testing.T) {
 	t.Parallel()
 	logs := &logCapture{}

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -70,13 +71,16 @@ func (w *responseRecorder) ReadFrom(src io.Reader) (int64, error) {
 // cannot flush.
 func (w *responseRecorder) Flush() { _ = w.FlushError() }
 
-// FlushError is what http.ResponseController.Flush calls.
+// FlushError is what http.ResponseController.Flush calls. A flush sends
+// the header (status 200 unless set), except when the wrapped writer cannot
+// flush: then nothing was sent and the status is still open.
 func (w *responseRecorder) FlushError() error {
-	if !w.wroteHeader {
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	if !w.wroteHeader && !errors.Is(err, http.ErrNotSupported) {
 		w.status = http.StatusOK
 		w.wroteHeader = true
 	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
+	return err
 }
 
 // Hijack implements http.Hijacker when the wrapped writer does.
