@@ -68,7 +68,7 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 				st.rctx = rctx
 			}
 			rw := &st.rw
-			rw.reset(w)
+			rw.reset(w, st)
 
 			next.ServeHTTP(rw, r)
 

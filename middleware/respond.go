@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -28,13 +29,23 @@ type ErrorDetail struct {
 }
 
 // WriteJSON writes v as JSON with the given status and Content-Type
-// application/json. A value that cannot be encoded becomes a 500 error body.
+// application/json. A value that cannot be encoded becomes a 500 error body
+// with the request ID, and under Logger the encoding error goes into the
+// request's access line, as WriteError does with an internal error.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	buf := jsonBufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		buf.Reset()
-		buf.WriteString(`{"error":{"code":"internal_error","message":"response could not be encoded"}}` + "\n")
+		detail := ErrorDetail{Code: "internal_error", Message: "response could not be encoded"}
+		if st := stateOfWriter(w); st != nil {
+			st.err = fmt.Errorf("middleware: WriteJSON: %w", err)
+			detail.RequestID = st.requestID
+			if st.debug {
+				detail.Message = st.err.Error()
+			}
+		}
+		_ = json.NewEncoder(buf).Encode(ErrorBody{Error: detail})
 		status = http.StatusInternalServerError
 	}
 	w.Header()["Content-Type"] = jsonContentType

@@ -211,6 +211,33 @@ func TestWriteJSONUnencodable(t *testing.T) {
 	}
 }
 
+// TestWriteJSONUnencodableUnderStack: under the stack, a value that cannot
+// be encoded becomes the kernel's error body with the request ID, and the
+// encoding error reaches the access line, logged at ERROR like any fault.
+func TestWriteJSONUnencodableUnderStack(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(mws...)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		middleware.WriteJSON(w, http.StatusOK, map[string]any{"updates": make(chan int)})
+	})
+	rec := httptest.NewRecorder()
+	middleware.Root(r).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	d := readError(t, rec.Result(), http.StatusInternalServerError, "internal_error")
+	if d.Message != "response could not be encoded" {
+		t.Errorf("message %q", d.Message)
+	}
+	line := logs.accessLine(t, d.RequestID)
+	if e, _ := line["error"].(string); line["level"] != "ERROR" || line["status"] != float64(500) || !strings.Contains(e, "unsupported type: chan int") {
+		t.Fatalf("access line %v lacks the encoding error", line)
+	}
+}
+
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	status, code, msg := middleware.Classify(errors.New("secret"))

@@ -15,13 +15,30 @@ import (
 // http.ResponseController reach deadlines and anything else.
 type responseRecorder struct {
 	http.ResponseWriter
+	st          *requestState // the state the recorder lives in (see stateOfWriter)
 	status      int
 	bytes       int64
 	wroteHeader bool
 }
 
-func (w *responseRecorder) reset(inner http.ResponseWriter) {
-	*w = responseRecorder{ResponseWriter: inner}
+func (w *responseRecorder) reset(inner http.ResponseWriter, st *requestState) {
+	*w = responseRecorder{ResponseWriter: inner, st: st}
+}
+
+// stateOfWriter returns the request state of the responseRecorder in w or
+// below it (through Unwrap), or nil when no Logger runs: for code that has
+// the writer but not the request.
+func stateOfWriter(w http.ResponseWriter) *requestState {
+	for {
+		switch x := w.(type) {
+		case *responseRecorder:
+			return x.st
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 func (w *responseRecorder) WriteHeader(code int) {
