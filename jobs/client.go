@@ -126,9 +126,9 @@ func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broke
 	}
 	switch {
 	case cfg.delay > 0:
-		m.RunAt = time.Now().Add(cfg.delay)
+		m.RunAt = time.Now().Add(cfg.delay).UnixMilli()
 	case !cfg.runAt.IsZero():
-		m.RunAt = cfg.runAt
+		m.RunAt = cfg.runAt.UnixMilli()
 	}
 	return m, nil
 }
@@ -138,7 +138,7 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 		return Info{ID: e.ExistingID, Name: m.Name, Queue: m.Queue}, fmt.Errorf("%w: job %s holds unique key %q", ErrDuplicate, e.ExistingID, m.UniqueKey)
 	}
 	if e.InUse {
-		return Info{ID: m.ID, Queue: m.Queue, State: State(e.InUseState)}, fmt.Errorf("%w: job %s on queue %s is %s", ErrDuplicateID, m.ID, m.Queue, e.InUseState)
+		return Info{ID: m.ID, Queue: m.Queue, State: State(e.State)}, fmt.Errorf("%w: job %s on queue %s is %s", ErrDuplicateID, m.ID, m.Queue, e.State)
 	}
 	in := Info{
 		ID: m.ID, Name: m.Name, Queue: m.Queue, State: State(e.State),
@@ -146,8 +146,8 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 		UserID: m.UserID, WorkspaceID: m.WorkspaceID,
 		EnqueuedAt: e.EnqueuedAt, RunAt: e.EnqueuedAt,
 	}
-	if !m.RunAt.IsZero() && m.RunAt.After(e.EnqueuedAt) {
-		in.RunAt = m.RunAt
+	if m.RunAt > e.EnqueuedAt.UnixMilli() {
+		in.RunAt = time.UnixMilli(m.RunAt)
 	}
 	return in, nil
 }

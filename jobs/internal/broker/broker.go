@@ -92,7 +92,7 @@ type Message struct {
 	MaxAttempts int
 	UserID      string
 	WorkspaceID string
-	RunAt       time.Time // zero: now
+	RunAt       int64 // ms since the epoch, the precision Redis keeps; 0: now
 	UniqueKey   string
 	UniqueTTL   time.Duration
 }
@@ -100,28 +100,23 @@ type Message struct {
 // Enqueued is the outcome of enqueueing one Message.
 type Enqueued struct {
 	Duplicate  bool   // a job holding the unique key exists
-	ExistingID string // its id, when Duplicate
 	InUse      bool   // a job under the same id has not finished
-	InUseState string // its state, when InUse
+	ExistingID string // the job holding the unique key, when Duplicate
 	EnqueuedAt time.Time
-	State      string // "pending" or "scheduled"
+	State      string // "pending" or "scheduled"; the other job's, when InUse
 }
 
 // enqueueCmd is the script, keys and arguments that store m.
 func (b *Broker) enqueueCmd(m *Message) (script *redis.Script, keys []string, args []any) {
 	k := b.Keys(m.Queue)
-	if m.UniqueKey == "" && m.RunAt.IsZero() && !m.CallerID {
+	if m.UniqueKey == "" && m.RunAt == 0 && !m.CallerID {
 		return enqueueNowScript, []string{k.Pending, k.Job + m.ID}, []any{m.ID, encodeJob(m)}
 	}
 	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID, k.Dead}
 	if m.UniqueKey != "" {
 		keys = append(keys, k.Unique+m.UniqueKey)
 	}
-	var runAt int64
-	if !m.RunAt.IsZero() {
-		runAt = m.RunAt.UnixMilli()
-	}
-	return enqueueScript, keys, []any{m.ID, runAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
+	return enqueueScript, keys, []any{m.ID, m.RunAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
 }
 
 func parseEnqueued(v any) (Enqueued, error) {
@@ -136,7 +131,7 @@ func parseEnqueued(v any) (Enqueued, error) {
 	case []any:
 		if len(r) == 1 {
 			if st, ok := r[0].(string); ok {
-				return Enqueued{InUse: true, InUseState: st}, nil
+				return Enqueued{InUse: true, State: st}, nil
 			}
 		}
 	}
