@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -35,8 +36,11 @@ type LoggerOptions struct {
 // authentication recorded one (see SetUserID). Responses with status 5xx are
 // logged at ERROR with the internal error WriteError recorded (and the stack
 // of a recovered panic); everything else at INFO, so client mistakes never
-// show up as faults. Handlers get a logger carrying the request ID from
-// LoggerFrom.
+// show up as faults. A handler that panics past Logger (with
+// http.ErrAbortHandler, as Recover does once the response has started, or
+// without Recover below) still gets its line, at ERROR with the status that
+// was sent (0 when none was), before the panic goes on. Handlers get a
+// logger carrying the request ID from LoggerFrom.
 //
 // Logger must run inside the chi router (Router.Use) for the route pattern
 // to be known; outside one it supplies a route context of its own.
@@ -70,7 +74,16 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 			rw := &st.rw
 			rw.reset(w, st)
 
+			// The deferred call is open-coded (no defer record), so it
+			// costs the normal path next to nothing.
+			served := false
+			defer func() {
+				if !served {
+					logAborted(handler, fast, start, r, rctx, st)
+				}
+			}()
 			next.ServeHTTP(rw, r)
+			served = true
 
 			status := rw.status
 			if !rw.wroteHeader {
@@ -93,6 +106,27 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 			writeAccessLine(ctx, handler, fast, level, start.Add(d), d, r, rctx, st, status)
 		})
 	}, nil
+}
+
+// errAborted is the access line's error for a handler that did not return
+// and left no error of its own (see logAborted).
+var errAborted = errors.New("response aborted: the handler panicked")
+
+// logAborted writes the access line of a request whose handler did not
+// return: it panicked, with http.ErrAbortHandler (as Recover does once the
+// response has started, after recording the panic) or anything else. The
+// response is aborted by net/http; the line says at ERROR what had been sent,
+// status 0 when nothing was. The panic goes on afterwards.
+func logAborted(h slog.Handler, fast *jsonHandler, start time.Time, r *http.Request, rctx *chi.Context, st *requestState) {
+	ctx := r.Context()
+	if !h.Enabled(ctx, slog.LevelError) {
+		return
+	}
+	if st.err == nil {
+		st.err = errAborted
+	}
+	d := time.Since(start)
+	writeAccessLine(ctx, h, fast, slog.LevelError, start.Add(d), d, r, rctx, st, st.rw.status)
 }
 
 // accessLineHandler returns the NewJSONHandler under h (looking through

@@ -184,6 +184,70 @@ func TestLoggerFlushUnsupportedLeavesStatusOpen(t *testing.T) {
 	}
 }
 
+// TestLoggerLineWhenResponseAborted: a request whose response is aborted
+// (a panic after the response started, which Recover passes on as
+// http.ErrAbortHandler, or a handler's own http.ErrAbortHandler) still has
+// its access line, at ERROR with the status sent, written before the panic
+// goes on to net/http; a recovered panic is in that line, not on a line of
+// its own.
+func TestLoggerLineWhenResponseAborted(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(mws...)
+	r.Get("/late-panic", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"items":[1,2`)
+		panic("late")
+	})
+	r.Get("/abort-started", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "partial")
+		panic(http.ErrAbortHandler)
+	})
+	r.Get("/abort", func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	})
+	for _, tc := range []struct {
+		path   string
+		status float64
+		err    string
+	}{
+		{"/late-panic", 202, "panic: late"},
+		{"/abort-started", 200, "response aborted: the handler panicked"},
+		{"/abort", 0, "response aborted: the handler panicked"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.Header.Set("X-Request-ID", "aborted"+strings.ReplaceAll(tc.path, "/", "-"))
+		var logged string
+		func() {
+			defer func() {
+				if v := recover(); v != http.ErrAbortHandler {
+					t.Errorf("%s: recovered %v, want http.ErrAbortHandler passed on to net/http", tc.path, v)
+				}
+				logged = logs.String() // before the panic reaches net/http
+			}()
+			middleware.Root(r).ServeHTTP(httptest.NewRecorder(), req)
+		}()
+		if !strings.Contains(logged, req.Header.Get("X-Request-ID")) {
+			t.Fatalf("%s: no access line before the panic went on:\n%s", tc.path, logged)
+		}
+		line := logs.accessLine(t, req.Header.Get("X-Request-ID"))
+		if line["level"] != "ERROR" || line["status"] != tc.status || line["error"] != tc.err || line["path"] != tc.path {
+			t.Errorf("%s: access line %v, want ERROR, status %v, error %q", tc.path, line, tc.status, tc.err)
+		}
+		if _, hasStack := line["stack"]; hasStack != (tc.path == "/late-panic") {
+			t.Errorf("%s: stack in the line: %v", tc.path, hasStack)
+		}
+	}
+	if errs := logs.atLevel(t, "ERROR"); len(errs) != 3 {
+		t.Fatalf("want one ERROR line per request, got %v", errs)
+	}
+}
+
 func TestLoggerFromConcurrent(t *testing.T) {
 	t.Parallel()
 	logs := &logCapture{}

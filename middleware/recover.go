@@ -63,16 +63,16 @@ func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
 				}
 				pe := &PanicError{Value: v, Stack: debug.Stack()}
 				st := stateFrom(r)
-				started := st != nil && st.accessLog && st.rw.wroteHeader
-				if st != nil && st.accessLog && !started {
-					// The access line (written by Logger on the way out)
-					// carries the panic and its stack.
+				if st != nil && st.accessLog {
+					// The access line (written by Logger on the way out,
+					// also when the response is aborted) carries the panic
+					// and its stack.
 					st.err = pe
 					st.stack = pe.Stack
 				} else {
 					logPanic(r, logger, st, pe)
 				}
-				if started {
+				if st != nil && st.accessLog && st.rw.wroteHeader {
 					panic(http.ErrAbortHandler)
 				}
 				msg := "internal server error"
