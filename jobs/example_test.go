@@ -71,6 +71,26 @@ func ExampleClient_Enqueue() {
 	fmt.Println(st.State) // scheduled
 }
 
+// Tie a job to an id of your own: the report of a month is enqueued under
+// the month's id, so asking for it again while it is queued or running is
+// refused, and asking once it finished runs it again. (Needs Redis; not
+// run as a test.)
+func ExampleWithID() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	client := jobs.NewClient(rdb)
+	info, err := client.Enqueue(ctx, "monthly_report", map[string]string{"month": "2024-01"},
+		jobs.WithID("monthly_report:2024-01"))
+	if errors.Is(err, jobs.ErrDuplicateID) {
+		fmt.Println("already", info.State) // pending, running, ...
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.State) // pending
+}
+
 // Run a worker until the context is cancelled, as a `myservice worker`
 // subcommand does. (Needs Redis; not run as a test.)
 func ExampleWorker_Run() {
