@@ -40,11 +40,17 @@ func (e *PanicError) Unwrap() error {
 }
 
 // Recover returns middleware that turns a handler panic into a 500 JSON
-// error and logs it at ERROR with its stack and the request ID; the server
-// goes on serving. A panic with http.ErrAbortHandler is passed on, as
-// net/http expects. When the handler had already started its response, the
-// connection is aborted (the client sees a broken response rather than a
-// truncated one that looks whole) after the panic is logged.
+// error and logs it at ERROR with its stack and the request ID (in the
+// access line when Logger runs above); the server goes on serving. A panic
+// with http.ErrAbortHandler is passed on, as net/http expects. When the
+// handler had already started its response, the connection is aborted (the
+// client sees a broken response rather than a truncated one that looks
+// whole) after the panic is logged.
+//
+// Knowing that the response started needs Logger above Recover, as in
+// Stack: Logger's recorder is what tells. Without it, a panic after the
+// response started is not aborted, and the 500 error body is written after
+// whatever the handler sent.
 func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {

@@ -25,6 +25,12 @@ import (
 // does with its own: a handler must not use chi.RouteContext or
 // chi.URLParam after it has returned (from a goroutine it left running).
 //
+// Under Root, a middleware placed before the stack holds the very request
+// the stack works on, not a copy: after next returns it sees the request as
+// the stack changed it (RealIP rewrites RemoteAddr to the client's address,
+// BodyLimit wraps Body). Served by the router alone, it would keep its own
+// copy. Read what you need before calling next.
+//
 // A request that already has a route context (router mounted under another
 // chi router) or the stack's state is passed to router unchanged.
 func Root(router chi.Router) http.Handler {
