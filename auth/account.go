@@ -261,23 +261,64 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		return nil, ErrAccountDisabled
 	}
 	if rehash {
-		s.upgradeHash(ctx, u.ID, password)
+		if h, ok := s.upgradeHash(ctx, u.ID, password); ok {
+			hash = h
+		}
 	}
-	return s.startSession(ctx, u)
+	sid, raw, err := s.openSession(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPasswordKept(ctx, u.ID, sid, password, hash); err != nil {
+		return nil, err
+	}
+	return s.tokens(u, sid, raw)
 }
 
-// upgradeHash rehashes a password whose hash has outdated parameters. A
-// failure is logged and retried at the next login.
-func (s *Service) upgradeHash(ctx context.Context, userID, password string) {
+// checkPasswordKept makes sure a password change that ran while Login was
+// verifying ends the new session sid: the login verified hash, and the
+// session is now committed. ChangePassword commits the new hash before it
+// looks for the sessions to end, so either that search saw sid (and ends
+// it), or this read sees the new hash — then the password is verified
+// again against it (a concurrent rehash changes the hash, not the
+// password), and the session ended when it no longer matches.
+func (s *Service) checkPasswordKept(ctx context.Context, userID, sid, password, hash string) error {
+	pw, err := s.passwordRow(ctx, userID)
+	if err == nil {
+		if cur, _ := pw["hash"].(string); cur != hash {
+			var ok bool
+			ok, _, err = s.hasher.verify(ctx, password, cur)
+			if err == nil && !ok {
+				err = ErrInvalidCredentials
+			}
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if rerr := s.revokeSession(ctx, sid); rerr != nil {
+		s.log.WarnContext(ctx, "session of a superseded password not revoked", "user_id", userID, "session_id", sid, "err", rerr)
+	}
+	if errors.Is(err, ErrInvalidCredentials) {
+		s.log.InfoContext(ctx, "login refused: password changed meanwhile", "user_id", userID)
+		return err
+	}
+	return fmt.Errorf("auth: login: user %s: %w", userID, err)
+}
+
+// upgradeHash rehashes a password whose hash has outdated parameters and
+// returns the new hash. A failure is logged and retried at the next login.
+func (s *Service) upgradeHash(ctx context.Context, userID, password string) (string, bool) {
 	hash, err := s.hasher.hash(ctx, password)
 	if err == nil {
 		err = s.setHash(ctx, userID, hash)
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", userID, "err", err)
-		return
+		return "", false
 	}
 	s.log.InfoContext(ctx, "password hash upgraded", "user_id", userID)
+	return hash, true
 }
 
 // userByEmail returns the live user of a normalized email and its hash.
@@ -389,6 +430,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, cur
 	if err != nil {
 		return err
 	}
+	// The new hash is committed before the search for sessions to end
+	// starts: a Login racing with the change relies on this order (see
+	// checkPasswordKept). Both in one transaction would let a session
+	// committed between them escape.
 	if err := s.setHash(ctx, userID, hash); err != nil {
 		return err
 	}

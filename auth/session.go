@@ -131,10 +131,19 @@ func (s *Service) sessionState(ctx context.Context, sid string) (sessionState, e
 
 // startSession opens a session for u and returns its first token pair.
 func (s *Service) startSession(ctx context.Context, u User) (*Tokens, error) {
+	sid, raw, err := s.openSession(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return s.tokens(u, sid, raw)
+}
+
+// openSession stores a new session of u with its first refresh token and
+// returns the session id and the token.
+func (s *Service) openSession(ctx context.Context, u User) (sid, raw string, err error) {
 	now := s.now()
 	expires := now.Add(s.cfg.RefreshTTL)
-	var sid, raw string
-	err := s.store.Tx(ctx, func(tx *db.Store) error {
+	err = s.store.Tx(ctx, func(tx *db.Store) error {
 		sess, err := tx.SaveEntity(ctx, TableSessions, db.Entity{
 			"user_id": u.ID, "expires_at": expires,
 		})
@@ -145,16 +154,23 @@ func (s *Service) startSession(ctx context.Context, u User) (*Tokens, error) {
 		if raw, err = s.newRefreshToken(sid); err != nil {
 			return err
 		}
-		_, err = tx.SaveEntity(ctx, TableRefresh, db.Entity{
+		if _, err = tx.SaveEntity(ctx, TableRefresh, db.Entity{
 			"session_id": sid, "user_id": u.ID, "token_hash": hashToken(raw),
-		})
-		return err
+		}); err != nil {
+			return err
+		}
+		// Cached before the commit: a revocation can only find the
+		// session once committed, so its "ended" always lands after this.
+		s.sessions.put(sid, sessionState{userID: u.ID, expires: expires, live: true})
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: start session: %w", err)
+		if sid != "" {
+			s.sessions.forget(sid)
+		}
+		return "", "", fmt.Errorf("auth: start session: %w", err)
 	}
-	s.sessions.put(sid, sessionState{userID: u.ID, expires: expires, live: true})
-	return s.tokens(u, sid, raw)
+	return sid, raw, nil
 }
 
 func (s *Service) tokens(u User, sid, refresh string) (*Tokens, error) {

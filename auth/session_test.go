@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,6 +249,67 @@ func TestChangePassword(t *testing.T) {
 			t.Fatalf("old password still logs in: %d", r.status)
 		}
 		h.login("a@example.com", "new-password-1")
+	})
+}
+
+// TestChangePasswordEndsConcurrentLogins: an attacker who knows the old
+// password keeps logging in while its owner changes it. Logins that
+// verified the old hash before the change but open their session after
+// it must not survive: every session but the caller's ends.
+func TestChangePasswordEndsConcurrentLogins(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		// Production argon2 parameters: the slower the verification, the
+		// more logins straddle the change.
+		h := newHarness(t, dialect, withConfig(func(c *Config) { c.Argon2 = DefaultArgon2Params() }))
+		ctx := context.Background()
+		owner := h.register("victim@example.com", "old-password-1")
+
+		var (
+			stop   atomic.Bool
+			mu     sync.Mutex
+			stolen []*Tokens
+			wg     sync.WaitGroup
+		)
+		first := make(chan struct{})
+		var once sync.Once
+		for range 4 {
+			wg.Go(func() {
+				for !stop.Load() {
+					tk, err := h.auth.Login(ctx, "victim@example.com", "old-password-1", "10.9.9.9")
+					if err == nil {
+						mu.Lock()
+						stolen = append(stolen, tk)
+						mu.Unlock()
+						once.Do(func() { close(first) })
+					}
+				}
+			})
+		}
+		select {
+		case <-first: // the attacker's logins are under way
+		case <-time.After(time.Minute):
+			stop.Store(true)
+			wg.Wait()
+			t.Fatal("no login with the old password succeeded")
+		}
+		if err := h.auth.ChangePassword(ctx, owner.User.ID, "", "old-password-1", "new-password-2", "10.1.1.1"); err != nil {
+			t.Fatal(err)
+		}
+		stop.Store(true)
+		wg.Wait()
+
+		survivors := 0
+		for _, tk := range stolen {
+			_, aerr := h.auth.VerifyAccessToken(ctx, tk.AccessToken)
+			_, rerr := h.auth.Refresh(ctx, tk.RefreshToken)
+			if aerr == nil || rerr == nil {
+				survivors++
+			}
+		}
+		t.Logf("%d sessions opened with the old password, %d alive after the change", len(stolen), survivors)
+		if survivors > 0 {
+			t.Fatalf("%d sessions opened with the old password survive ChangePassword", survivors)
+		}
 	})
 }
 
