@@ -31,8 +31,9 @@ type Query struct {
 
 // parsedWhere is a validated where clause, cached by its text.
 type parsedWhere struct {
-	toks   []token
-	params int
+	toks     []token
+	params   int
+	partners []string // per ?, the column it is compared with (see paramPartners)
 }
 
 // parseCache holds validated where clauses (keyed by their text) and
@@ -53,7 +54,7 @@ func (s *Store) parse(where string) (*parsedWhere, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parsedWhere{toks: toks, params: n}
+	p := &parsedWhere{toks: toks, params: n, partners: paramPartners(toks)}
 	if s.c.parsed.n.Add(1) <= maxCachedClauses {
 		s.c.parsed.m.Store(where, p)
 	}
@@ -117,6 +118,12 @@ func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw 
 	w := &whereSQL{}
 	if pw != nil && len(pw.toks) > 0 {
 		out, args := rewriteWhere(d, pw.toks, has, 1)
+		for i := range args {
+			if a := &args[i]; a.param >= 0 && pw.partners[a.param] != "" {
+				a.partner = pw.partners[a.param]
+				a.col, a.missing = t.cols[a.partner], !has(a.partner)
+			}
+		}
 		// The caller's clause is parenthesised before the store adds its
 		// own conditions, so an OR in it cannot escape them.
 		b.WriteString(" WHERE (")
@@ -206,6 +213,9 @@ func bindArgs(w *whereSQL, params []any, extra int) ([]any, error) {
 		}
 		v, _, err := normalize(params[a.param])
 		if err != nil {
+			return nil, err
+		}
+		if v, err = a.coerce(v); err != nil {
 			return nil, err
 		}
 		args = append(args, bindValue(v))

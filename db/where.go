@@ -2,6 +2,8 @@ package db
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -445,6 +447,73 @@ func parseWhere(in string) ([]token, int, error) {
 type argRef struct {
 	param int
 	lit   string
+
+	// partner is the column a parameter is compared with (see
+	// paramPartners), col its kind and missing whether the table lacks it.
+	partner string
+	col     kind
+	missing bool
+}
+
+// coerce gives a parameter's value the type of the column it is compared
+// with, so that the three databases compare alike: a number or boolean
+// compared with a text column is compared as its text (MySQL would
+// otherwise compare the column as a number, so that 0 matched most text),
+// a whole float with an integer column is an integer (Postgres truncated a
+// fraction), 0 and 1 with a boolean column are booleans, and any value
+// compared with a column the table lacks is NULL, as the column reads. A
+// fraction compared with an integer column, or a number other than 0 and
+// 1 with a boolean column, is an error matching ErrInvalidQuery.
+func (a argRef) coerce(v any) (any, error) {
+	if v == nil || a.partner == "" {
+		return v, nil
+	}
+	if a.missing {
+		return nil, nil
+	}
+	switch a.col {
+	case kindText:
+		switch x := v.(type) {
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		}
+	case kindInt:
+		switch x := v.(type) {
+		case float64:
+			if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+				return nil, invalidQuery("[%s] holds integers: compare it with an integer, not %v", a.partner, x)
+			}
+			return int64(x), nil
+		case bool:
+			if x {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}
+	case kindFloat:
+		if x, ok := v.(int64); ok {
+			return float64(x), nil
+		}
+	case kindBool:
+		var f float64
+		switch x := v.(type) {
+		case int64:
+			f = float64(x)
+		case float64:
+			f = x
+		default:
+			return v, nil
+		}
+		if f != 0 && f != 1 {
+			return nil, invalidQuery("[%s] holds booleans: compare it with true, false, 1 or 0, not %v", a.partner, v)
+		}
+		return f == 1, nil
+	}
+	return v, nil
 }
 
 // whereSQL is a where clause rewritten for one dialect and table.
@@ -527,4 +596,91 @@ func parseOrderBy(in string) ([]orderTerm, error) {
 type orderTerm struct {
 	col  string
 	desc bool
+}
+
+// paramPartners returns, for each ? of a validated clause in order, the
+// column it is compared with, or "" when it is not compared with a plain
+// column: [col] op ?, ? op [col], [col] [NOT] LIKE ?, [col] [NOT] IN (…, ?, …)
+// and [col] [NOT] BETWEEN ? AND ?. A parameter inside a function call, or
+// compared with one, has no partner. bindArgs gives a parameter its
+// partner's type, so that every database compares the same way.
+func paramPartners(toks []token) []string {
+	var out []string
+	for i, t := range toks {
+		if t.typ == tParam {
+			out = append(out, partnerOf(toks, i))
+		}
+	}
+	return out
+}
+
+func partnerOf(toks []token, i int) string {
+	kw := func(j int, w string) bool {
+		return j >= 0 && j < len(toks) && toks[j].typ == tKeyword && toks[j].text == w
+	}
+	col := func(j int) string {
+		if kw(j, "NOT") {
+			j--
+		}
+		if j >= 0 && toks[j].typ == tCol {
+			return toks[j].text
+		}
+		return ""
+	}
+	switch {
+	case i >= 2 && toks[i-1].typ == tOp && toks[i-2].typ == tCol:
+		return toks[i-2].text
+	case i+2 < len(toks) && toks[i+1].typ == tOp && toks[i+2].typ == tCol &&
+		!(i >= 1 && (toks[i-1].typ == tOp || kw(i-1, "LIKE") || kw(i-1, "BETWEEN") || kw(i-1, "AND") && inBetween(toks, i-1))):
+		return toks[i+2].text
+	case kw(i-1, "LIKE"), kw(i-1, "BETWEEN"):
+		return col(i - 2)
+	case kw(i-1, "AND") && inBetween(toks, i-1):
+		return col(stepBack(toks, i-2) - 2) // [col] BETWEEN x AND ?
+	}
+	// An IN list: step back over simple operands and commas to "(" IN.
+	j := i
+	for {
+		if j-1 >= 0 && toks[j-1].typ == tLParen {
+			if kw(j-2, "IN") {
+				return col(j - 3)
+			}
+			return ""
+		}
+		if j-1 < 0 || toks[j-1].typ != tComma {
+			return ""
+		}
+		if j = stepBack(toks, j-2); j < 0 {
+			return ""
+		}
+	}
+}
+
+// stepBack returns the index of the first token of the simple operand
+// (a column, ?, literal, NULL, TRUE, FALSE or negative number) that ends at
+// j, or -1 when there is none.
+func stepBack(toks []token, j int) int {
+	if j < 0 {
+		return -1
+	}
+	switch t := toks[j]; t.typ {
+	case tNumber:
+		if j >= 1 && toks[j-1].typ == tMinus {
+			return j - 1
+		}
+		return j
+	case tCol, tParam, tString:
+		return j
+	case tKeyword:
+		if t.text == "NULL" || t.text == "TRUE" || t.text == "FALSE" {
+			return j
+		}
+	}
+	return -1
+}
+
+// inBetween reports whether the AND at j is the one of a BETWEEN.
+func inBetween(toks []token, j int) bool {
+	k := stepBack(toks, j-1)
+	return k >= 1 && toks[k-1].typ == tKeyword && toks[k-1].text == "BETWEEN"
 }

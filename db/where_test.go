@@ -211,6 +211,9 @@ func FuzzWhere(f *testing.F) {
 			return
 		}
 		out, args := rewriteWhere(postgresDialect{}, toks, has, 1)
+		if p := paramPartners(toks); len(p) != params {
+			t.Fatalf("%q: %d partners for %d params", in, len(p), params)
+		}
 		sql := "(" + string(out) + ")"
 		got, err := lexOutput(sql)
 		if err != nil {
@@ -267,4 +270,34 @@ func FuzzWhere(f *testing.F) {
 		}
 		rows.Close()
 	})
+}
+
+func TestParamPartners(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"[a] = ?", []string{"a"}},
+		{"? = [a]", []string{"a"}},
+		{"? = ?", []string{"", ""}},
+		{"[a] LIKE ? OR [b] NOT LIKE ?", []string{"a", "b"}},
+		{"[a] IN (?, 1, ?) AND [b] NOT IN (-1, ?)", []string{"a", "a", "b"}},
+		{"[a] BETWEEN ? AND ? AND [b] NOT BETWEEN 1 AND ?", []string{"a", "a", "b"}},
+		{"[a] BETWEEN 1 AND 2 AND ? = [b]", []string{"b"}},
+		{"[a] = 1 AND ? <> [b]", []string{"b"}},
+		{"LOWER([a]) = ?", []string{""}},
+		{"COALESCE([a], ?) = ?", []string{"", ""}},
+		{"[a] IN (?, LOWER(?))", []string{"a", ""}},
+		{"? IN ([a], 1)", []string{""}},
+		{"NOT ([a] >= ?) OR [b] IS NULL", []string{"a"}},
+	}
+	for _, c := range cases {
+		toks, _, err := parseWhere(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if got := paramPartners(toks); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%q: partners %q, want %q", c.in, got, c.want)
+		}
+	}
 }

@@ -55,6 +55,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TrailingSpacesMatter", testTrailingSpaces},
 		{"WhereTextIsNeverAnOrder", testWhereNotOrder},
 		{"NonFiniteFloatsAreRefused", testNonFinite},
+		{"ParamsTakeTheirColumnsType", testParamTypes},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1289,6 +1290,57 @@ func testNonFinite(t *testing.T, b *bundle) {
 		}
 		_, err := b.store.FindEntities(b.ctx, table, db.Query{Where: "[x] = ?", Params: []any{math.NaN()}})
 		wantErr(t, err, db.ErrTypeMismatch, "NaN as a parameter")
+	}
+}
+
+// A parameter compared with a column takes the column's type, so every
+// database gives the same answer: 0 does not match text on MySQL, 2.5 does
+// not match 2 on Postgres, 1 is true, and a missing column compares as NULL
+// whatever the parameter's type.
+func testParamTypes(t *testing.T, b *bundle) {
+	b.save(t, "pt", db.Entity{"token": "s3cr3t-abc", "code": "12345", "n": int64(2), "f": 1.5, "ok": true})
+	cases := []struct {
+		where  string
+		params []any
+		want   int // matches; -1: ErrInvalidQuery
+	}{
+		{"[token] = ?", []any{0}, 0},
+		{"? = [token]", []any{0}, 0},
+		{"[token] = ?", []any{0.0}, 0},
+		{"[token] IN (?, ?)", []any{0, false}, 0},
+		{"[token] LIKE ?", []any{0}, 0},
+		{"[token] != ?", []any{0}, 1},
+		{"[code] = ?", []any{12345}, 1},
+		{"[code] = ?", []any{12345.0}, 1},
+		{"[n] = ?", []any{2.0}, 1},
+		{"[n] = ?", []any{2.5}, -1},
+		{"[n] < ?", []any{2.9}, -1},
+		{"[n] < ?", []any{3.0}, 1},
+		{"[n] IN (?, -1, ?)", []any{1.0, 2.0}, 1},
+		{"[n] NOT BETWEEN ? AND ?", []any{1.0, 3.0}, 0},
+		{"[n] = ?", []any{true}, 0},
+		{"[f] > ?", []any{1}, 1},
+		{"[ok] = ?", []any{1}, 1},
+		{"[ok] = ?", []any{0.0}, 0},
+		{"[ok] = ?", []any{true}, 1},
+		{"[ok] = ?", []any{2}, -1},
+		{"[age] >= ?", []any{18}, 0},
+		{"[age] IN (?, ?) OR [n] = ?", []any{1, 2.5, 2}, 1},
+		{"NOT ([age] = ?)", []any{true}, 0},
+		{"COALESCE([n], ?) = ?", []any{7, 2}, 1},
+		{"LOWER([token]) = ?", []any{"s3cr3t-abc"}, 1},
+	}
+	for _, c := range cases {
+		n, err := b.store.CountEntities(b.ctx, "pt", c.where, c.params...)
+		l, ferr := b.store.FindEntities(b.ctx, "pt", db.Query{Where: c.where, Params: c.params})
+		if c.want < 0 {
+			wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("count %s %v", c.where, c.params))
+			wantErr(t, ferr, db.ErrInvalidQuery, fmt.Sprintf("find %s %v", c.where, c.params))
+			continue
+		}
+		if err != nil || ferr != nil || n != int64(c.want) || len(l) != c.want {
+			t.Errorf("%s %v: count %d (%v), find %d (%v); want %d", c.where, c.params, n, err, len(l), ferr, c.want)
+		}
 	}
 }
 
