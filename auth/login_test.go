@@ -88,6 +88,31 @@ func TestLoginEnumerationTiming(t *testing.T) {
 	}
 }
 
+// TestLoginEnumerationStatements: before the argon2 check, a known email
+// with a wrong password and an unknown email send the same statements (a
+// known email used to cost one more lookup, its password row: a timing
+// difference of one round trip).
+func TestLoginEnumerationStatements(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		h.register("known@example.com", "known-password")
+		ctx := context.Background()
+		statements := func(email string) int64 {
+			before := h.store.Stats().Statements
+			if _, err := h.auth.Login(ctx, email, "wrong-password", "10.0.0.1"); err != ErrInvalidCredentials {
+				t.Fatalf("login %s: %v", email, err)
+			}
+			return h.store.Stats().Statements - before
+		}
+		for i := range 3 { // the first round warms statement and schema caches
+			known, unknown := statements("known@example.com"), statements("unknown@example.com")
+			if i > 0 && known != unknown {
+				t.Fatalf("a wrong password sends %d statements, an unknown email %d", known, unknown)
+			}
+		}
+	})
+}
+
 func TestLoginThrottling(t *testing.T) {
 	run := func(t *testing.T, h *harness) {
 		h.register("victim@example.com", "victim-password")
