@@ -155,18 +155,32 @@ const MembershipCacheTTL = 5 * time.Second
 
 // SwitchWorkspace returns u acting in workspaceID when u is a member of
 // it (a membership is cached for at most MembershipCacheTTL; a refusal is
-// not cached); "" or u's current workspace returns u unchanged. Error:
+// not cached). workspaceID "" stands for u's personal workspace
+// (u.WorkspaceID), kept as the current one only while u is a member of it:
+// otherwise u comes back with no current workspace (WorkspaceID ""). Error:
 // ErrForbidden.
 func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID string) (User, error) {
 	return s.switchWorkspace(ctx, u, workspaceID)
 }
 
 func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User, error) {
-	if ws == "" || ws == u.WorkspaceID {
+	asked := ws != ""
+	if !asked {
+		ws = u.WorkspaceID
+	}
+	if ws == "" {
 		return u, nil
 	}
 	hooks := s.cfg.Workspaces
-	if hooks == nil || len(ws) > 128 {
+	if hooks == nil {
+		// Without workspaces there are no memberships to check: the stored
+		// workspace stays, no other can be chosen.
+		if ws == u.WorkspaceID {
+			return u, nil
+		}
+		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
+	}
+	if len(ws) > 128 {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
 	key := u.ID + "\x00" + ws
@@ -180,6 +194,12 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 		// Only memberships are cached: someone who just joined is let in
 		// at once.
 		s.members.forget(key)
+		if !asked {
+			// Removed from their personal workspace (by another owner):
+			// signed in, in no workspace.
+			u.WorkspaceID = ""
+			return u, nil
+		}
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
 	u.WorkspaceID = ws

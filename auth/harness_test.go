@@ -305,6 +305,24 @@ func (h *harness) invite(ws, email, token string) {
 	}
 }
 
+// removeMember deletes the membership of userID in workspace ws.
+func (h *harness) removeMember(ws, userID string) {
+	h.t.Helper()
+	ctx := context.Background()
+	rows, err := h.store.FindEntities(ctx, "fake_members", db.Query{Where: "[workspace_id] = ? AND [user_id] = ?", Params: []any{ws, userID}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range rows {
+		if _, err := h.store.DeleteEntity(ctx, "fake_members", r["id"].(string), true); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	if len(rows) == 0 {
+		h.t.Fatalf("%s is no member of %s", userID, ws)
+	}
+}
+
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu sync.Mutex

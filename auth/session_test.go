@@ -344,6 +344,42 @@ func TestWorkspaceSwitching(t *testing.T) {
 	})
 }
 
+// TestWorkspaceSwitchingOutOfPersonalWorkspace: a user removed from their
+// own personal workspace (another owner may do so) no longer has it as
+// current workspace, with or without X-Workspace-ID naming it; a member's
+// personal workspace is checked through the membership cache, so a warm
+// request sends no statement.
+func TestWorkspaceSwitchingOutOfPersonalWorkspace(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		a := h.register("a@example.com", "a-password-1")
+		b := h.register("b@example.com", "b-password-1")
+		h.removeMember(a.User.WorkspaceID, a.User.ID)
+		me := func(tok string, header ...string) resp {
+			return h.do("GET", "/auth/me", nil, append(bearerH(tok), header...)...)
+		}
+		if r := me(a.AccessToken); r.status != http.StatusOK || r.json(t)["workspace_id"] != "" {
+			t.Fatalf("removed from the personal workspace, no header: %d %s", r.status, r.body)
+		}
+		if r := me(a.AccessToken, "X-Workspace-ID", a.User.WorkspaceID); r.status != http.StatusForbidden || r.code(t) != "forbidden" {
+			t.Fatalf("removed from the personal workspace, naming it: %d %s", r.status, r.body)
+		}
+		// b still is a member of theirs.
+		for _, hdr := range [][]string{nil, {"X-Workspace-ID", b.User.WorkspaceID}} {
+			if r := me(b.AccessToken, hdr...); r.status != http.StatusOK || r.json(t)["workspace_id"] != b.User.WorkspaceID {
+				t.Fatalf("member of the personal workspace, header %q: %d %s", hdr, r.status, r.body)
+			}
+		}
+		before := h.store.Stats().Statements
+		if r := h.do("GET", "/whoami", nil, bearerH(b.AccessToken)...); r.status != http.StatusOK {
+			t.Fatalf("whoami: %d %s", r.status, r.body)
+		}
+		if sent := h.store.Stats().Statements - before; sent != 0 {
+			t.Fatalf("a warm request in the personal workspace sent %d statements", sent)
+		}
+	})
+}
+
 // TestNoSecretsInHistoryOrLogs: after a full life cycle, no password,
 // hash or refresh token appears in users' history or in the logs.
 func TestNoSecretsInHistoryOrLogs(t *testing.T) {

@@ -17,9 +17,11 @@ type User struct {
 	Email    string `json:"email"`
 	Role     string `json:"role"` // RoleAdmin or RoleUser
 	IsActive bool   `json:"is_active"`
-	// WorkspaceID is the current workspace: the user's personal workspace,
-	// or the one a request switched to with X-Workspace-ID. It is "" when
-	// the kernel runs without workspaces.
+	// WorkspaceID is the current workspace: the user's personal workspace
+	// (while the user is a member of it), or the one a request switched to
+	// with X-Workspace-ID. It is "" when the kernel runs without
+	// workspaces, and for a user removed from their personal workspace who
+	// names no other.
 	WorkspaceID string `json:"workspace_id"`
 	CreatedAt   string `json:"created_at"`
 }
