@@ -80,3 +80,23 @@ func WithUser(ctx context.Context, u User) context.Context {
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, &p)
 }
+
+// WithWorkspace returns ctx in which the user (UserFrom) and the principal
+// (PrincipalFrom) act in workspaceID; other fields are kept, and an
+// identity ctx lacks stays absent. It is for guards that resolved and
+// checked the request's workspace themselves, such as
+// workspaces.RequireMember; the caller must have checked that the
+// identity may act there.
+func WithWorkspace(ctx context.Context, workspaceID string) context.Context {
+	if u, ok := ctx.Value(userKey{}).(*User); ok {
+		c := *u
+		c.WorkspaceID = workspaceID
+		ctx = context.WithValue(ctx, userKey{}, &c)
+	}
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok {
+		c := *p
+		c.WorkspaceID = workspaceID
+		ctx = context.WithValue(ctx, principalKey{}, &c)
+	}
+	return ctx
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -187,6 +188,33 @@ func TestRemovedFromPersonalWorkspace(t *testing.T) {
 		}
 		if status != http.StatusOK || cur["workspace_id"] != "" {
 			t.Fatalf("alice without header after removal: %d %s, want no current workspace", status, b)
+		}
+	})
+}
+
+// TestRequireRoleActsInTheCheckedWorkspace: Mallory is a plain member of
+// Victim's workspace V and owner of her own P. With "X-Workspace-ID: V"
+// (auth makes V her current workspace: she is a member) and
+// "?workspace_id=P" (the guard checks her role in P: owner), the admin-only
+// handler must not act in V: the current workspace is the one checked.
+func TestRequireRoleActsInTheCheckedWorkspace(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newAuthEnv(t, dialect)
+		victim := e.register("victim@example.com", "")
+		V := victim.User.WorkspaceID
+		mallory := e.register("mallory@example.com", e.invite(victim, V, "mallory@example.com", RoleMember))
+		P := mallory.User.WorkspaceID
+		if status, b := e.call(mallory.AccessToken, "POST", "/admin-action", nil, WorkspaceHeader, V); status != http.StatusForbidden {
+			t.Fatalf("member acting as admin in V: %d %s", status, b)
+		}
+		status, b := e.call(mallory.AccessToken, "POST", "/admin-action?workspace_id="+P, nil, WorkspaceHeader, V)
+		var out map[string]string
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"acted_in": P, "principal_workspace": P, "checked": P, "role": RoleOwner}
+		if status != http.StatusOK || !maps.Equal(out, want) {
+			t.Fatalf("guard checked one workspace, handler acts in another: %d %v, want %v (V=%s)", status, out, want, V)
 		}
 	})
 }

@@ -76,7 +76,11 @@ func RequestWorkspaceID(r *http.Request) string {
 // RequireMember lets a request through only when the authenticated user is
 // a member of the request's workspace (see RequestWorkspaceID), and puts the
 // workspace id and the user's role in the context (WorkspaceIDFrom,
-// RoleFrom). Without a user it answers as auth.RequireUser does (401
+// RoleFrom). That workspace also becomes the request's current workspace:
+// inside the guard, auth.UserFrom(ctx).WorkspaceID and
+// auth.PrincipalFrom(ctx).WorkspaceID are the workspace checked, even when
+// X-Workspace-ID named another, so a handler scoping data by either acts
+// where the role was checked. Without a user it answers as auth.RequireUser does (401
 // "unauthorized", or auth's reason for refusing the request's token or
 // X-Workspace-ID). A workspace that does not
 // exist or of which the user is not a member: 404 "not_found", the same
@@ -119,6 +123,7 @@ func (s *Service) requireRole(min string, next http.Handler) http.Handler {
 			middleware.WriteError(w, r, ErrForbidden)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithMembership(r.Context(), wsID, role)))
+		ctx := auth.WithWorkspace(WithMembership(r.Context(), wsID, role), wsID)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
