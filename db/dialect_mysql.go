@@ -170,3 +170,5 @@ func (mysqlDialect) classify(err error) errClass {
 	}
 	return errOther
 }
+
+func (mysqlDialect) likeEscape() string { return "" }

@@ -120,3 +120,5 @@ func (postgresDialect) classify(err error) errClass {
 	}
 	return errOther
 }
+
+func (postgresDialect) likeEscape() string { return "" }

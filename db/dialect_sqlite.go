@@ -114,3 +114,5 @@ func (sqliteDialect) classify(err error) errClass {
 	}
 	return errOther
 }
+
+func (sqliteDialect) likeEscape() string { return ` ESCAPE '\'` }

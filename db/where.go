@@ -530,9 +530,13 @@ func rewriteWhere(d dialect, toks []token, has func(string) bool, first int) ([]
 	out := make([]byte, 0, 64)
 	var args []argRef
 	n, param := first, 0
+	escapeAfter := -1 // the last token of a LIKE pattern, followed by the dialect's ESCAPE
 	for i, t := range toks {
 		if i > 0 {
 			out = append(out, ' ')
+		}
+		if t.typ == tKeyword && t.text == "LIKE" && d.likeEscape() != "" {
+			escapeAfter = operandEnd(toks, i+1)
 		}
 		switch t.typ {
 		case tCol:
@@ -553,8 +557,37 @@ func rewriteWhere(d dialect, toks []token, has func(string) bool, first int) ([]
 		default:
 			out = append(out, t.text...)
 		}
+		if i == escapeAfter {
+			out = append(out, d.likeEscape()...)
+		}
 	}
 	return out, args
+}
+
+// operandEnd returns the index of the last token of the operand starting
+// at j of a validated clause: a function call ends at its parenthesis, a
+// negative number at its digits.
+func operandEnd(toks []token, j int) int {
+	switch {
+	case j >= len(toks):
+		return -1
+	case toks[j].typ == tMinus:
+		return j + 1
+	case toks[j].typ == tFunc:
+		depth := 0
+		for k := j + 1; k < len(toks); k++ {
+			switch toks[k].typ {
+			case tLParen:
+				depth++
+			case tRParen:
+				if depth--; depth == 0 {
+					return k
+				}
+			}
+		}
+		return -1
+	}
+	return j
 }
 
 // parseOrderBy validates "[col] [ASC|DESC], ..." and returns the terms.

@@ -301,3 +301,25 @@ func TestParamPartners(t *testing.T) {
 		}
 	}
 }
+
+// On SQLite a LIKE pattern is followed by ESCAPE '\', so that a backslash
+// escapes % and _ as it does by default on Postgres and MySQL.
+func TestRewriteWhereLikeEscapeOnSQLite(t *testing.T) {
+	has := func(string) bool { return true }
+	for in, want := range map[string]string{
+		"[a] LIKE ?": `"a" LIKE ? ESCAPE '\'`,
+		"LOWER([b]) NOT LIKE LOWER(?) OR [c] LIKE -1":  `LOWER ( "b" ) NOT LIKE LOWER ( ? ) ESCAPE '\' OR "c" LIKE - 1 ESCAPE '\'`,
+		"[a] LIKE COALESCE([b], LOWER(?)) AND [d] = ?": `"a" LIKE COALESCE ( "b" , LOWER ( ? ) ) ESCAPE '\' AND "d" = ?`,
+	} {
+		toks, _, err := parseWhere(in)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if out, _ := rewriteWhere(sqliteDialect{}, toks, has, 1); string(out) != want {
+			t.Errorf("%q:\n got %s\nwant %s", in, out, want)
+		}
+		if out, _ := rewriteWhere(postgresDialect{}, toks, has, 1); strings.Contains(string(out), "ESCAPE") {
+			t.Errorf("%q: Postgres rewrite %s has an ESCAPE", in, out)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"WhereTextIsNeverAnOrder", testWhereNotOrder},
 		{"NonFiniteFloatsAreRefused", testNonFinite},
 		{"ParamsTakeTheirColumnsType", testParamTypes},
+		{"LikeEscapesWithBackslash", testLikeEscape},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1341,6 +1342,31 @@ func testParamTypes(t *testing.T, b *bundle) {
 		if err != nil || ferr != nil || n != int64(c.want) || len(l) != c.want {
 			t.Errorf("%s %v: count %d (%v), find %d (%v); want %d", c.where, c.params, n, err, len(l), ferr, c.want)
 		}
+	}
+}
+
+// In a LIKE pattern a backslash escapes %, _ and itself on every database
+// (SQLite has no escape character unless told).
+func testLikeEscape(t *testing.T, b *bundle) {
+	for _, name := range []string{"50%", "50x", "a_b", "axb", `c\d`, `c\xd`} {
+		b.save(t, "likes", db.Entity{"name": name})
+	}
+	for pattern, want := range map[string]string{
+		`50\%`:  "50%",
+		`a\_b`:  "a_b",
+		`c\\\d`: `c\d`,
+	} {
+		l := b.find(t, "likes", db.Query{Where: "[name] LIKE ?", Params: []any{pattern}})
+		if len(l) != 1 || l[0]["name"] != want {
+			var got []any
+			for _, e := range l {
+				got = append(got, e["name"])
+			}
+			t.Errorf("LIKE %q matched %q, want only %q", pattern, got, want)
+		}
+	}
+	if n := b.count(t, "likes", "[name] LIKE ?", "50%"); n != 2 {
+		t.Errorf("LIKE '50%%' counted %d, want 2", n)
 	}
 }
 
