@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ func TestEnqueueValidation(t *testing.T) {
 	}
 	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithUnique("", time.Minute)); err == nil {
 		t.Error("an empty unique key must be rejected")
+	}
+	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithUnique("k", 500*time.Microsecond)); err == nil || !strings.Contains(err.Error(), "WithUnique") {
+		t.Errorf("a unique ttl under 1ms (Redis would get PX 0) must be rejected by WithUnique, got %v", err)
 	}
 	if _, err := b.client.Enqueue(ctx, "known", nil, jobs.WithMaxAttempts(0)); err == nil {
 		t.Error("zero max attempts must be rejected")

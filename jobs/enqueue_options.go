@@ -58,8 +58,8 @@ func WithUnique(key string, ttl time.Duration) EnqueueOption {
 	return func(c *enqueueConfig) {
 		c.uniqueKey = key
 		c.uniqueTTL = ttl
-		if key == "" || ttl <= 0 {
-			c.err = fmt.Errorf("jobs: WithUnique needs a non-empty key and a positive ttl (got %q, %s)", key, ttl)
+		if key == "" || ttl < time.Millisecond {
+			c.err = fmt.Errorf("jobs: WithUnique needs a non-empty key and a ttl of at least 1ms (got %q, %s)", key, ttl)
 		}
 	}
 }
