@@ -36,6 +36,9 @@ func (c *core) fields(table string, v any) ([]field, string, error) {
 		switch x := f.val.(type) {
 		case nil:
 		case string:
+			if len(x) > maxIDLen {
+				return nil, "", fmt.Errorf("db: %s: an id is at most %d bytes, got %d: %w", table, maxIDLen, len(x), ErrTypeMismatch)
+			}
 			id = x
 		default:
 			return nil, "", &TypeMismatchError{Table: table, Column: "id", ColumnType: "text", ValueType: valueType(f.kind)}
@@ -45,6 +48,10 @@ func (c *core) fields(table string, v any) ([]field, string, error) {
 	}
 	return fs, id, nil
 }
+
+// maxIDLen bounds the ids callers choose: MySQL's id column is a
+// VARCHAR(255), and the other databases take the same ids.
+const maxIDLen = 255
 
 func appendField(fs []field, table, name string, x any) ([]field, error) {
 	if err := checkField(table, name); err != nil {

@@ -57,6 +57,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"NonFiniteFloatsAreRefused", testNonFinite},
 		{"ParamsTakeTheirColumnsType", testParamTypes},
 		{"LikeEscapesWithBackslash", testLikeEscape},
+		{"IDsAreAtMost255Bytes", testLongIDs},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1368,6 +1369,22 @@ func testLikeEscape(t *testing.T, b *bundle) {
 	if n := b.count(t, "likes", "[name] LIKE ?", "50%"); n != 2 {
 		t.Errorf("LIKE '50%%' counted %d, want 2", n)
 	}
+}
+
+// Ids a caller chooses fit MySQL's id column on every database: 255 bytes
+// are stored, 256 are refused with ErrTypeMismatch before anything is written.
+func testLongIDs(t *testing.T, b *bundle) {
+	long := strings.Repeat("i", 255)
+	if e := b.save(t, "longid", db.Entity{"id": long, "n": int64(1)}); e["id"] != long {
+		t.Errorf("255-byte id saved as %v", e["id"])
+	}
+	_, err := b.store.SaveEntity(b.ctx, "longid", db.Entity{"id": long + "i", "n": int64(2)})
+	wantErr(t, err, db.ErrTypeMismatch, "save with a 256-byte id")
+	if n := b.count(t, "longid", ""); n != 1 {
+		t.Errorf("%d entities after the refused save, want 1", n)
+	}
+	_, err = b.store.GetEntity(b.ctx, "longid", long+"i")
+	wantErr(t, err, db.ErrNotFound, "get with a 256-byte id")
 }
 
 func testConcurrentSaves(t *testing.T, b *bundle) {
