@@ -17,9 +17,10 @@ type ttlCache[V any] struct {
 	now   func() time.Time
 	limit int
 
-	mu sync.RWMutex
-	m  map[string]ttlEntry[V]
-	sf singleflight.Group
+	mu  sync.RWMutex
+	m   map[string]ttlEntry[V]
+	gen uint64 // counts the writers' puts and forgets; guarded by mu
+	sf  singleflight.Group
 }
 
 type ttlEntry[V any] struct {
@@ -40,11 +41,17 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, load func(context.Con
 		return e.v, nil
 	}
 	res, err, _ := c.sf.Do(key, func() (any, error) {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
 		v, err := load(context.WithoutCancel(ctx))
 		if err != nil {
 			return v, err
 		}
-		c.put(key, v)
+		// A writer that put or forgot anything while this load ran may
+		// have stored what the load read before the change (a session
+		// revoked meanwhile): then the loaded value is not cached.
+		c.store(key, v, c.now().Add(c.ttl), true, gen)
 		return v, nil
 	})
 	if err != nil {
@@ -70,12 +77,24 @@ func (c *ttlCache[V]) put(key string, v V) { c.putUntil(key, v, c.now().Add(c.tt
 
 // putUntil caches v until expires or ttl from now, whichever is sooner.
 func (c *ttlCache[V]) putUntil(key string, v V, expires time.Time) {
+	c.store(key, v, expires, false, 0)
+}
+
+// store caches v until expires or ttl from now, whichever is sooner. A
+// writer always stores and counts as a change; a load (fromLoad) stores
+// only when no writer changed the cache since it began, at generation gen.
+func (c *ttlCache[V]) store(key string, v V, expires time.Time, fromLoad bool, gen uint64) {
 	now := c.now()
 	if lim := now.Add(c.ttl); expires.After(lim) {
 		expires = lim
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !fromLoad {
+		c.gen++
+	} else if gen != c.gen {
+		return
+	}
 	if len(c.m) >= c.limit {
 		for k, e := range c.m {
 			if !now.Before(e.expires) {
@@ -93,6 +112,7 @@ func (c *ttlCache[V]) putUntil(key string, v V, expires time.Time) {
 // within ttl).
 func (c *ttlCache[V]) forget(key string) {
 	c.mu.Lock()
+	c.gen++
 	delete(c.m, key)
 	c.mu.Unlock()
 	c.sf.Forget(key)

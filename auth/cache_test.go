@@ -55,3 +55,48 @@ func TestTTLCacheExpiry(t *testing.T) {
 		t.Fatalf("%d entries in a cache limited to 3", n)
 	}
 }
+
+// TestTTLCacheLoadDoesNotUndoAWriter runs a load that read "live" before a
+// session was revoked and returns after the revocation cached "ended": the
+// revocation wins, in this and every later request of the process.
+func TestTTLCacheLoadDoesNotUndoAWriter(t *testing.T) {
+	t.Parallel()
+	for _, writer := range []string{"put", "forget"} {
+		c := newTTLCache[string](time.Minute, time.Now, 100)
+		started, release := make(chan struct{}), make(chan struct{})
+		done := make(chan string)
+		go func() {
+			v, _ := c.get(context.Background(), "sid", func(context.Context) (string, error) {
+				close(started)
+				<-release
+				return "live", nil
+			})
+			done <- v
+		}()
+		<-started
+		if writer == "put" {
+			c.put("sid", "ended")
+		} else {
+			c.forget("sid")
+		}
+		close(release)
+		if v := <-done; v != "live" {
+			t.Fatalf("%s: the load itself returned %q", writer, v)
+		}
+		got, ok := c.lookup("sid")
+		switch {
+		case writer == "put" && got != "ended":
+			t.Errorf("put during a load: cache holds %q (%v), want the writer's ended", got, ok)
+		case writer == "forget" && ok:
+			t.Errorf("forget during a load: cache holds %q, want nothing", got)
+		}
+		// A load that began after the writer is cached as usual.
+		c.forget("other")
+		if v, _ := c.get(context.Background(), "k2", func(context.Context) (string, error) { return "x", nil }); v != "x" {
+			t.Fatal(v)
+		}
+		if v, ok := c.lookup("k2"); !ok || v != "x" {
+			t.Errorf("%s: a later load was not cached", writer)
+		}
+	}
+}
