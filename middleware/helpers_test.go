@@ -118,6 +118,20 @@ func newTestServer(t *testing.T, opts middleware.StackOptions) *testServer {
 	return &testServer{Server: srv, logs: logs}
 }
 
+// stackRouter returns a chi router using the default stack, which logs
+// into the returned capture.
+func stackRouter(t *testing.T) (*logCapture, *chi.Mux) {
+	t.Helper()
+	logs := &logCapture{}
+	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(mws...)
+	return logs, r
+}
+
 // newApp is the test app's root router using mws; newTestServer serves it
 // behind Root.
 func newApp(mws []func(http.Handler) http.Handler) *chi.Mux {

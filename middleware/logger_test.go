@@ -156,13 +156,7 @@ type noFlushWriter struct{ http.ResponseWriter }
 // an aborted response.
 func TestLoggerFlushUnsupportedLeavesStatusOpen(t *testing.T) {
 	t.Parallel()
-	logs := &logCapture{}
-	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := chi.NewRouter()
-	r.Use(mws...)
+	logs, r := stackRouter(t)
 	r.Get("/{then}", func(w http.ResponseWriter, r *http.Request) {
 		if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
 			t.Errorf("Flush = %v, want http.ErrNotSupported", err)
@@ -192,13 +186,7 @@ func TestLoggerFlushUnsupportedLeavesStatusOpen(t *testing.T) {
 // its own.
 func TestLoggerLineWhenResponseAborted(t *testing.T) {
 	t.Parallel()
-	logs := &logCapture{}
-	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := chi.NewRouter()
-	r.Use(mws...)
+	logs, r := stackRouter(t)
 	r.Get("/late-panic", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"items":[1,2`)

@@ -216,13 +216,7 @@ func TestWriteJSONUnencodable(t *testing.T) {
 // encoding error reaches the access line, logged at ERROR like any fault.
 func TestWriteJSONUnencodableUnderStack(t *testing.T) {
 	t.Parallel()
-	logs := &logCapture{}
-	mws, err := middleware.Stack(middleware.StackOptions{Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := chi.NewRouter()
-	r.Use(mws...)
+	logs, r := stackRouter(t)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteJSON(w, http.StatusOK, map[string]any{"updates": make(chan int)})
 	})
