@@ -64,8 +64,11 @@ func (sqliteDialect) createIndex(table, index string, columns []string, _ []kind
 	return b.String()
 }
 
+// columnsQuery matches the table name exactly: SQLite itself would take
+// "Notes" for the table "notes" (see ensureTable).
 func (sqliteDialect) columnsQuery() string {
-	return `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`
+	return `SELECT p.name, p.type FROM sqlite_master AS m, pragma_table_info(m.name) AS p ` +
+		`WHERE m.type = 'table' AND m.name = ? ORDER BY p.cid`
 }
 
 func (sqliteDialect) kindOf(t string) kind {

@@ -258,7 +258,9 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 			return nil, err
 		}
 		if t == nil {
-			return nil, fmt.Errorf("db: table %s missing right after it was created", table)
+			// CREATE TABLE IF NOT EXISTS found a table whose name differs
+			// only in case (SQLite, or MySQL with lower_case_table_names).
+			return nil, fmt.Errorf("db: table %s: the database has a table whose name differs only in case, and it does not tell such names apart: %w", table, ErrInvalidName)
 		}
 	}
 	s.publish(t, s.c.d.ddlInTx())

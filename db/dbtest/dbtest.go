@@ -58,6 +58,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"ParamsTakeTheirColumnsType", testParamTypes},
 		{"LikeEscapesWithBackslash", testLikeEscape},
 		{"IDsAreAtMost255Bytes", testLongIDs},
+		{"TableNamesDifferingInCaseNeverMix", testTableNameCase},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -1385,6 +1386,29 @@ func testLongIDs(t *testing.T, b *bundle) {
 	}
 	_, err = b.store.GetEntity(b.ctx, "longid", long+"i")
 	wantErr(t, err, db.ErrNotFound, "get with a 256-byte id")
+}
+
+// Tables whose names differ only in case are two tables where the database
+// tells them apart (Postgres, MySQL on Linux) and refused with
+// ErrInvalidName where it does not (SQLite); rows never mix.
+func testTableNameCase(t *testing.T, b *bundle) {
+	b.save(t, "notes", db.Entity{"text": "lower"})
+	_, err := b.store.SaveEntity(b.ctx, "Notes", db.Entity{"text": "upper"})
+	if err != nil && !errors.Is(err, db.ErrInvalidName) {
+		t.Fatalf("save into Notes beside notes: %v, want success or ErrInvalidName", err)
+	}
+	if l := b.find(t, "notes", db.Query{}); len(l) != 1 || l[0]["text"] != "lower" {
+		t.Errorf("table notes holds %v", l)
+	}
+	l, ferr := b.store.FindEntities(b.ctx, "Notes", db.Query{})
+	switch {
+	case ferr != nil:
+		t.Errorf("find in Notes: %v", ferr)
+	case err == nil && (len(l) != 1 || l[0]["text"] != "upper"):
+		t.Errorf("table Notes holds %v, want its one row", l)
+	case err != nil && len(l) != 0:
+		t.Errorf("Notes was refused, yet reading it gives %v", l)
+	}
 }
 
 func testConcurrentSaves(t *testing.T, b *bundle) {
