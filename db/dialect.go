@@ -61,6 +61,9 @@ type dialect interface {
 	ddlInTx() bool
 	// classify tells what a driver error means to the store.
 	classify(err error) errClass
+	// tableCaseQuery lists the tables whose name equals its first parameter
+	// but for case (and not exactly: the second parameter is the same name).
+	tableCaseQuery() string
 	// likeEscape follows the pattern of a LIKE so that a backslash escapes
 	// % and _ (and itself): "" where that is the default (Postgres, MySQL).
 	likeEscape() string

@@ -172,3 +172,8 @@ func (mysqlDialect) classify(err error) errClass {
 }
 
 func (mysqlDialect) likeEscape() string { return "" }
+
+func (mysqlDialect) tableCaseQuery() string {
+	return "SELECT TABLE_NAME FROM information_schema.TABLES " +
+		"WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) = LOWER(?) AND BINARY TABLE_NAME <> BINARY ?"
+}

@@ -122,3 +122,8 @@ func (postgresDialect) classify(err error) errClass {
 }
 
 func (postgresDialect) likeEscape() string { return "" }
+
+func (postgresDialect) tableCaseQuery() string {
+	return `SELECT table_name FROM information_schema.tables ` +
+		`WHERE table_schema = current_schema() AND lower(table_name) = lower($1) AND table_name <> $2`
+}

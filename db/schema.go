@@ -222,6 +222,25 @@ func (s *Store) ddlQuerier() querier {
 	return s.c.w
 }
 
+// checkTableCase refuses to create table beside one whose name differs only
+// in case: SQLite (and MySQL with lower_case_table_names) would take them
+// for one table, Postgres for two, so no database gets them.
+func (s *Store) checkTableCase(ctx context.Context, q querier, table string) error {
+	rows, err := s.query(ctx, q, s.c.d.tableCaseQuery(), table, table)
+	if err != nil {
+		return fmt.Errorf("db: looking for tables named like %s: %w", table, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var other string
+		if err := rows.Scan(&other); err != nil {
+			return fmt.Errorf("db: looking for tables named like %s: %w", table, err)
+		}
+		return fmt.Errorf("db: table %s: table %s exists, and names differing only in case are one table on some databases: %w", table, other, ErrInvalidName)
+	}
+	return rows.Err()
+}
+
 // ensureTable creates table (and its history table) when missing and
 // returns what is known of it.
 func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, error) {
@@ -234,6 +253,9 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 		return nil, err
 	}
 	if t == nil {
+		if err := s.checkTableCase(ctx, q, table); err != nil {
+			return nil, err
+		}
 		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); errors.Is(err, errRetryTx) {
 			if s.c.historyOn(table) {
 				err = s.tx.retryAfter(table, s.c.d.createHistory(table))
