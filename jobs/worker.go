@@ -163,7 +163,7 @@ type Worker struct {
 	closed   bool
 
 	inMu     sync.Mutex
-	inflight map[string]map[string]struct{} // queue -> ids holding a lease here
+	inflight map[string]map[string]int64 // queue -> job id -> token of the run holding a lease here
 }
 
 type queuedOutcome struct {
@@ -223,9 +223,9 @@ func (w *Worker) Start(ctx context.Context) error {
 	renewCtx, w.renewCancel = context.WithCancel(w.baseCtx)
 	w.slots = make(chan struct{}, w.opts.Concurrency)
 	w.outcomes = make(chan queuedOutcome, max(4*w.opts.Concurrency, 256))
-	w.inflight = make(map[string]map[string]struct{}, len(w.opts.Queues))
+	w.inflight = make(map[string]map[string]int64, len(w.opts.Queues))
 	for _, q := range w.opts.Queues {
-		w.inflight[q] = map[string]struct{}{}
+		w.inflight[q] = map[string]int64{}
 		w.loops.Add(2)
 		go w.fetchLoop(fetchCtx, q)
 		go w.maintainLoop(fetchCtx, q)
@@ -378,7 +378,9 @@ func (w *Worker) fetchLoop(ctx context.Context, q string) {
 		w.inMu.Lock()
 		set := w.inflight[q]
 		for _, f := range got {
-			set[f.ID] = struct{}{}
+			// A run of this worker's that lost its lease may still be on
+			// the job; the new run's token replaces its token here.
+			set[f.ID] = f.Run
 		}
 		w.inMu.Unlock()
 		w.running.Add(len(got))
@@ -435,14 +437,14 @@ func (w *Worker) renewLoop(ctx context.Context) {
 		}
 		for _, q := range w.opts.Queues {
 			w.inMu.Lock()
-			ids := make([]string, 0, len(w.inflight[q]))
-			for id := range w.inflight[q] {
-				ids = append(ids, id)
+			runs := make([]broker.RunRef, 0, len(w.inflight[q]))
+			for id, run := range w.inflight[q] {
+				runs = append(runs, broker.RunRef{ID: id, Run: run})
 			}
 			w.inMu.Unlock()
-			for len(ids) > 0 {
-				chunk := ids[:min(len(ids), 1000)]
-				ids = ids[len(chunk):]
+			for len(runs) > 0 {
+				chunk := runs[:min(len(runs), 1000)]
+				runs = runs[len(chunk):]
 				if err := w.b.Extend(ctx, q, chunk, w.opts.Lease); err != nil && ctx.Err() == nil {
 					w.log.Warn("jobs: lease renewal failed", "queue", q, "jobs", len(chunk), "error", err)
 				}
@@ -461,7 +463,7 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 			maxAttempts = t.maxAttempts
 		}
 	}
-	o := broker.Outcome{ID: f.ID, Attempt: f.Attempt, MaxAttempts: maxAttempts}
+	o := broker.Outcome{ID: f.ID, Run: f.Run, MaxAttempts: maxAttempts}
 	log := newJobLogger(w.log, slog.String("job_id", f.ID), slog.String("task", f.Name),
 		slog.String("queue", q), slog.Int("attempt", f.Attempt))
 	var err error
@@ -584,9 +586,14 @@ func (w *Worker) completeLoop() {
 
 func (w *Worker) complete(q string, outs []broker.Outcome) {
 	wait := 50 * time.Millisecond
-	for {
-		_, err := w.b.Complete(w.ackCtx, q, outs, w.opts.ResultRetention)
+	for try := 0; ; try++ {
+		n, err := w.b.Complete(w.ackCtx, q, outs, w.opts.ResultRetention)
 		if err == nil {
+			// (After a retry, outcomes the failed call did record count
+			// as refused too, so only the first call's count is told.)
+			if n < len(outs) && try == 0 {
+				w.log.Warn("jobs: outcomes dropped: their runs had lost their lease and the jobs were requeued", "queue", q, "jobs", len(outs)-n)
+			}
 			break
 		}
 		if w.ackCtx.Err() != nil {
@@ -601,7 +608,9 @@ func (w *Worker) complete(q string, outs []broker.Outcome) {
 	w.inMu.Lock()
 	set := w.inflight[q]
 	for _, o := range outs {
-		delete(set, o.ID)
+		if set[o.ID] == o.Run {
+			delete(set, o.ID)
+		}
 	}
 	w.inMu.Unlock()
 }

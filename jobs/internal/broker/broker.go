@@ -39,6 +39,7 @@ type Keys struct {
 	Dead      string // zset id -> died-at (ms)
 	Job       string // prefix of a job's hash key; append the id
 	Unique    string // prefix of a unique lock key; append the unique key
+	Runs      string // counter: the last run token handed out
 }
 
 // Keys returns the keys of queue.
@@ -54,6 +55,7 @@ func (b *Broker) Keys(queue string) Keys {
 		Dead:      base + "dead",
 		Job:       base + "job:",
 		Unique:    base + "unique:",
+		Runs:      base + "runs",
 	}
 	b.keys.Store(queue, k)
 	return k
@@ -238,6 +240,7 @@ func (b *Broker) pipelineEnqueue(ctx context.Context, msgs []*Message) ([]Enqueu
 type Fetched struct {
 	ID          string
 	Attempt     int
+	Run         int64 // the run's token: pass it back to Extend and Complete
 	Name        string
 	Payload     []byte
 	MaxAttempts int // 0: not set at enqueue
@@ -250,7 +253,7 @@ type Fetched struct {
 // length. It first makes due scheduled jobs pending.
 func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Duration) ([]Fetched, error) {
 	k := b.Keys(queue)
-	v, err := fetchScript.Run(ctx, b.rdb, []string{k.Pending, k.Active, k.Scheduled},
+	v, err := fetchScript.Run(ctx, b.rdb, []string{k.Pending, k.Active, k.Scheduled, k.Runs},
 		n, lease.Milliseconds(), k.Job).Result()
 	if err != nil {
 		return nil, err
@@ -260,20 +263,21 @@ func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Dura
 		return nil, fmt.Errorf("jobs: unexpected fetch reply %v", v)
 	}
 	r = r[1:]
-	out := make([]Fetched, 0, len(r)/4)
-	for i := 0; i+3 < len(r); i += 4 {
+	out := make([]Fetched, 0, len(r)/5)
+	for i := 0; i+4 < len(r); i += 5 {
 		// An undecodable job gets no task name, so the worker records it
 		// as a job of an unknown task instead of leaving it leased.
-		d, _ := decodeJob(str(r[i+2]))
+		d, _ := decodeJob(str(r[i+3]))
 		out = append(out, Fetched{
 			ID:          str(r[i]),
 			Attempt:     int(num(r[i+1])),
+			Run:         num(r[i+2]),
 			Name:        d.Name,
 			Payload:     []byte(d.Payload),
 			MaxAttempts: d.MaxAttempts,
 			UserID:      d.UserID,
 			WorkspaceID: d.WorkspaceID,
-			EnqueuedAt:  time.UnixMilli(num(r[i+3])),
+			EnqueuedAt:  time.UnixMilli(num(r[i+4])),
 		})
 	}
 	return out, nil
@@ -290,32 +294,40 @@ const (
 type Outcome struct {
 	Op          string
 	ID          string
-	Attempt     int
+	Run         int64         // the run's token, from Fetched
 	Data        string        // result JSON (succeeded) or error text
 	Delay       time.Duration // before the retry
 	MaxAttempts int           // the attempts the job was run with
 }
 
 // Complete records outcomes of jobs of one queue in one round trip and
-// returns how many still held their lease (the others were taken over).
+// returns how many runs still held their lease (the others' jobs were
+// requeued and their outcomes dropped).
 func (b *Broker) Complete(ctx context.Context, queue string, outs []Outcome, retention time.Duration) (int, error) {
 	k := b.Keys(queue)
 	args := make([]any, 0, 2+6*len(outs))
 	args = append(args, k.Job, retention.Milliseconds())
 	for _, o := range outs {
-		args = append(args, o.Op, o.ID, o.Attempt, o.Data, o.Delay.Milliseconds(), o.MaxAttempts)
+		args = append(args, o.Op, o.ID, o.Run, o.Data, o.Delay.Milliseconds(), o.MaxAttempts)
 	}
 	n, err := completeScript.Run(ctx, b.rdb, []string{k.Active, k.Scheduled, k.Dead}, args...).Int()
 	return n, err
 }
 
-// Extend renews the leases of ids on queue.
-func (b *Broker) Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error {
+// RunRef names one run of a job: its id and the run token Fetch gave.
+type RunRef struct {
+	ID  string
+	Run int64
+}
+
+// Extend renews the leases of runs on queue; a run that lost its lease
+// (its job was requeued, or ran again) renews nothing.
+func (b *Broker) Extend(ctx context.Context, queue string, runs []RunRef, lease time.Duration) error {
 	k := b.Keys(queue)
-	args := make([]any, 0, 1+len(ids))
-	args = append(args, lease.Milliseconds())
-	for _, id := range ids {
-		args = append(args, id)
+	args := make([]any, 0, 2+2*len(runs))
+	args = append(args, lease.Milliseconds(), k.Job)
+	for _, r := range runs {
+		args = append(args, r.ID, r.Run)
 	}
 	return extendScript.Run(ctx, b.rdb, []string{k.Active}, args...).Err()
 }

@@ -85,28 +85,37 @@ end
 `
 
 // fetchScript claims up to n pending jobs for the caller, giving each a
-// lease, and returns what the worker needs to run them.
+// lease and a run token, and returns what the worker needs to run them.
+// The token tells this run from every other run of the job, including the
+// runs of a fresh job stored later under the same id, whose attempts start
+// again at 1: the renewals and the outcome of a run are accepted only
+// while the job holds its token. Tokens come from a counter per queue, one
+// INCRBY per call; the hash field is formatted with %d, since Redis would
+// turn a Lua number past 1e14 into "1e+14" and so lose digits.
 //
-// KEYS: 1 pending, 2 active, 3 scheduled
+// KEYS: 1 pending, 2 active, 3 scheduled, 4 run counter
 // ARGV: 1 n, 2 lease ms, 3 job key prefix
-// Returns {now, id, attempt, packed job, enqueued-at ms, ...}.
+// Returns {now, id, attempt, run token, packed job, enqueued-at ms, ...}.
 var fetchScript = redis.NewScript(luaNow + luaPromote + `
 promote(KEYS[1], KEYS[3], ARGV[3], now, 200)
 local ids = redis.call('RPOP', KEYS[1], ARGV[1])
 local out = {now}
 if not ids then return out end
 local deadline = now + tonumber(ARGV[2])
+local run = redis.call('INCRBY', KEYS[4], #ids) - #ids
 local z = {}
 for _, id in ipairs(ids) do
   local k = ARGV[3] .. id
   local f = redis.call('HMGET', k, 'm', 'enq', 'attempt')
   if f[1] then
     local a = tonumber(f[3] or '0') + 1
-    redis.call('HSET', k, 'state', 'running', 'attempt', a, 'started', now)
+    run = run + 1
+    redis.call('HSET', k, 'state', 'running', 'attempt', a, 'started', now, 'run', string.format('%d', run))
     z[#z + 1] = deadline
     z[#z + 1] = id
     out[#out + 1] = id
     out[#out + 1] = a
+    out[#out + 1] = run
     out[#out + 1] = f[1]
     out[#out + 1] = f[2]
   end
@@ -116,20 +125,21 @@ return out
 `)
 
 // completeScript records the outcome of finished jobs. An outcome is only
-// applied while the job still holds the lease of that same attempt: a
-// worker whose lease expired (and whose job another worker took over)
-// cannot overwrite the newer run.
+// applied while its run still holds the job's lease (the job is active
+// under that run token): a worker whose lease expired, and whose job was
+// run again meanwhile, cannot overwrite a newer run, not even one of a
+// fresh job under the same id.
 //
 // KEYS: 1 active, 2 scheduled, 3 dead
 // ARGV: 1 job key prefix, 2 retention ms, then for each job: op ('s'
-// succeeded, 'r' retry, 'd' dead), id, attempt, data, delay ms, max.
+// succeeded, 'r' retry, 'd' dead), id, run token, data, delay ms, max.
 // Returns the number of outcomes applied.
 var completeScript = redis.NewScript(luaNow + `
 local n = 0
 for i = 3, #ARGV, 6 do
-  local op, id, att, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local op, id, run, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local k = ARGV[1] .. id
-  if redis.call('HGET', k, 'attempt') == att and redis.call('ZREM', KEYS[1], id) == 1 then
+  if redis.call('HGET', k, 'run') == run and redis.call('ZREM', KEYS[1], id) == 1 then
     if op == 's' then
       redis.call('HSET', k, 'state', 'succeeded', 'result', data, 'fin', now, 'max', ARGV[i + 5])
       redis.call('PEXPIRE', k, ARGV[2])
@@ -151,16 +161,20 @@ end
 return n
 `)
 
-// extendScript renews the leases of jobs the caller still runs.
+// extendScript renews the leases of runs the caller still holds: a run
+// whose token is no longer the job's (its lease expired and the job ran
+// again) renews nothing.
 //
 // KEYS: 1 active
-// ARGV: 1 lease ms, 2.. ids
+// ARGV: 1 lease ms, 2 job key prefix, then for each job: id, run token
 var extendScript = redis.NewScript(luaNow + `
 local deadline = now + tonumber(ARGV[1])
 local z = {'XX'}
-for i = 2, #ARGV do
-  z[#z + 1] = deadline
-  z[#z + 1] = ARGV[i]
+for i = 3, #ARGV, 2 do
+  if redis.call('HGET', ARGV[2] .. ARGV[i], 'run') == ARGV[i + 1] then
+    z[#z + 1] = deadline
+    z[#z + 1] = ARGV[i]
+  end
 end
 if #z == 1 then return 0 end
 return redis.call('ZADD', KEYS[1], unpack(z))
