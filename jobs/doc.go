@@ -15,10 +15,14 @@
 // Delivery is at least once. A running job holds a lease (WorkerOptions.Lease,
 // 15 s by default) that its worker renews; if the worker dies, the job runs
 // again on any worker within Lease + RecoveryInterval (about 16 s by
-// default). Handlers should therefore be idempotent. A handler error, a
-// panic or a timeout retries the job with exponential backoff and jitter;
-// after MaxAttempts runs it goes to the dead set, where it can be listed
-// (Client.ListDead), retried (Client.RetryDead) or deleted
+// default). Handlers should therefore be idempotent. Each run has a token
+// of its own: a worker that lost its lease (its process stalled, or it was
+// cut off from Redis, for longer than the lease) may still finish the run,
+// but its renewals and its outcome are ignored, even when the job has
+// since started afresh under the same id (WithID, RetryDead). A handler
+// error, a panic or a timeout retries the job with exponential backoff and
+// jitter; after MaxAttempts runs it goes to the dead set, where it can be
+// listed (Client.ListDead), retried (Client.RetryDead) or deleted
 // (Client.DeleteDead). Return Permanent(err) to skip the remaining
 // attempts. Delayed and retrying jobs become runnable within a second of
 // their time; idle workers block in Redis instead of polling, so a job
