@@ -223,9 +223,14 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 	}
 	committed = true
 	if len(t.tables) > 0 {
+		// What this transaction learned of a table's schema is not
+		// published: another transaction that changed the same table may
+		// have committed (and published) after this one's commit but
+		// before this point, and this view would hide its columns. The
+		// next use reads the table again.
 		s.c.mu.Lock()
-		for name, ti := range t.tables {
-			s.c.tables[name] = ti
+		for name := range t.tables {
+			delete(s.c.tables, name)
 		}
 		s.c.mu.Unlock()
 		for name := range t.tables {
