@@ -132,7 +132,7 @@ func TestIdentityThroughTheKernel(t *testing.T) {
 		}
 		// A forged token is refused in the error shape.
 		forged := tk.Client()
-		forged.Token = admin.AccessToken[:len(admin.AccessToken)-2] + "xx"
+		forged.Token = tamperSignature(admin.AccessToken)
 		if code := forged.Get(t, "/auth/me").Expect(t, 401).ErrorCode(t); code != "invalid_token" {
 			t.Fatalf("forged token: %s", code)
 		}
@@ -239,4 +239,16 @@ func TestWorkspaceSwitchFollowsMembership(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// tamperSignature replaces one character in the middle of a JWT's
+// signature with a different one.
+func tamperSignature(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 1
+	i += (len(tok) - i) / 2
+	c := byte('A')
+	if tok[i] == c {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
 }

@@ -39,6 +39,7 @@ func TestRefreshTokenForgery(t *testing.T) {
 		"not base64":       "!" + s.RefreshToken[1:],
 		"empty":            "",
 		"old 43-char form": s.RefreshToken[:43],
+		"non-canonical":    respell(s.RefreshToken),
 	}
 	for name, tok := range cases {
 		if r := h.refresh(tok); r.status != http.StatusUnauthorized || r.code(t) != "invalid_token" {
@@ -68,7 +69,7 @@ func TestRefreshIsOneStatement(t *testing.T) {
 		t.Fatalf("a rotation sent %d statements, want 1 (the INSERT of the successor)", n)
 	}
 	before = h.store.Stats().Statements
-	if _, err := h.auth.Refresh(ctx, next.RefreshToken[:len(next.RefreshToken)-2]+"AA"); err == nil {
+	if _, err := h.auth.Refresh(ctx, tamper(next.RefreshToken)); err == nil {
 		t.Fatal("forged token accepted")
 	}
 	if n := h.store.Stats().Statements - before; n != 0 {

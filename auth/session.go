@@ -80,7 +80,7 @@ func (s *Service) openRefresh(raw string) (uuid.UUID, bool) {
 	if len(raw) != refreshTokenLen {
 		return uuid.UUID{}, false
 	}
-	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(raw)); err != nil || n != refreshRawLen {
+	if n, err := strictBase64.Decode(b[:], []byte(raw)); err != nil || n != refreshRawLen {
 		return uuid.UUID{}, false
 	}
 	mac := hmac.New(sha256.New, s.refreshTagKey)

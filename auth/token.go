@@ -60,6 +60,7 @@ func newTokenSigner(secret []byte, issuer string, ttl time.Duration) *tokenSigne
 			jwt.WithIssuer(issuer),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(tokenLeeway),
+			jwt.WithStrictDecoding(),
 		),
 	}
 }
@@ -131,6 +132,11 @@ func numericDate(n json.Number) (*jwt.NumericDate, error) {
 	sec, frac := math.Modf(f)
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
 }
+
+// strictBase64 is the base64url decoding of tokens: the unused low bits of
+// the last character must be zero, so one token has exactly one spelling
+// (a lenient decoder accepts four spellings of every HS256 signature).
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // hs256Header is the first segment of every access token:
 // base64url({"alg":"HS256","typ":"JWT"}), what golang-jwt writes for HS256.

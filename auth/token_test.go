@@ -69,7 +69,30 @@ func forgedTokens(t testing.TB, secret []byte) map[string]string {
 		"issued in future": sign(t, jwt.SigningMethodHS256, secret, with("iat", now.Add(time.Hour).Unix())),
 		"not a jwt":        "not-a-jwt",
 		"two parts":        parts[0] + "." + parts[1],
+		// The same signature bytes spelled with the last character's
+		// unused bits set: a lenient base64 decoder accepts it.
+		"non-canonical signature": respell(valid),
 	}
+}
+
+// respell returns tok with the unused low bits of its last base64url
+// character set: the same bytes to a lenient decoder, a different string.
+func respell(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	v := strings.IndexByte(alphabet, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alphabet[v|1])
+}
+
+// tamper returns tok with one character in the middle of its last segment
+// replaced by a different one.
+func tamper(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 1
+	i += (len(tok) - i) / 2
+	c := byte('A')
+	if tok[i] == c {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

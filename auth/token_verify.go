@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +54,7 @@ func (t *tokenSigner) verifyFast(token string) (c *AccessClaims, handled bool, e
 	if !ok || strings.IndexByte(sig, '.') >= 0 {
 		return nil, false, nil
 	}
-	enc := base64.RawURLEncoding
+	enc := strictBase64
 	var sigBuf [sha256.Size]byte
 	if enc.DecodedLen(len(sig)) != sha256.Size {
 		return nil, true, errFastSignature
