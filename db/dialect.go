@@ -16,15 +16,16 @@ const (
 type errClass uint8
 
 const (
-	errOther     errClass = iota
-	errUnique             // a unique index was violated.
-	errDupID              // the primary key (id) was violated.
-	errDupColumn          // ADD COLUMN of a column that exists.
-	errDupObject          // CREATE of a table or index that exists.
-	errNoTable            // the table does not exist.
-	errNoColumn           // a column does not exist.
-	errStalePlan          // a cached plan predates a schema change.
-	errBusy               // a deadlock, serialization failure or lock timeout: run the transaction again.
+	errOther      errClass = iota
+	errUnique              // a unique index was violated.
+	errDupID               // the primary key (id) was violated.
+	errDupColumn           // ADD COLUMN of a column that exists.
+	errDupObject           // CREATE of a table or index that exists.
+	errNoTable             // the table does not exist.
+	errNoColumn            // a column does not exist.
+	errStalePlan           // a cached plan predates a schema change.
+	errBusy                // a deadlock, serialization failure or lock timeout: run the transaction again.
+	errQueryTypes          // the caller's clause does not type-check (a ? of unknown type, lower() of a number).
 )
 
 // dialect holds everything that differs between databases. One file per

@@ -93,6 +93,12 @@ func (postgresDialect) ddlInTx() bool { return true }
 func (postgresDialect) classify(err error) errClass {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		// pgx refuses to send a value of another type than the one the
+		// server inferred for its placeholder (1 for the ? of "? = ?",
+		// which is text); pgx has no error type for it.
+		if strings.HasPrefix(err.Error(), "failed to encode args[") {
+			return errQueryTypes
+		}
 		return errOther
 	}
 	switch pe.Code {
@@ -113,6 +119,8 @@ func (postgresDialect) classify(err error) errClass {
 		return errNoTable
 	case "42703":
 		return errNoColumn
+	case "42P18", "42883", "42725", "42804": // indeterminate_datatype, undefined_function, ambiguous_function, datatype_mismatch
+		return errQueryTypes
 	case "0A000":
 		if strings.Contains(pe.Message, "cached plan") {
 			return errStalePlan

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Entity is one stored object: field name to value. Every entity has the
@@ -30,8 +31,19 @@ func wrapDB(what string, err error) error {
 
 // wrapRead wraps the error of a read, marking contention with ErrBusy.
 func (s *Store) wrapRead(what string, err error) error {
-	if s.c.d.classify(err) == errBusy {
+	switch s.c.d.classify(err) {
+	case errBusy:
 		return fmt.Errorf("db: %s: %w: %w", what, ErrBusy, err)
+	case errQueryTypes:
+		// Postgres types every placeholder and function argument: a ?
+		// compared with nothing (? IS NULL) or lower() of a number is the
+		// caller's clause at fault, not the database.
+		msg := err.Error()
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		return fmt.Errorf("db: %s: the database cannot type the clause (%s); compare each ? with a column or a value of known type: %w", what, msg, ErrInvalidQuery)
 	}
 	return wrapDB(what, err)
 }
