@@ -65,6 +65,12 @@ type dialect interface {
 	// tableCaseQuery lists the tables whose name equals its first parameter
 	// but for case (and not exactly: the second parameter is the same name).
 	tableCaseQuery() string
+	// nameLock returns the statements that take (answering 1) and release
+	// a lock on a name across processes (one parameter: the name), and the one that
+	// takes it until the transaction ends ("" where DDL never runs in a
+	// transaction); all "" where the database needs none (SQLite, whose
+	// table names are one whatever their case).
+	nameLock() (lock, unlock, lockTx string)
 	// likeEscape follows the pattern of a LIKE so that a backslash escapes
 	// % and _ (and itself): "" where that is the default (Postgres, MySQL).
 	likeEscape() string

@@ -173,6 +173,11 @@ func (mysqlDialect) classify(err error) errClass {
 
 func (mysqlDialect) likeEscape() string { return "" }
 
+// nameLock waits up to 30 s: GET_LOCK answers 1 when it has the lock.
+func (mysqlDialect) nameLock() (lock, unlock, lockTx string) {
+	return "SELECT GET_LOCK(?, 30)", "SELECT RELEASE_LOCK(?)", ""
+}
+
 func (mysqlDialect) tableCaseQuery() string {
 	return "SELECT TABLE_NAME FROM information_schema.TABLES " +
 		"WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) = LOWER(?) AND BINARY TABLE_NAME <> BINARY ?"

@@ -131,6 +131,12 @@ func (postgresDialect) classify(err error) errClass {
 
 func (postgresDialect) likeEscape() string { return "" }
 
+func (postgresDialect) nameLock() (lock, unlock, lockTx string) {
+	return "SELECT 1 FROM pg_advisory_lock(hashtextextended($1, 0))",
+		"SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+		"SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+}
+
 func (postgresDialect) tableCaseQuery() string {
 	return `SELECT table_name FROM information_schema.tables ` +
 		`WHERE table_schema = current_schema() AND lower(table_name) = lower($1) AND table_name <> $2`

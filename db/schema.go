@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -171,6 +174,11 @@ const staleAfter = time.Second
 // transactional (guarded by a savepoint so a lost race does not abort it),
 // else on the write pool.
 func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
+	return s.ddlOn(ctx, s.c.w, table, stmt)
+}
+
+// ddlOn is ddl with w in place of the write pool outside a transaction.
+func (s *Store) ddlOn(ctx context.Context, w querier, table, stmt string) (errClass, error) {
 	if s.ddlCostsRerun() {
 		// The transaction holds metadata locks on the tables it used. The
 		// DDL must wait for those of its own table, and, on another table,
@@ -196,7 +204,7 @@ func (s *Store) ddl(ctx context.Context, table, stmt string) (errClass, error) {
 		_, err := s.exec(ctx, s.tx.tx, "RELEASE SAVEPOINT ak_ddl")
 		return errOther, err
 	}
-	if _, err := s.exec(ctx, s.c.w, stmt); err != nil {
+	if _, err := s.exec(ctx, w, stmt); err != nil {
 		return s.c.d.classify(err), err
 	}
 	return errOther, nil
@@ -241,6 +249,48 @@ func (s *Store) checkTableCase(ctx context.Context, q querier, table string) err
 	return rows.Err()
 }
 
+// withNameLock runs fn holding the lock on table's name, lower-cased,
+// across processes: until the transaction ends when the store is in one
+// where DDL is transactional (the table it creates is visible to others
+// only then), else on a connection of its own, which fn is given to use.
+// Without a lock (SQLite) fn runs on q.
+func (s *Store) withNameLock(ctx context.Context, q querier, table string, fn func(q querier) error) error {
+	lock, unlock, lockTx := s.c.d.nameLock()
+	if lock == "" {
+		return fn(q)
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(table)))
+	key := "appkernel:table:" + hex.EncodeToString(sum[:16]) // at most 64 characters for MySQL
+	if s.tx != nil && lockTx != "" {
+		if _, err := s.exec(ctx, s.tx.tx, lockTx, key); err != nil {
+			return fmt.Errorf("db: locking the name %s: %w", table, err)
+		}
+		return fn(s.tx.tx)
+	}
+	conn, err := s.c.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("db: locking the name %s: %w", table, err)
+	}
+	defer conn.Close()
+	var got sql.NullInt64
+	s.c.stats.statements.Add(1)
+	if err := conn.QueryRowContext(ctx, lock, key).Scan(&got); err != nil {
+		return fmt.Errorf("db: locking the name %s: %w", table, err)
+	}
+	if got.Int64 != 1 {
+		return fmt.Errorf("db: locking the name %s: %w: another process held it for 30 s", table, ErrBusy)
+	}
+	defer func() {
+		s.c.stats.statements.Add(1)
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), unlock, key); err != nil {
+			// A connection that may still hold the lock never goes back
+			// to the pool: closing it releases the lock.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn(conn)
+}
+
 // ensureTable creates table (and its history table) when missing and
 // returns what is known of it.
 func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, error) {
@@ -252,20 +302,36 @@ func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, erro
 	if err != nil {
 		return nil, err
 	}
-	if t == nil {
-		if err := s.checkTableCase(ctx, q, table); err != nil {
-			return nil, err
+	if t == nil && s.ddlCostsRerun() {
+		// The transaction ends and runs again after Tx creates the table
+		// (and checks its name) on its own.
+		err := s.tx.retryCreate(table)
+		if s.c.historyOn(table) {
+			err = s.tx.retryAfter(table, s.c.d.createHistory(table))
 		}
-		if _, err := s.ddl(ctx, table, s.c.d.createTable(table)); errors.Is(err, errRetryTx) {
-			if s.c.historyOn(table) {
-				err = s.tx.retryAfter(table, s.c.d.createHistory(table))
+		return nil, err
+	}
+	if t == nil {
+		// Under the name's lock, so that two processes creating "Notes"
+		// and "notes" at once cannot both pass the check.
+		err := s.withNameLock(ctx, q, table, func(q querier) error {
+			var err error
+			if t, err = s.introspect(ctx, q, table); err != nil || t != nil {
+				return err // created while this store waited for the lock
 			}
+			if err := s.checkTableCase(ctx, q, table); err != nil {
+				return err
+			}
+			if _, err := s.ddlOn(ctx, q, table, s.c.d.createTable(table)); err != nil {
+				// Another store may have created it at the same moment.
+				if t, _ = s.introspect(ctx, q, table); t == nil {
+					return fmt.Errorf("db: creating table %s: %w", table, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
-		} else if err != nil {
-			// Another store may have created it at the same moment.
-			if t, _ = s.introspect(ctx, q, table); t == nil {
-				return nil, fmt.Errorf("db: creating table %s: %w", table, err)
-			}
 		}
 	}
 	if s.c.historyOn(table) && (t == nil || !s.ddlCostsRerun() || !s.exists(ctx, q, historyTable(table))) {

@@ -53,10 +53,20 @@ func (t *txn) use(table string) {
 func (t *txn) usedAny() bool { return len(t.used) > 0 }
 
 // pendingDDL is a schema change of table that waits for the rerun.
-type pendingDDL struct{ table, stmt string }
+// A create (stmt "") creates the table as a store outside the transaction
+// would, checking its name.
+type pendingDDL struct {
+	table, stmt string
+	create      bool
+}
 
 func (t *txn) retryAfter(table, stmt string) error {
-	t.retryDDL = append(t.retryDDL, pendingDDL{table, stmt})
+	t.retryDDL = append(t.retryDDL, pendingDDL{table: table, stmt: stmt})
+	return errRetryTx
+}
+
+func (t *txn) retryCreate(table string) error {
+	t.retryDDL = append(t.retryDDL, pendingDDL{table: table, create: true})
 	return errRetryTx
 }
 
@@ -105,7 +115,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 				return fmt.Errorf("db: transaction still needed schema changes after %d runs", ddlRuns)
 			}
 			for _, p := range ddl {
-				if class, err := s.ddl(ctx, p.table, p.stmt); err != nil && class != errDupColumn && class != errDupObject {
+				if p.create {
+					if _, err := s.ensureTable(ctx, p.table); err != nil {
+						return fmt.Errorf("db: schema change for transaction: %w", err)
+					}
+				} else if class, err := s.ddl(ctx, p.table, p.stmt); err != nil && class != errDupColumn && class != errDupObject {
 					return fmt.Errorf("db: schema change for transaction: %w", err)
 				}
 				// Forget what changed; the next run looks again.

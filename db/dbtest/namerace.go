@@ -1,0 +1,53 @@
+package dbtest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"appkernel/db"
+)
+
+// Two processes creating "Notes" and "notes" at the same moment end with one
+// table: the loser's saves are ErrInvalidName, never rows in a second table.
+func testTableNameCaseRace(t *testing.T, b *bundle) {
+	stores := []*db.Store{b.store, b.open(t)}
+	for round := range 5 {
+		names := []string{fmt.Sprintf("Race%d", round), fmt.Sprintf("race%d", round)}
+		const each = 4
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			mu    sync.Mutex
+			saved = map[string]int{}
+		)
+		for i := range 2 * each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := names[i%2]
+				<-start
+				_, err := stores[i/2%2].SaveEntity(b.ctx, name, db.Entity{"by": name})
+				switch {
+				case err == nil:
+					mu.Lock()
+					saved[name]++
+					mu.Unlock()
+				case !errors.Is(err, db.ErrInvalidName):
+					t.Errorf("save into %s: %v, want success or ErrInvalidName", name, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(saved) != 1 {
+			t.Fatalf("round %d: saves succeeded into %v, want exactly one of %v", round, saved, names)
+		}
+		for name, n := range saved {
+			if got := b.count(t, name, ""); got != int64(n) {
+				t.Errorf("round %d: %s holds %d rows, want the %d saved", round, name, got, n)
+			}
+		}
+	}
+}
