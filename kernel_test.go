@@ -2,6 +2,7 @@ package appkernel_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"appkernel/internal/testenv"
 	"appkernel/jobs"
 	"appkernel/kerneltest"
+
+	"github.com/google/uuid"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -188,10 +191,21 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 }
 
 func TestWithRedis(t *testing.T) {
-	url := testenv.RedisURL(t)
+	// A database of this package's own: the kernel's job queue has a fixed
+	// name, which another package's kernel test may be serving right now.
+	url := testenv.RedisURLOnDB(t, testenv.RedisDBKernel)
+	// The payload is this run's own: an echo job an earlier run left
+	// behind (its test ended first) is run but not reported, so done
+	// sees this run's job only and the handler never blocks on it.
+	payload := map[string]string{"hello": "world", "run": uuid.NewString()}
+	want, _ := json.Marshal(payload)
 	reg := jobs.NewRegistry()
 	done := make(chan string, 1)
 	reg.Task("kernel_test_echo", func(ctx context.Context, job *jobs.Job) (any, error) {
+		var p struct{ Run string }
+		if json.Unmarshal(job.Payload, &p) == nil && p.Run != payload["run"] {
+			return "ok", nil
+		}
 		done <- string(job.Payload)
 		return "ok", nil
 	})
@@ -217,13 +231,13 @@ func TestWithRedis(t *testing.T) {
 	if res.Header.Get("RateLimit-Limit") == "" {
 		t.Fatalf("no RateLimit headers with Redis: %v", res.Header)
 	}
-	if _, err := tk.Jobs().Enqueue(context.Background(), "kernel_test_echo", map[string]string{"hello": "world"}); err != nil {
+	if _, err := tk.Jobs().Enqueue(context.Background(), "kernel_test_echo", payload); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case p := <-done:
-		if p != `{"hello":"world"}` {
-			t.Fatalf("payload %s", p)
+		if p != string(want) {
+			t.Fatalf("payload %s, want %s", p, want)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the embedded worker did not run the job")

@@ -122,7 +122,10 @@ func TestProcessDocument(t *testing.T) {
 		}
 	})
 	t.Run("with Redis", func(t *testing.T) {
-		url := testenv.RedisURL(t)
+		// A database of this package's own: the kernel's job queue has a
+		// fixed name, which another package's kernel test may be serving
+		// right now with a worker that has no process_document handler.
+		url := testenv.RedisURLOnDB(t, testenv.RedisDBWidgets)
 		tk := newService(t, func(c *appkernel.Config) { c.RedisURL = url; c.RateLimitRequests = 1000 })
 		alice := tk.User(t, "alice@example.com")
 		var w Widget

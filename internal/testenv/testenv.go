@@ -7,7 +7,9 @@
 package testenv
 
 import (
+	"net/url"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -41,4 +43,29 @@ func lookup(t testing.TB, name, service string) string {
 	}
 	t.Skipf("%s not available: set %s to run this test", service, name)
 	return ""
+}
+
+// Redis logical databases for tests that run a whole kernel on Redis. The
+// kernel writes under fixed key names (the default prefixes of jobs, rate
+// limiting, the login throttle and the cache), so two such tests in
+// packages that `go test ./...` runs at once would share a job queue: one
+// package's embedded worker would fetch the other's jobs, fail them for
+// want of a handler and delay them by a retry backoff. Each package gets a
+// database of its own instead (every other test uses the URL's database
+// under a random key prefix).
+const (
+	RedisDBKernel  = 14 // package appkernel
+	RedisDBWidgets = 15 // examples/widgets
+)
+
+// RedisURLOnDB is RedisURL with its database number replaced by db.
+func RedisURLOnDB(t testing.TB, db int) string {
+	t.Helper()
+	raw := RedisURL(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", RedisVar, err)
+	}
+	u.Path = "/" + strconv.Itoa(db)
+	return u.String()
 }
