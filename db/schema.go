@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,17 +380,53 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 			}
 		}
 	}
-	for c, k := range missing {
-		for _, have := range t.order {
-			if strings.EqualFold(have, c) {
-				return nil, fmt.Errorf("db: %s: field %q clashes with column %q (column names are case-insensitive on some databases): %w",
-					t.name, c, have, ErrInvalidName)
+	// Under the table name's lock and against the columns the database has
+	// now, so that two processes adding "Title" and "title" at once cannot
+	// both pass the check (Postgres would keep both). Not when the DDL
+	// waits for a rerun of the transaction: that one holds metadata locks
+	// the lock's holder may be waiting for, and its DDL runs later anyway.
+	locked := s.withNameLock
+	if s.ddlCostsRerun() {
+		locked = func(_ context.Context, q querier, _ string, fn func(querier) error) error { return fn(q) }
+	}
+	err := locked(ctx, s.ddlQuerier(), t.name, func(q querier) error {
+		now, err := s.introspect(ctx, q, t.name)
+		if err != nil {
+			return err
+		}
+		if now == nil {
+			// MariaDB's information_schema can miss a table while
+			// another connection rebuilds it (CREATE INDEX): go by what
+			// was known; the ADD COLUMN itself settles a clash there.
+			now = t
+		}
+		// Every new name is checked, against the columns and each other,
+		// before the first is added.
+		names := slices.Clone(now.order)
+		var add []string
+		for _, c := range slices.Sorted(maps.Keys(missing)) {
+			if _, ok := now.cols[c]; ok {
+				continue
+			}
+			for _, have := range names {
+				if strings.EqualFold(have, c) {
+					return fmt.Errorf("db: %s: field %q clashes with %q (column names are case-insensitive on some databases): %w",
+						t.name, c, have, ErrInvalidName)
+				}
+			}
+			names = append(names, c)
+			add = append(add, c)
+		}
+		for _, c := range add {
+			class, err := s.ddlOn(ctx, q, t.name, s.c.d.addColumn(t.name, c, missing[c]))
+			if err != nil && class != errDupColumn {
+				return fmt.Errorf("db: adding column %s.%s: %w", t.name, c, err)
 			}
 		}
-		class, err := s.ddl(ctx, t.name, s.c.d.addColumn(t.name, c, k))
-		if err != nil && class != errDupColumn {
-			return nil, fmt.Errorf("db: adding column %s.%s: %w", t.name, c, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	nt, err := s.introspect(ctx, s.ddlQuerier(), t.name)
 	if err != nil {

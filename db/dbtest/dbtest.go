@@ -60,6 +60,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"IDsAreAtMost255Bytes", testLongIDs},
 		{"TableNamesDifferingInCaseNeverMix", testTableNameCase},
 		{"TableNamesDifferingInCaseRace", testTableNameCaseRace},
+		{"FieldNamesDifferingInCaseRace", testFieldNameCaseRace},
 		{"ConcurrentSaves", testConcurrentSaves},
 	}
 	for _, c := range cases {
@@ -458,6 +459,18 @@ func testInvalidNames(t *testing.T, b *bundle) {
 	b.save(t, "names", db.Entity{"email": "a"})
 	_, err := b.store.SaveEntity(b.ctx, "names", db.Entity{"Email": "b"})
 	wantErr(t, err, db.ErrInvalidName, "field differing only in case")
+	// Two new fields of one entity differing only in case: neither is added.
+	for _, table := range []string{"names", "names_new"} {
+		_, err = b.store.SaveEntity(b.ctx, table, db.Entity{"Title": "a", "title": "b"})
+		wantErr(t, err, db.ErrInvalidName, "two new fields differing only in case, table "+table)
+		if _, err := b.store.FindEntities(b.ctx, table, db.Query{Where: "[Title] IS NOT NULL OR [title] IS NOT NULL"}); err != nil {
+			t.Errorf("%s: %v", table, err)
+		}
+		e := b.save(t, table, db.Entity{"title": "c"})
+		if got := b.get(t, table, e["id"].(string)); got["title"] != "c" {
+			t.Errorf("%s: after the refused save, title reads %v", table, got["title"])
+		}
+	}
 	if err := b.store.EnsureIndex(b.ctx, "names", []string{"bad name"}, false); !errors.Is(err, db.ErrInvalidName) {
 		t.Errorf("EnsureIndex with a bad column: %v", err)
 	}

@@ -51,3 +51,47 @@ func testTableNameCaseRace(t *testing.T, b *bundle) {
 		}
 	}
 }
+
+// Two processes adding the fields "Title" and "title" to one table at the
+// same moment end with one column: the loser's saves are ErrInvalidName.
+func testFieldNameCaseRace(t *testing.T, b *bundle) {
+	stores := []*db.Store{b.store, b.open(t)}
+	b.save(t, "fieldrace", db.Entity{"n": int64(0)})
+	for _, s := range stores {
+		if _, err := s.CountEntities(b.ctx, "fieldrace", ""); err != nil { // both know the table
+			t.Fatal(err)
+		}
+	}
+	for round := range 5 {
+		names := []string{fmt.Sprintf("Title%d", round), fmt.Sprintf("title%d", round)}
+		const each = 4
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			mu    sync.Mutex
+			saved = map[string]int{}
+		)
+		for i := range 2 * each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := names[i%2]
+				<-start
+				_, err := stores[i/2%2].SaveEntity(b.ctx, "fieldrace", db.Entity{name: "x"})
+				switch {
+				case err == nil:
+					mu.Lock()
+					saved[name]++
+					mu.Unlock()
+				case !errors.Is(err, db.ErrInvalidName):
+					t.Errorf("save of field %s: %v, want success or ErrInvalidName", name, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(saved) != 1 {
+			t.Fatalf("round %d: saves of fields %v succeeded, want exactly one of %v", round, saved, names)
+		}
+	}
+}
