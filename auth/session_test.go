@@ -53,7 +53,9 @@ func TestAccessTokenForgeryTable(t *testing.T) {
 
 func TestRefreshRotates(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		h := newHarness(t, dialect, withRefreshGrace(400*time.Millisecond))
+		// The retry below must land within the grace window, measured on
+		// the wall clock (the successor's created_at): a generous one.
+		h := newHarness(t, dialect, withRefreshGrace(time.Minute))
 		s := h.register("a@example.com", "a-password-1")
 		r := h.refresh(s.RefreshToken)
 		next := h.decodeSession(r, http.StatusOK)
@@ -161,10 +163,13 @@ func TestRefreshRace(t *testing.T) {
 
 func TestRefreshSessionExpires(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "sqlite", withConfig(func(c *Config) { c.RefreshTTL = 500 * time.Millisecond }))
+	// The service's clock stands still until moved: the refresh below is
+	// inside the session's lifetime however slow the machine is.
+	clock := &fakeClock{t: time.Now()}
+	h := newHarness(t, "sqlite", withConfig(func(c *Config) { c.RefreshTTL = 500 * time.Millisecond; c.Now = clock.now }))
 	s := h.register("a@example.com", "a-password-1")
 	next := h.decodeSession(h.refresh(s.RefreshToken), http.StatusOK)
-	time.Sleep(600 * time.Millisecond)
+	clock.add(600 * time.Millisecond)
 	// Rotation does not extend the session: its lifetime is absolute.
 	if r := h.refresh(next.RefreshToken); r.status != http.StatusUnauthorized {
 		t.Fatalf("refresh after the session's lifetime: %d %s", r.status, r.body)
