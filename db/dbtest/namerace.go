@@ -15,32 +15,10 @@ func testTableNameCaseRace(t *testing.T, b *bundle) {
 	stores := []*db.Store{b.store, b.open(t)}
 	for round := range 5 {
 		names := []string{fmt.Sprintf("Race%d", round), fmt.Sprintf("race%d", round)}
-		const each = 4
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			mu    sync.Mutex
-			saved = map[string]int{}
-		)
-		for i := range 2 * each {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				name := names[i%2]
-				<-start
-				_, err := stores[i/2%2].SaveEntity(b.ctx, name, db.Entity{"by": name})
-				switch {
-				case err == nil:
-					mu.Lock()
-					saved[name]++
-					mu.Unlock()
-				case !errors.Is(err, db.ErrInvalidName):
-					t.Errorf("save into %s: %v, want success or ErrInvalidName", name, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
+		saved := raceNames(t, stores, names, func(s *db.Store, name string) error {
+			_, err := s.SaveEntity(b.ctx, name, db.Entity{"by": name})
+			return err
+		})
 		if len(saved) != 1 {
 			t.Fatalf("round %d: saves succeeded into %v, want exactly one of %v", round, saved, names)
 		}
@@ -64,34 +42,44 @@ func testFieldNameCaseRace(t *testing.T, b *bundle) {
 	}
 	for round := range 5 {
 		names := []string{fmt.Sprintf("Title%d", round), fmt.Sprintf("title%d", round)}
-		const each = 4
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			mu    sync.Mutex
-			saved = map[string]int{}
-		)
-		for i := range 2 * each {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				name := names[i%2]
-				<-start
-				_, err := stores[i/2%2].SaveEntity(b.ctx, "fieldrace", db.Entity{name: "x"})
-				switch {
-				case err == nil:
-					mu.Lock()
-					saved[name]++
-					mu.Unlock()
-				case !errors.Is(err, db.ErrInvalidName):
-					t.Errorf("save of field %s: %v, want success or ErrInvalidName", name, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
+		saved := raceNames(t, stores, names, func(s *db.Store, name string) error {
+			_, err := s.SaveEntity(b.ctx, "fieldrace", db.Entity{name: "x"})
+			return err
+		})
 		if len(saved) != 1 {
 			t.Fatalf("round %d: saves of fields %v succeeded, want exactly one of %v", round, saved, names)
 		}
 	}
+}
+
+// raceNames runs save for each of the two names from four goroutines at
+// once, spread over stores, and counts the successes per name. An error
+// other than ErrInvalidName fails the test.
+func raceNames(t *testing.T, stores []*db.Store, names []string, save func(*db.Store, string) error) map[string]int {
+	const each = 4
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		mu    sync.Mutex
+		saved = map[string]int{}
+	)
+	for i := range len(names) * each {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := names[i%len(names)]
+			<-start
+			switch err := save(stores[i/len(names)%len(stores)], name); {
+			case err == nil:
+				mu.Lock()
+				saved[name]++
+				mu.Unlock()
+			case !errors.Is(err, db.ErrInvalidName):
+				t.Errorf("%s: %v, want success or ErrInvalidName", name, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return saved
 }
