@@ -274,7 +274,9 @@ func TestReusedIDDelayedAfterSuccessOutlivesOldRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitState(t, id, jobs.StateSucceeded, 5*time.Second)
-	in, err := b.client.Enqueue(ctx, "digest", nil, jobs.WithID(id), jobs.WithDelay(2*time.Second))
+	// The delay leaves a wide margin after the sleep: a Status that comes
+	// late on a loaded machine must still find the job scheduled.
+	in, err := b.client.Enqueue(ctx, "digest", nil, jobs.WithID(id), jobs.WithDelay(4*time.Second))
 	if err != nil || in.State != jobs.StateScheduled {
 		t.Fatalf("delayed enqueue after success: %+v, %v", in, err)
 	}
@@ -283,7 +285,7 @@ func TestReusedIDDelayedAfterSuccessOutlivesOldRetention(t *testing.T) {
 	if err != nil || st.State != jobs.StateScheduled || st.Attempt != 0 || st.Result != nil {
 		t.Fatalf("after the old retention: %+v, %v; want the scheduled job", st, err)
 	}
-	st = b.waitState(t, id, jobs.StateSucceeded, 5*time.Second)
+	st = b.waitState(t, id, jobs.StateSucceeded, 10*time.Second)
 	if string(st.Result) != "2" || runs.Load() != 2 {
 		t.Fatalf("second run: %+v (result %s), %d runs", st, st.Result, runs.Load())
 	}

@@ -25,7 +25,9 @@ func TestRunSucceedsWithResult(t *testing.T) {
 		return map[string]string{"sent_to": p.To}, nil
 	}))
 	opts := b.fastOptions()
-	opts.ResultRetention = 700 * time.Millisecond
+	// Long enough for waitState's polls to see the success on a loaded
+	// machine before the result expires.
+	opts.ResultRetention = 2 * time.Second
 	b.start(t, opts)
 	ctx := context.Background()
 	info, err := b.client.Enqueue(ctx, "send_email", in{To: "a@b.c"}, jobs.WithUser("u1"), jobs.WithWorkspace("w1"))
@@ -42,7 +44,7 @@ func TestRunSucceedsWithResult(t *testing.T) {
 		t.Fatalf("Status = %+v (result %s)", st, st.Result)
 	}
 	// The result is kept for ResultRetention, then the job is gone.
-	waitFor(t, 3*time.Second, "the result to expire", func() bool {
+	waitFor(t, 6*time.Second, "the result to expire", func() bool {
 		_, err := b.client.Status(ctx, info.ID)
 		return errors.Is(err, jobs.ErrNotFound)
 	})
