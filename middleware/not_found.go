@@ -47,9 +47,48 @@ func allowedMethods(r *http.Request) []string {
 	}
 	var allow []string
 	for _, m := range allowCandidates {
-		if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+		if serves(rctx.Routes, m, path) {
 			allow = append(allow, m)
 		}
 	}
 	return allow
+}
+
+// serves reports whether routes has a handler for method at path. chi's
+// Match is not enough: at a mount's own path (/widgets and /widgets/ for
+// Mount("/widgets", sub), and every Route("/{id}", ...)) it finds the stub
+// Mount registers for every method, and does not ask the mounted router,
+// which serves that path as "/".
+func serves(routes chi.Routes, method, path string) bool {
+	rctx := chi.NewRouteContext()
+	if routes.Find(rctx, method, path) == "" {
+		return false
+	}
+	// RoutePatterns holds the pattern matched at each level: "X/*" for
+	// each mount passed through, then the pattern of the last level.
+	level := routes
+	for i, pattern := range rctx.RoutePatterns {
+		last := i == len(rctx.RoutePatterns)-1
+		var sub chi.Routes
+		for _, rt := range level.Routes() {
+			if !last && rt.Pattern == pattern {
+				sub = rt.SubRoutes
+				break
+			}
+			if last && rt.Pattern == pattern && rt.Handlers[method] != nil {
+				return true // a route of its own beside the mount's stub
+			}
+			if last && rt.SubRoutes != nil && (rt.Pattern == pattern+"/*" || rt.Pattern == pattern+"*") {
+				sub = rt.SubRoutes
+			}
+		}
+		if sub == nil {
+			return true
+		}
+		if last {
+			return serves(sub, method, "/")
+		}
+		level = sub
+	}
+	return true
 }

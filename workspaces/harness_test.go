@@ -122,6 +122,7 @@ func (h *harness) user(email string) auth.User {
 // response is a finished HTTP exchange.
 type response struct {
 	Status int
+	Header http.Header
 	Body   []byte
 }
 
@@ -158,7 +159,7 @@ func (h *harness) do(u auth.User, method, path string, body any, header ...strin
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return response{Status: res.StatusCode, Body: b}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
 // expect fails the test unless the status is want, and decodes the body

@@ -35,9 +35,7 @@ func (s *Service) Routes() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteErrorCode(w, r, http.StatusNotFound, "not_found", "not found")
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		middleware.WriteErrorCode(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
-	})
+	r.MethodNotAllowed(middleware.MethodNotAllowed)
 	r.Use(auth.RequireUser)
 	r.Post("/", s.handleCreate)
 	r.Get("/", s.handleList)

@@ -317,6 +317,20 @@ func TestRequireMember(t *testing.T) {
 func TestRouteNotFoundShape(t *testing.T) {
 	h := newHarness(t, "sqlite")
 	alice := h.user("alice@example.com")
-	h.do(alice, "PUT", "/workspaces", nil).expectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
 	h.do(alice, "GET", "/workspaces/"+alice.WorkspaceID+"/nothing", nil).expectError(t, 404, "not_found")
+
+	// A 405 lists the methods the path has (RFC 9110 requires Allow), at
+	// the mount's own path and below it.
+	for _, c := range []struct{ method, path, allow string }{
+		{"PUT", "/workspaces", "GET, POST"},
+		{"PATCH", "/workspaces/", "GET, POST"},
+		{"PATCH", "/workspaces/" + alice.WorkspaceID, "GET"},
+		{"POST", "/workspaces/" + alice.WorkspaceID + "/members", "GET"},
+	} {
+		res := h.do(alice, c.method, c.path, nil)
+		res.expectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
+		if got := res.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow = %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
 }
