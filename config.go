@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"appkernel/jobs"
+	"appkernel/middleware"
 )
 
 // DefaultJWTSecret is the development secret used when JWT_SECRET is unset.
@@ -20,6 +22,9 @@ const DefaultJWTSecret = "dev-secret-change-me"
 
 // DefaultDatabaseURL is the database used when DATABASE_URL is unset.
 const DefaultDatabaseURL = "sqlite:///./data/app.db"
+
+// maxJWTExpiryHours bounds JWT_EXPIRY_HOURS: a year.
+const maxJWTExpiryHours = 24 * 365
 
 // ErrConfig is wrapped by every configuration error returned by
 // ConfigFromEnv and New.
@@ -113,8 +118,14 @@ type Config struct {
 	// (WORKER_CONCURRENCY). Defaults to 10.
 	WorkerConcurrency int
 
-	// ShutdownTimeout bounds graceful shutdown in ListenAndServe. Defaults to 10s.
+	// ShutdownTimeout bounds graceful shutdown: ListenAndServe's draining of
+	// in-flight requests and the embedded worker's running jobs share it.
+	// Defaults to 10s.
 	ShutdownTimeout time.Duration
+	// ConnectTimeout bounds how long New waits for the database and Redis
+	// to answer; one that does not answer in time refuses the start.
+	// Defaults to 10s.
+	ConnectTimeout time.Duration
 }
 
 // OAuthProvider is the client registration of one OAuth provider.
@@ -141,6 +152,7 @@ func DefaultConfig() Config {
 		AdminWorkerEmbedded: true,
 		WorkerConcurrency:   10,
 		ShutdownTimeout:     10 * time.Second,
+		ConnectTimeout:      10 * time.Second,
 	}
 }
 
@@ -221,19 +233,19 @@ func (c *Config) validate() error {
 			bad("REDIS_URL %q is not a redis:// or rediss:// URL with a host", MaskURL(c.RedisURL))
 		}
 	}
-	if c.JWTExpiryHours < 0 {
-		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a positive number of hours", c.JWTExpiryHours)
+	if c.JWTExpiryHours < 0 || c.JWTExpiryHours > maxJWTExpiryHours {
+		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a whole number of hours from 1 to %d (a year)", c.JWTExpiryHours, maxJWTExpiryHours)
 	}
-	if c.RateLimitEnabled && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0) {
-		bad("rate limit %d per %s; want positive RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW", c.RateLimitRequests, c.RateLimitWindow)
+	if c.RateLimitEnabled && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0 || c.RateLimitWindow > 0 && c.RateLimitWindow < time.Millisecond) {
+		bad("rate limit %d per %s; want positive RATE_LIMIT_REQUESTS and a RATE_LIMIT_WINDOW of at least 1ms", c.RateLimitRequests, c.RateLimitWindow)
 	}
-	if c.CORSCredentials {
-		for _, o := range c.CORSOrigins {
-			if o == "*" {
-				bad("CORS_CREDENTIALS=true with CORS_ORIGINS=*; list the allowed origins explicitly")
-				break
-			}
-		}
+	if c.CORSCredentials && (len(c.CORSOrigins) == 0 || slices.Contains(c.CORSOrigins, "*")) {
+		bad("CORS_CREDENTIALS=true with CORS_ORIGINS=%s; list the allowed origins explicitly", strings.Join(c.CORSOrigins, ","))
+	} else if _, err := middleware.CORS(middleware.CORSOptions{AllowedOrigins: c.CORSOrigins, AllowCredentials: c.CORSCredentials}); err != nil {
+		bad("CORS_ORIGINS=%s: %v", strings.Join(c.CORSOrigins, ","), err)
+	}
+	if _, err := middleware.RealIP(c.TrustedProxies); err != nil {
+		bad("TRUSTED_PROXIES=%s: %v", strings.Join(c.TrustedProxies, ","), err)
 	}
 	if c.Production() {
 		switch {

@@ -27,7 +27,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	if d.DatabaseURL != "sqlite:///./data/app.db" || d.JWTExpiryHours != 24 || d.AllowSelfSignup ||
 		!d.RateLimitEnabled || d.RateLimitRequests != 100 || d.RateLimitWindow != time.Minute ||
 		!d.AdminWorkerEmbedded || !d.DevAutostart || !d.AuthEnabled || d.RedisURL != "" ||
-		!reflect.DeepEqual(d.CORSOrigins, []string{"*"}) || d.CORSCredentials || d.MaxBodyBytes != 1<<20 {
+		!reflect.DeepEqual(d.CORSOrigins, []string{"*"}) || d.CORSCredentials || d.MaxBodyBytes != 1<<20 ||
+		d.ShutdownTimeout != 10*time.Second || d.ConnectTimeout != 10*time.Second {
 		t.Fatalf("defaults differ from the README: %+v", d)
 	}
 }
@@ -104,6 +105,12 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 		{map[string]string{"APP_ENV": "production"}, []string{"JWT_SECRET", "production"}},
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": DefaultJWTSecret}, []string{"JWT_SECRET"}},
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": "short-but-not-default"}, []string{"JWT_SECRET", "32"}},
+		{map[string]string{"JWT_EXPIRY_HOURS": "3000000"}, []string{"JWT_EXPIRY_HOURS", "3000000", "8760"}},
+		{map[string]string{"RATE_LIMIT_WINDOW": "1ns"}, []string{"RATE_LIMIT_WINDOW", "1ms"}},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.1,bogus"}, []string{"TRUSTED_PROXIES", "bogus"}},
+		{map[string]string{"CORS_ORIGINS": "foo"}, []string{"CORS_ORIGINS", "foo", "origin"}},
+		{map[string]string{"CORS_ORIGINS": "https://a.example.com,*"}, []string{"CORS_ORIGINS", "*"}},
+		{map[string]string{"CORS_ORIGINS": "", "CORS_CREDENTIALS": "true"}, []string{"CORS_CREDENTIALS", "CORS_ORIGINS"}},
 	}
 	for _, tc := range cases {
 		_, err := configFromLookup(lookupFrom(tc.env))

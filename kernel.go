@@ -47,6 +47,10 @@ type Kernel struct {
 	worker *jobs.Worker
 	cache  cache.Cache
 
+	// stopWorker stops the embedded worker once (later calls wait for and
+	// return the first one's result); nil without one.
+	stopWorker func(context.Context) error
+
 	root    chi.Router
 	handler http.Handler
 
@@ -76,15 +80,20 @@ func (c Config) withDefaults() Config {
 		c.Name = "appkernel"
 	}
 	if c.Logger == nil {
-		// The kernel's JSON handler writes what slog.JSONHandler writes, faster;
-		// the context handler adds request_id to lines logged with a request's context.
-		c.Logger = slog.New(middleware.NewContextHandler(middleware.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel})))
+		// The kernel's JSON handler writes what slog.JSONHandler writes, faster.
+		c.Logger = slog.New(middleware.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
 	}
+	// Lines logged with a request's context carry its request_id, also
+	// through the app's own logger.
+	c.Logger = slog.New(middleware.NewContextHandler(c.Logger.Handler()))
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = middleware.DefaultBodyLimit
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
 	}
 	if c.AdminDBURL == "" {
 		c.AdminDBURL = c.DatabaseURL
@@ -106,8 +115,13 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature := func(name, state string) { log.Info(name + ": " + state) }
 
 	// Local containers for localhost URLs that do not answer (development only).
-	autostart := cfg.DevAutostart && !cfg.Production()
-	if autostart {
+	switch {
+	case cfg.Production():
+		feature("dev auto-start", "off (APP_ENV=production)")
+	case !cfg.DevAutostart:
+		feature("dev auto-start", "off (DEV_AUTOSTART=false)")
+	default:
+		feature("dev auto-start", "on (a localhost database or Redis that does not answer gets a Docker container)")
 		if _, err := devdocker.Ensure(ctx, devdocker.Options{Enabled: true, Logger: log}, cfg.DatabaseURL, cfg.AdminDBURL, cfg.RedisURL); err != nil {
 			return err
 		}
@@ -117,8 +131,13 @@ func (k *Kernel) build(ctx context.Context) error {
 	if cfg.DatabaseURL == "" {
 		feature("database", "off (DATABASE_URL not set)")
 	} else {
-		store, err := db.Open(ctx, cfg.DatabaseURL)
+		octx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		store, err := db.Open(octx, cfg.DatabaseURL)
+		cancel()
 		if err != nil {
+			if octx.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("appkernel: database %s does not answer within %s (Config.ConnectTimeout): %w", MaskURL(cfg.DatabaseURL), cfg.ConnectTimeout, err)
+			}
 			return fmt.Errorf("appkernel: database %s: %w", MaskURL(cfg.DatabaseURL), err)
 		}
 		k.store = store
@@ -137,10 +156,7 @@ func (k *Kernel) build(ctx context.Context) error {
 		rdb := redis.NewClient(opt)
 		k.redis = rdb
 		k.closers = append(k.closers, rdb.Close)
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err = rdb.Ping(pctx).Err()
-		cancel()
-		if err != nil {
+		if err := pingRedis(ctx, rdb, cfg.ConnectTimeout); err != nil {
 			return fmt.Errorf("appkernel: Redis at %s does not answer: %w", MaskURL(cfg.RedisURL), err)
 		}
 		feature("redis", "on ("+MaskURL(cfg.RedisURL)+")")
@@ -206,6 +222,8 @@ func (k *Kernel) build(ctx context.Context) error {
 	} else {
 		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
 	}
+	feature("api keys, feature flags, webhooks", "off (not built yet)")
+	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs. Without Redis the client exists and Enqueue says jobs.ErrNoBackend.
 	var jobOpts []jobs.ClientOption
@@ -226,10 +244,16 @@ func (k *Kernel) build(ctx context.Context) error {
 			return fmt.Errorf("appkernel: jobs worker: %w", err)
 		}
 		w := k.worker
+		var once sync.Once
+		var stopErr error
+		k.stopWorker = func(ctx context.Context) error {
+			once.Do(func() { stopErr = w.Stop(ctx) })
+			return stopErr
+		}
 		k.closers = append(k.closers, func() error {
 			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 			defer cancel()
-			return w.Stop(sctx)
+			return k.stopWorker(sctx)
 		})
 		feature("jobs", fmt.Sprintf("on (embedded worker, concurrency %d, tasks %s)", cfg.WorkerConcurrency, strings.Join(cfg.Jobs.Names(), ", ")))
 	}
@@ -295,6 +319,23 @@ func (k *Kernel) routes() error {
 	k.root = r
 	k.handler = middleware.Root(r)
 	return nil
+}
+
+// pingRedis pings rdb within timeout. go-redis bounds a command by its own
+// read timeout and retries, not by the context's deadline, so a server that
+// accepts and never answers would hold the start for many seconds: the
+// wait is bounded here (the ping itself ends when Close closes rdb).
+func pingRedis(ctx context.Context, rdb *redis.Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- rdb.Ping(ctx).Err() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer within %s (Config.ConnectTimeout): %w", timeout, ctx.Err())
+	}
 }
 
 // universalRedis returns the Redis client as an interface that is nil
@@ -372,8 +413,8 @@ func (k *Kernel) Auth() *auth.Service { return k.auth }
 // Workspaces returns the workspaces service, or nil when auth is off.
 func (k *Kernel) Workspaces() *workspaces.Service { return k.ws }
 
-// Jobs returns the job client. Without Redis it is nil, and Enqueue on it
-// returns jobs.ErrNoBackend.
+// Jobs returns the job client. It is never nil; without Redis, Enqueue on
+// it returns jobs.ErrNoBackend.
 func (k *Kernel) Jobs() *jobs.Client { return k.jobs }
 
 // Cache returns the cache: Redis when configured, else in memory.

@@ -15,8 +15,10 @@ import (
 
 // ListenAndServe serves the kernel on addr until ctx is done (wire ctx to
 // SIGINT/SIGTERM with signal.NotifyContext), then shuts down gracefully:
-// it stops accepting, lets in-flight requests finish within
-// Config.ShutdownTimeout, and returns. The caller still calls Close.
+// it stops accepting, and lets in-flight requests and the embedded
+// worker's running jobs finish, all within one Config.ShutdownTimeout;
+// connections still busy after it are closed. The caller still calls
+// Close, which closes the pools.
 func (k *Kernel) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -48,9 +50,22 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	k.log.Info("shutting down", "timeout", k.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ShutdownTimeout)
 	defer cancel()
+	workerDone := make(chan error, 1)
+	if k.stopWorker != nil {
+		go func() { workerDone <- k.stopWorker(sctx) }()
+	} else {
+		workerDone <- nil
+	}
 	err := srv.Shutdown(sctx)
+	if err != nil {
+		// Past the deadline: cut the connections still busy.
+		err = errors.Join(err, srv.Close())
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
+	}
+	if werr := <-workerDone; werr != nil {
+		err = errors.Join(err, fmt.Errorf("stopping the job worker: %w", werr))
 	}
 	if err != nil {
 		return fmt.Errorf("appkernel: shutdown: %w", err)

@@ -18,6 +18,9 @@ const requestIDAttrKey = "request_id"
 //
 // The kernel wraps its logger's handler with it once, at start-up.
 func NewContextHandler(h slog.Handler) slog.Handler {
+	if c, ok := h.(*contextHandler); ok {
+		return c // already adds request_id
+	}
 	return &contextHandler{h: h}
 }
 
