@@ -1,7 +1,6 @@
 package appkernel_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -17,25 +16,8 @@ import (
 
 	"appkernel"
 	"appkernel/internal/testenv"
+	"appkernel/kerneltest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // silentServer accepts connections and never answers: a database behind a
 // dead proxy, or a firewall that drops replies.
@@ -121,7 +103,7 @@ func TestWeakJWTSecretWarns(t *testing.T) {
 		{"short-secret", true},
 		{"a-random-secret-of-at-least-32-bytes!", false},
 	} {
-		var logs syncBuffer
+		var logs kerneltest.LogBuffer
 		cfg := appkernel.DefaultConfig()
 		cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
 		cfg.DevAutostart = false
@@ -142,7 +124,7 @@ func TestWeakJWTSecretWarns(t *testing.T) {
 // An app's own Config.Logger gets the request_id of lines logged with a
 // request's context, as the default logger does.
 func TestAppLoggerGetsRequestID(t *testing.T) {
-	var logs syncBuffer
+	var logs kerneltest.LogBuffer
 	cfg := appkernel.DefaultConfig()
 	cfg.DatabaseURL = ""
 	cfg.DevAutostart = false
@@ -295,7 +277,7 @@ func TestNewWiresDevAutostart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := fakeDocker(t)
-			var logs syncBuffer
+			var logs kerneltest.LogBuffer
 			cfg := appkernel.DefaultConfig()
 			cfg.DatabaseURL = "postgres://app:pw@127.0.0.1:" + portOf(t, closedPort(t)) + "/app?sslmode=disable"
 			cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
