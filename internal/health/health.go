@@ -48,7 +48,10 @@ type CheckResult struct {
 // Ready returns the /readyz handler: it runs every check concurrently, each
 // bounded by MaxCheckTime, and answers 200 with each result, or 503 in the
 // kernel's error shape naming the failing checks with the results beside it.
-func Ready(checks []Check) http.HandlerFunc {
+func Ready(checks []Check) http.HandlerFunc { return ready(checks, MaxCheckTime) }
+
+// ready is Ready with each check bounded by limit.
+func ready(checks []Check, limit time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		results := make(map[string]CheckResult, len(checks))
 		var mu sync.Mutex
@@ -58,7 +61,7 @@ func Ready(checks []Check) http.HandlerFunc {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(r.Context(), MaxCheckTime)
+				ctx, cancel := context.WithTimeout(r.Context(), limit)
 				defer cancel()
 				start := time.Now()
 				err := c.Ping(ctx)

@@ -1,13 +1,18 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"appkernel/middleware"
 )
 
 func TestLive(t *testing.T) {
@@ -18,44 +23,126 @@ func TestLive(t *testing.T) {
 	}
 }
 
-func TestReady(t *testing.T) {
-	ok := Check{Name: "db", Ping: func(context.Context) error { return nil }}
-	bad := Check{Name: "redis", Ping: func(context.Context) error { return errors.New("connection refused") }}
-	slow := Check{Name: "slow", Ping: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+var (
+	okCheck = Check{Name: "db", Ping: func(context.Context) error { return nil }}
+	hanging = Check{Name: "slow", Ping: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+)
 
+// readyBody is the /readyz body, 200 or 503.
+type readyBody struct {
+	Status string
+	Error  struct{ Code, Message string }
+	Checks map[string]map[string]any
+}
+
+// logBuffer collects the log lines of concurrent checks.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serve runs h behind middleware.Logger (logging into the returned buffer)
+// on a GET /readyz whose context has no deadline, and fails t unless the
+// response is complete within `within`. It returns the response, its body
+// and how long it took.
+func serve(t *testing.T, h http.Handler, within time.Duration) (*httptest.ResponseRecorder, readyBody, *logBuffer, time.Duration) {
+	t.Helper()
+	logs := &logBuffer{}
+	mw, err := middleware.Logger(middleware.LoggerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cancelled at cleanup only, so that a check left hanging by a failed
+	// bound does not outlive the test.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req := httptest.NewRequest("GET", "/readyz", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		mw(h).ServeHTTP(rec, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("no response after %s", within)
+	}
+	took := time.Since(start)
+	var body readyBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	return rec, body, logs, took
+}
+
+func TestReady(t *testing.T) {
+	t.Parallel()
 	t.Run("all ok", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		Ready([]Check{ok})(rec, httptest.NewRequest("GET", "/readyz", nil))
-		var body struct {
-			Status string
-			Checks map[string]CheckResult
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != 200 || body.Status != "ok" || body.Checks["db"].Status != "ok" {
+		t.Parallel()
+		rec, body, _, _ := serve(t, Ready([]Check{okCheck}), 10*time.Second)
+		if rec.Code != 200 || body.Status != "ok" || body.Checks["db"]["status"] != "ok" {
 			t.Fatalf("got %d %s", rec.Code, rec.Body)
 		}
 	})
 	t.Run("one failing", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		Ready([]Check{ok, bad})(rec, httptest.NewRequest("GET", "/readyz", nil))
-		var body struct {
-			Error  struct{ Code, Message string }
-			Checks map[string]CheckResult
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		t.Parallel()
+		bad := Check{Name: "redis", Ping: func(context.Context) error { return errors.New("connection refused") }}
+		rec, body, _, _ := serve(t, Ready([]Check{okCheck, bad}), 10*time.Second)
 		if rec.Code != http.StatusServiceUnavailable || body.Error.Code != "not_ready" ||
-			body.Error.Message != "not ready: redis failing" || body.Checks["redis"].Error != "connection refused" || body.Checks["db"].Status != "ok" {
+			body.Error.Message != "not ready: redis failing" || body.Checks["redis"]["error"] != "connection refused" || body.Checks["db"]["status"] != "ok" {
 			t.Fatalf("got %d %s", rec.Code, rec.Body)
 		}
 	})
-	t.Run("hanging check is bounded", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		rec := httptest.NewRecorder()
-		start := time.Now()
-		Ready([]Check{slow})(rec, httptest.NewRequest("GET", "/readyz", nil).WithContext(ctx))
-		if rec.Code != http.StatusServiceUnavailable || time.Since(start) > MaxCheckTime+time.Second {
-			t.Fatalf("got %d after %s", rec.Code, time.Since(start))
-		}
-	})
+}
+
+// documentedBound is the bound README promises for each check ("≤ 2 s each").
+const documentedBound = 2 * time.Second
+
+func TestMaxCheckTime(t *testing.T) {
+	if MaxCheckTime != documentedBound {
+		t.Fatalf("MaxCheckTime = %s, want %s", MaxCheckTime, documentedBound)
+	}
+}
+
+// TestReadyBoundsEachCheck: a check that hangs until its context is done,
+// on a request whose context has no deadline, is cut off by the bound of
+// its own, while the others are reported.
+func TestReadyBoundsEachCheck(t *testing.T) {
+	t.Parallel()
+	const limit = 100 * time.Millisecond
+	rec, body, _, took := serve(t, ready([]Check{okCheck, hanging}, limit), limit+2*time.Second)
+	if took < limit {
+		t.Errorf("answered after %s, before the bound %s", took, limit)
+	}
+	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: slow failing" ||
+		body.Checks["slow"]["status"] != "error" || body.Checks["db"]["status"] != "ok" {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestReadyDefaultBound: Ready itself cuts a hanging check off at the
+// documented bound, not later.
+func TestReadyDefaultBound(t *testing.T) {
+	t.Parallel()
+	rec, body, _, took := serve(t, Ready([]Check{hanging}), documentedBound+2*time.Second)
+	if took < documentedBound {
+		t.Errorf("answered after %s, before the bound %s", took, documentedBound)
+	}
+	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: slow failing" || body.Checks["slow"]["status"] != "error" {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
 }
