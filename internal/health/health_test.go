@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,11 +101,30 @@ func TestReady(t *testing.T) {
 	})
 	t.Run("one failing", func(t *testing.T) {
 		t.Parallel()
-		bad := Check{Name: "redis", Ping: func(context.Context) error { return errors.New("connection refused") }}
-		rec, body, _, _ := serve(t, Ready([]Check{okCheck, bad}), 10*time.Second)
+		const secret = "dial tcp 10.1.2.3:6379: connect: connection refused"
+		bad := Check{Name: "redis", Ping: func(context.Context) error { return errors.New(secret) }}
+		rec, body, logs, _ := serve(t, Ready([]Check{okCheck, bad}), 10*time.Second)
 		if rec.Code != http.StatusServiceUnavailable || body.Error.Code != "not_ready" ||
-			body.Error.Message != "not ready: redis failing" || body.Checks["redis"]["error"] != "connection refused" || body.Checks["db"]["status"] != "ok" {
+			body.Error.Message != "not ready: redis failing" || body.Checks["redis"]["status"] != "error" || body.Checks["db"]["status"] != "ok" {
 			t.Fatalf("got %d %s", rec.Code, rec.Body)
+		}
+		// The driver's text stays out of the body anyone can read...
+		if strings.Contains(rec.Body.String(), "10.1.2.3") || strings.Contains(rec.Body.String(), "refused") {
+			t.Fatalf("503 body shows the check's error: %s", rec.Body)
+		}
+		if _, ok := body.Checks["redis"]["error"]; ok {
+			t.Fatalf("503 body has an error field: %s", rec.Body)
+		}
+		// ...and goes to the log, at WARN, with the check's name.
+		var line map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err == nil && m["check"] == "redis" {
+				line = m
+			}
+		}
+		if line == nil || line["level"] != "WARN" || line["error"] != secret || line["status"] != "error" {
+			t.Fatalf("no WARN line for the redis check (got %v) in:\n%s", line, logs)
 		}
 	})
 }
@@ -120,17 +140,20 @@ func TestMaxCheckTime(t *testing.T) {
 
 // TestReadyBoundsEachCheck: a check that hangs until its context is done,
 // on a request whose context has no deadline, is cut off by the bound of
-// its own, while the others are reported.
+// its own and reported as "timeout", while the others are reported.
 func TestReadyBoundsEachCheck(t *testing.T) {
 	t.Parallel()
 	const limit = 100 * time.Millisecond
-	rec, body, _, took := serve(t, ready([]Check{okCheck, hanging}, limit), limit+2*time.Second)
+	rec, body, logs, took := serve(t, ready([]Check{okCheck, hanging}, limit), limit+2*time.Second)
 	if took < limit {
 		t.Errorf("answered after %s, before the bound %s", took, limit)
 	}
 	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: slow failing" ||
-		body.Checks["slow"]["status"] != "error" || body.Checks["db"]["status"] != "ok" {
+		body.Checks["slow"]["status"] != "timeout" || body.Checks["db"]["status"] != "ok" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), `"check":"slow","status":"timeout","error":"context deadline exceeded"`) {
+		t.Fatalf("no WARN line for the slow check in:\n%s", logs)
 	}
 }
 
@@ -142,7 +165,7 @@ func TestReadyDefaultBound(t *testing.T) {
 	if took < documentedBound {
 		t.Errorf("answered after %s, before the bound %s", took, documentedBound)
 	}
-	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: slow failing" || body.Checks["slow"]["status"] != "error" {
+	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: slow failing" || body.Checks["slow"]["status"] != "timeout" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
 	}
 }
