@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,6 +195,116 @@ func BenchmarkStack(b *testing.B) {
 	}
 	b.Run("line_only_slog", func(b *testing.B) { lineOnly(b, slog.NewJSONHandler(io.Discard, nil)) })
 	b.Run("line_only_kernel", func(b *testing.B) { lineOnly(b, middleware.NewJSONHandler(io.Discard, nil)) })
+}
+
+// BenchmarkStackCrossOrigin is BenchmarkStack's "bare_chi", "full" and
+// "paired" for a browser's request through a proxy, the two paths
+// BenchmarkStack's request (no Origin, untrusted peer) never takes: Origin
+// is one of the stack's explicit AllowedOrigins (as a deployment lists
+// them), so CORS matches it and answers with Access-Control-Allow-Origin;
+// the peer is a trusted proxy sending "X-Forwarded-For: 203.0.113.9,
+// 10.1.2.3", so RealIP walks the header to the client. Bare chi serves the
+// same request. Metrics are named as in BenchmarkStack.
+func BenchmarkStackCrossOrigin(b *testing.B) {
+	const origin = "https://app.example.com"
+	stack := func(h slog.Handler) []func(http.Handler) http.Handler {
+		mws, err := middleware.Stack(middleware.StackOptions{
+			Logger:         slog.New(h),
+			TrustedProxies: []string{"10.0.0.0/8"},
+			CORS:           middleware.CORSOptions{AllowedOrigins: []string{origin, "https://admin.example.com"}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mws
+	}
+	newReq := func() (*http.Request, *benchWriter) {
+		req := httptest.NewRequest(http.MethodGet, "/widgets/42", nil)
+		req.RemoteAddr = "10.0.0.7:52100"
+		req.Header.Set("Origin", origin)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9, 10.1.2.3")
+		return req, &benchWriter{h: make(http.Header, 16)}
+	}
+
+	// The request takes the paths it is meant to measure.
+	logs := &logCapture{}
+	req, w := newReq()
+	kernelRouter(b, stack(middleware.NewJSONHandler(logs, nil))).ServeHTTP(w, req)
+	if w.status != http.StatusOK || w.h.Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(logs.String(), `"client_ip":"203.0.113.9"`) || req.RemoteAddr != "10.0.0.7:52100" {
+		b.Fatalf("status %d, headers %v, log %s, RemoteAddr %s", w.status, w.h, logs, req.RemoteAddr)
+	}
+
+	full := stack(middleware.NewJSONHandler(io.Discard, nil))
+	type result struct{ ns, cpu, allocs float64 }
+	run := func(b *testing.B, h http.Handler) result {
+		req, w := newReq()
+		b.ReportAllocs()
+		m0, c0, t0 := mallocs(), processCPU(), time.Now()
+		for b.Loop() {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+		elapsed, c1, m1 := time.Since(t0), processCPU(), mallocs()
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+		n := float64(b.N)
+		r := result{ns: float64(elapsed.Nanoseconds()) / n, cpu: float64(c1-c0) / n, allocs: float64(m1-m0) / n}
+		b.ReportMetric(r.cpu, "cpu-ns/op")
+		return r
+	}
+
+	var bare result
+	b.Run("bare_chi", func(b *testing.B) {
+		bare = run(b, benchRouter(b, nil))
+	})
+	b.Run("full", func(b *testing.B) {
+		r := run(b, kernelRouter(b, full))
+		if bare.ns == 0 {
+			return
+		}
+		b.ReportMetric(r.cpu-bare.cpu, "overhead-cpu-ns/op")
+		b.ReportMetric(r.cpu/bare.cpu, "x-bare-cpu")
+		b.ReportMetric(r.ns-bare.ns, "overhead-ns/op")
+		b.ReportMetric(r.allocs-bare.allocs, "overhead-allocs/op")
+	})
+	// paired: as in BenchmarkStack, blocks of bare and full requests in
+	// one loop, metrics per request of each kind.
+	b.Run("paired", func(b *testing.B) {
+		bareH, fullH := benchRouter(b, nil), kernelRouter(b, full)
+		req, w := newReq()
+		const block = 128
+		var tBare, tFull time.Duration
+		var cBare, cFull int64
+		n := 0
+		for b.Loop() {
+			if n%block == 0 {
+				c0, t0 := processCPU(), time.Now()
+				for range block {
+					clear(w.h)
+					bareH.ServeHTTP(w, req)
+				}
+				tBare += time.Since(t0)
+				c1, t1 := processCPU(), time.Now()
+				cBare += c1 - c0
+				for range block {
+					clear(w.h)
+					fullH.ServeHTTP(w, req)
+				}
+				tFull += time.Since(t1)
+				cFull += processCPU() - c1
+			}
+			n++
+		}
+		runs := float64((n + block - 1) / block * block)
+		bareCPU, fullCPU := float64(cBare)/runs, float64(cFull)/runs
+		b.ReportMetric(bareCPU, "bare-cpu-ns/req")
+		b.ReportMetric(fullCPU, "full-cpu-ns/req")
+		b.ReportMetric(fullCPU-bareCPU, "overhead-cpu-ns/req")
+		b.ReportMetric(fullCPU/bareCPU, "x-bare-cpu")
+		b.ReportMetric(float64((tFull-tBare).Nanoseconds())/runs, "overhead-ns/req")
+	})
 }
 
 // BenchmarkStackLayers shows where the stack's cost goes: Root over bare
