@@ -137,6 +137,41 @@ func CORS(opts CORSOptions) (func(http.Handler) http.Handler, error) {
 	if opts.MaxAge < 0 {
 		return nil, fmt.Errorf("middleware: CORSOptions.MaxAge must not be negative, got %d", opts.MaxAge)
 	}
+	c := cors.New(chiCORSOptions(opts, m))
+	actual := newActualCORS(m, opts)
+	return func(next http.Handler) http.Handler {
+		h := c.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := r.Header["Origin"]; !ok {
+				// Not a CORS request (browsers send Origin on every
+				// cross-origin one). go-chi/cors would only add
+				// Vary: Origin, for caches; do just that, cheaply.
+				addVaryOrigin(w.Header())
+				next.ServeHTTP(w, r)
+				return
+			}
+			if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+				actual.addHeaders(w.Header(), r)
+				next.ServeHTTP(w, r)
+				return
+			}
+			// A preflight: go-chi/cors answers it, unless the origin is
+			// not allowed.
+			if origin := r.Header["Origin"]; !m.any && (len(origin) != 1 || !m.allowed(origin[0])) {
+				hdr := w.Header()
+				hdr.Add("Vary", "Origin")
+				hdr.Add("Vary", "Access-Control-Request-Method")
+				hdr.Add("Vary", "Access-Control-Request-Headers")
+				WriteErrorCode(w, r, http.StatusForbidden, "cors_origin_not_allowed", "origin is not allowed to call this API")
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// chiCORSOptions are the go-chi/cors options for opts (with defaults).
+func chiCORSOptions(opts CORSOptions, m originMatcher) cors.Options {
 	co := cors.Options{
 		AllowedMethods:   opts.AllowedMethods,
 		AllowedHeaders:   opts.AllowedHeaders,
@@ -149,35 +184,62 @@ func CORS(opts CORSOptions) (func(http.Handler) http.Handler, error) {
 	} else {
 		co.AllowOriginFunc = func(_ *http.Request, origin string) bool { return m.allowed(origin) }
 	}
-	c := cors.New(co)
-	return func(next http.Handler) http.Handler {
-		h := c.Handler(next)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, ok := r.Header["Origin"]; !ok {
-				// Not a CORS request (browsers send Origin on every
-				// cross-origin one). go-chi/cors would only add
-				// Vary: Origin, for caches; do just that, cheaply.
-				addVaryOrigin(w.Header())
-				next.ServeHTTP(w, r)
-				return
-			}
-			if m.any {
-				h.ServeHTTP(w, r)
-				return
-			}
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				if origin, ok := r.Header["Origin"]; ok && (len(origin) != 1 || !m.allowed(origin[0])) {
-					hdr := w.Header()
-					hdr.Add("Vary", "Origin")
-					hdr.Add("Vary", "Access-Control-Request-Method")
-					hdr.Add("Vary", "Access-Control-Request-Headers")
-					WriteErrorCode(w, r, http.StatusForbidden, "cors_origin_not_allowed", "origin is not allowed to call this API")
-					return
-				}
-			}
-			h.ServeHTTP(w, r)
-		})
-	}, nil
+	return co
+}
+
+// actualCORS adds the headers of an actual (not preflight) cross-origin
+// request: what go-chi/cors's handleActualRequest adds for the same
+// options (a test compares the two on every kind of request), with the
+// values that never change built once instead of on every request.
+type actualCORS struct {
+	m           originMatcher
+	methods     map[string]bool
+	exposed     []string // one value, or nil
+	credentials bool
+}
+
+var (
+	anyOrigin = []string{"*"}[:1:1]
+	trueValue = []string{"true"}[:1:1]
+)
+
+func newActualCORS(m originMatcher, opts CORSOptions) actualCORS {
+	a := actualCORS{m: m, methods: map[string]bool{}, credentials: opts.AllowCredentials}
+	for _, method := range opts.AllowedMethods {
+		a.methods[strings.ToUpper(method)] = true
+	}
+	if len(opts.ExposedHeaders) > 0 {
+		names := make([]string, len(opts.ExposedHeaders))
+		for i, h := range opts.ExposedHeaders {
+			names[i] = http.CanonicalHeaderKey(h)
+		}
+		a.exposed = []string{strings.Join(names, ", ")}[:1:1]
+	}
+	return a
+}
+
+func (a actualCORS) addHeaders(h http.Header, r *http.Request) {
+	addVaryOrigin(h)
+	origin := r.Header.Get("Origin")
+	if !a.m.allowed(origin) {
+		return
+	}
+	// Like go-chi/cors, methods outside AllowedMethods get no CORS
+	// headers (OPTIONS always does).
+	if method := r.Method; method != http.MethodOptions && !a.methods[method] && !a.methods[strings.ToUpper(method)] {
+		return
+	}
+	if a.m.any {
+		h["Access-Control-Allow-Origin"] = anyOrigin
+	} else {
+		h["Access-Control-Allow-Origin"] = []string{origin}
+	}
+	if a.exposed != nil {
+		h["Access-Control-Expose-Headers"] = a.exposed
+	}
+	if a.credentials {
+		h["Access-Control-Allow-Credentials"] = trueValue
+	}
 }
 
 // varyOrigin is shared by every response; the full slice expression makes
