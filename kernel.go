@@ -136,9 +136,9 @@ func (k *Kernel) build(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			if octx.Err() != nil && ctx.Err() == nil {
-				return fmt.Errorf("appkernel: database %s does not answer within %s (Config.ConnectTimeout): %w", MaskURL(cfg.DatabaseURL), cfg.ConnectTimeout, err)
+				return fmt.Errorf("appkernel: database (DATABASE_URL) %s does not answer within %s (Config.ConnectTimeout): %w", MaskURL(cfg.DatabaseURL), cfg.ConnectTimeout, err)
 			}
-			return fmt.Errorf("appkernel: database %s: %w", MaskURL(cfg.DatabaseURL), err)
+			return fmt.Errorf("appkernel: database (DATABASE_URL) %s: %w", MaskURL(cfg.DatabaseURL), err)
 		}
 		k.store = store
 		k.closers = append(k.closers, store.Close)
@@ -157,7 +157,7 @@ func (k *Kernel) build(ctx context.Context) error {
 		k.redis = rdb
 		k.closers = append(k.closers, rdb.Close)
 		if err := pingRedis(ctx, rdb, cfg.ConnectTimeout); err != nil {
-			return fmt.Errorf("appkernel: Redis at %s does not answer: %w", MaskURL(cfg.RedisURL), err)
+			return fmt.Errorf("appkernel: Redis (REDIS_URL) at %s does not answer: %w", MaskURL(cfg.RedisURL), err)
 		}
 		feature("redis", "on ("+MaskURL(cfg.RedisURL)+")")
 	}

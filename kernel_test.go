@@ -101,7 +101,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			c.Env = "production"
 			c.JWTSecret = appkernel.DefaultJWTSecret
 		}, "JWT_SECRET"},
-		"redis not answering":         {func(c *appkernel.Config) { c.RedisURL = "redis://:hunter2@" + closed + "/0" }, "Redis at redis://:xxxxx@" + closed},
+		"redis not answering":         {func(c *appkernel.Config) { c.RedisURL = "redis://:hunter2@" + closed + "/0" }, "Redis (REDIS_URL) at redis://:xxxxx@" + closed},
 		"credentials with any origin": {func(c *appkernel.Config) { c.CORSCredentials = true }, "CORS_ORIGINS"},
 		"bad trusted proxy":           {func(c *appkernel.Config) { c.TrustedProxies = []string{"not-an-ip"} }, "not-an-ip"},
 	}
