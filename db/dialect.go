@@ -71,6 +71,10 @@ type dialect interface {
 	// transaction); all "" where the database needs none (SQLite, whose
 	// table names are one whatever their case).
 	nameLock() (lock, unlock, lockTx string)
+	// lockTable locks table in a transaction as ALTER TABLE would, until
+	// it ends; "" where adding columns needs no lock (column names that
+	// differ only in case are one column there).
+	lockTable(table string) string
 	// likeEscape follows the pattern of a LIKE so that a backslash escapes
 	// % and _ (and itself): "" where that is the default (Postgres, MySQL).
 	likeEscape() string

@@ -178,6 +178,8 @@ func (mysqlDialect) nameLock() (lock, unlock, lockTx string) {
 	return "SELECT GET_LOCK(?, 30)", "SELECT RELEASE_LOCK(?)", ""
 }
 
+func (mysqlDialect) lockTable(string) string { return "" }
+
 func (mysqlDialect) tableCaseQuery() string {
 	return "SELECT TABLE_NAME FROM information_schema.TABLES " +
 		"WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) = LOWER(?) AND BINARY TABLE_NAME <> BINARY ?"

@@ -137,6 +137,10 @@ func (postgresDialect) nameLock() (lock, unlock, lockTx string) {
 		"SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 }
 
+func (d postgresDialect) lockTable(table string) string {
+	return "LOCK TABLE " + d.quote(table) + " IN ACCESS EXCLUSIVE MODE"
+}
+
 func (postgresDialect) tableCaseQuery() string {
 	return `SELECT table_name FROM information_schema.tables ` +
 		`WHERE table_schema = current_schema() AND lower(table_name) = lower($1) AND table_name <> $2`

@@ -122,6 +122,8 @@ func (sqliteDialect) likeEscape() string { return ` ESCAPE '\'` }
 
 func (sqliteDialect) nameLock() (lock, unlock, lockTx string) { return "", "", "" }
 
+func (sqliteDialect) lockTable(string) string { return "" }
+
 func (sqliteDialect) tableCaseQuery() string {
 	return `SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?) AND name <> ?`
 }

@@ -293,6 +293,38 @@ func (s *Store) withNameLock(ctx context.Context, q querier, table string, fn fu
 	return fn(conn)
 }
 
+// withTableLock runs fn holding, where the dialect has one, the lock
+// ALTER TABLE takes on table (so taking it first adds no lock to deadlock
+// on): in the store's transaction until it ends, else in a transaction of
+// its own around fn, which fn is given to use. Without one (SQLite, MySQL,
+// whose column names are one whatever their case) fn runs on the DDL
+// querier.
+func (s *Store) withTableLock(ctx context.Context, table string, fn func(q querier) error) error {
+	lock := s.c.d.lockTable(table)
+	if lock == "" || s.ddlCostsRerun() {
+		return fn(s.ddlQuerier())
+	}
+	if s.tx != nil {
+		if _, err := s.exec(ctx, s.tx.tx, lock); err != nil {
+			return fmt.Errorf("db: locking table %s: %w", table, err)
+		}
+		return fn(s.tx.tx)
+	}
+	tx, err := s.c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: locking table %s: %w", table, err)
+	}
+	if _, err := s.exec(ctx, tx, lock); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("db: locking table %s: %w", table, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // ensureTable creates table (and its history table) when missing and
 // returns what is known of it.
 func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, error) {
@@ -380,16 +412,11 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 			}
 		}
 	}
-	// Under the table name's lock and against the columns the database has
-	// now, so that two processes adding "Title" and "title" at once cannot
-	// both pass the check (Postgres would keep both). Not when the DDL
-	// waits for a rerun of the transaction: that one holds metadata locks
-	// the lock's holder may be waiting for, and its DDL runs later anyway.
-	locked := s.withNameLock
-	if s.ddlCostsRerun() {
-		locked = func(_ context.Context, q querier, _ string, fn func(querier) error) error { return fn(q) }
-	}
-	err := locked(ctx, s.ddlQuerier(), t.name, func(q querier) error {
+	// Against the columns the database has now, under the table's lock
+	// where column names are case-sensitive (Postgres), so that two
+	// processes adding "Title" and "title" at once cannot both pass the
+	// check.
+	err := s.withTableLock(ctx, t.name, func(q querier) error {
 		now, err := s.introspect(ctx, q, t.name)
 		if err != nil {
 			return err
