@@ -84,35 +84,10 @@ func BenchmarkStack(b *testing.B) {
 		req.RemoteAddr = "203.0.113.9:52100"
 		return req, &benchWriter{h: make(http.Header, 16)}
 	}
-	type result struct{ ns, cpu, allocs float64 }
-	run := func(b *testing.B, h http.Handler) result {
-		req, w := newReq()
-		b.ReportAllocs()
-		m0, c0, t0 := mallocs(), processCPU(), time.Now()
-		for b.Loop() {
-			clear(w.h)
-			h.ServeHTTP(w, req)
-		}
-		elapsed, c1, m1 := time.Since(t0), processCPU(), mallocs()
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
-		n := float64(b.N)
-		r := result{ns: float64(elapsed.Nanoseconds()) / n, cpu: float64(c1-c0) / n, allocs: float64(m1-m0) / n}
-		b.ReportMetric(r.cpu, "cpu-ns/op")
-		return r
-	}
-	overhead := func(b *testing.B, r, bare result) {
-		if bare.ns == 0 {
-			return
-		}
-		b.ReportMetric(r.cpu-bare.cpu, "overhead-cpu-ns/op")
-		b.ReportMetric(r.cpu/bare.cpu, "x-bare-cpu")
-		b.ReportMetric(r.ns-bare.ns, "overhead-ns/op")
-		b.ReportMetric(r.allocs-bare.allocs, "overhead-allocs/op")
-	}
+	run := func(b *testing.B, h http.Handler) benchResult { return runBench(b, h, newReq) }
+	overhead := reportOverhead
 
-	var bare result
+	var bare benchResult
 	b.Run("bare_chi", func(b *testing.B) {
 		bare = run(b, benchRouter(b, nil))
 	})
@@ -126,44 +101,9 @@ func BenchmarkStack(b *testing.B) {
 		overhead(b, run(b, kernelRouter(b, fullSlog)), bare)
 	})
 
-	// paired alternates blocks of bare and full requests in one loop. Its
-	// own ns/op is one bare plus one full request; its metrics are per
-	// request of each kind. It counts no allocations (full does):
-	// runtime.ReadMemStats stops the world, and calling it between blocks
-	// made the blocks after it slower.
+	// paired: blocks of bare and full requests alternating (runPaired).
 	b.Run("paired", func(b *testing.B) {
-		bareH, fullH := benchRouter(b, nil), kernelRouter(b, full)
-		req, w := newReq()
-		const block = 128
-		var tBare, tFull time.Duration
-		var cBare, cFull int64
-		n := 0
-		for b.Loop() {
-			if n%block == 0 {
-				c0, t0 := processCPU(), time.Now()
-				for range block {
-					clear(w.h)
-					bareH.ServeHTTP(w, req)
-				}
-				tBare += time.Since(t0)
-				c1, t1 := processCPU(), time.Now()
-				cBare += c1 - c0
-				for range block {
-					clear(w.h)
-					fullH.ServeHTTP(w, req)
-				}
-				tFull += time.Since(t1)
-				cFull += processCPU() - c1
-			}
-			n++
-		}
-		runs := float64((n + block - 1) / block * block)
-		bareCPU, fullCPU := float64(cBare)/runs, float64(cFull)/runs
-		b.ReportMetric(bareCPU, "bare-cpu-ns/req")
-		b.ReportMetric(fullCPU, "full-cpu-ns/req")
-		b.ReportMetric(fullCPU-bareCPU, "overhead-cpu-ns/req")
-		b.ReportMetric(fullCPU/bareCPU, "x-bare-cpu")
-		b.ReportMetric(float64((tFull-tBare).Nanoseconds())/runs, "overhead-ns/req")
+		runPaired(b, benchRouter(b, nil), kernelRouter(b, full), newReq)
 	})
 
 	// For the breakdown: the same stack with INFO lines disabled (the
@@ -236,74 +176,17 @@ func BenchmarkStackCrossOrigin(b *testing.B) {
 	}
 
 	full := stack(middleware.NewJSONHandler(io.Discard, nil))
-	type result struct{ ns, cpu, allocs float64 }
-	run := func(b *testing.B, h http.Handler) result {
-		req, w := newReq()
-		b.ReportAllocs()
-		m0, c0, t0 := mallocs(), processCPU(), time.Now()
-		for b.Loop() {
-			clear(w.h)
-			h.ServeHTTP(w, req)
-		}
-		elapsed, c1, m1 := time.Since(t0), processCPU(), mallocs()
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
-		n := float64(b.N)
-		r := result{ns: float64(elapsed.Nanoseconds()) / n, cpu: float64(c1-c0) / n, allocs: float64(m1-m0) / n}
-		b.ReportMetric(r.cpu, "cpu-ns/op")
-		return r
-	}
-
-	var bare result
+	var bare benchResult
 	b.Run("bare_chi", func(b *testing.B) {
-		bare = run(b, benchRouter(b, nil))
+		bare = runBench(b, benchRouter(b, nil), newReq)
 	})
 	b.Run("full", func(b *testing.B) {
-		r := run(b, kernelRouter(b, full))
-		if bare.ns == 0 {
-			return
-		}
-		b.ReportMetric(r.cpu-bare.cpu, "overhead-cpu-ns/op")
-		b.ReportMetric(r.cpu/bare.cpu, "x-bare-cpu")
-		b.ReportMetric(r.ns-bare.ns, "overhead-ns/op")
-		b.ReportMetric(r.allocs-bare.allocs, "overhead-allocs/op")
+		reportOverhead(b, runBench(b, kernelRouter(b, full), newReq), bare)
 	})
 	// paired: as in BenchmarkStack, blocks of bare and full requests in
 	// one loop, metrics per request of each kind.
 	b.Run("paired", func(b *testing.B) {
-		bareH, fullH := benchRouter(b, nil), kernelRouter(b, full)
-		req, w := newReq()
-		const block = 128
-		var tBare, tFull time.Duration
-		var cBare, cFull int64
-		n := 0
-		for b.Loop() {
-			if n%block == 0 {
-				c0, t0 := processCPU(), time.Now()
-				for range block {
-					clear(w.h)
-					bareH.ServeHTTP(w, req)
-				}
-				tBare += time.Since(t0)
-				c1, t1 := processCPU(), time.Now()
-				cBare += c1 - c0
-				for range block {
-					clear(w.h)
-					fullH.ServeHTTP(w, req)
-				}
-				tFull += time.Since(t1)
-				cFull += processCPU() - c1
-			}
-			n++
-		}
-		runs := float64((n + block - 1) / block * block)
-		bareCPU, fullCPU := float64(cBare)/runs, float64(cFull)/runs
-		b.ReportMetric(bareCPU, "bare-cpu-ns/req")
-		b.ReportMetric(fullCPU, "full-cpu-ns/req")
-		b.ReportMetric(fullCPU-bareCPU, "overhead-cpu-ns/req")
-		b.ReportMetric(fullCPU/bareCPU, "x-bare-cpu")
-		b.ReportMetric(float64((tFull-tBare).Nanoseconds())/runs, "overhead-ns/req")
+		runPaired(b, benchRouter(b, nil), kernelRouter(b, full), newReq)
 	})
 }
 
@@ -349,4 +232,78 @@ func mallocs() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.Mallocs
+}
+
+// benchResult is one case's wall time, process CPU time and allocations
+// per request.
+type benchResult struct{ ns, cpu, allocs float64 }
+
+// runBench serves newReq's request through h for b.N iterations and
+// reports cpu-ns/op.
+func runBench(b *testing.B, h http.Handler, newReq func() (*http.Request, *benchWriter)) benchResult {
+	req, w := newReq()
+	b.ReportAllocs()
+	m0, c0, t0 := mallocs(), processCPU(), time.Now()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+	elapsed, c1, m1 := time.Since(t0), processCPU(), mallocs()
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d", w.status)
+	}
+	n := float64(b.N)
+	r := benchResult{ns: float64(elapsed.Nanoseconds()) / n, cpu: float64(c1-c0) / n, allocs: float64(m1-m0) / n}
+	b.ReportMetric(r.cpu, "cpu-ns/op")
+	return r
+}
+
+// reportOverhead reports r over bare of the same run.
+func reportOverhead(b *testing.B, r, bare benchResult) {
+	if bare.ns == 0 {
+		return
+	}
+	b.ReportMetric(r.cpu-bare.cpu, "overhead-cpu-ns/op")
+	b.ReportMetric(r.cpu/bare.cpu, "x-bare-cpu")
+	b.ReportMetric(r.ns-bare.ns, "overhead-ns/op")
+	b.ReportMetric(r.allocs-bare.allocs, "overhead-allocs/op")
+}
+
+// runPaired alternates blocks of bare and full requests in one loop. Its
+// own ns/op is one bare plus one full request; its metrics are per
+// request of each kind. It counts no allocations (full does):
+// runtime.ReadMemStats stops the world, and calling it between blocks
+// made the blocks after it slower.
+func runPaired(b *testing.B, bareH, fullH http.Handler, newReq func() (*http.Request, *benchWriter)) {
+	req, w := newReq()
+	const block = 128
+	var tBare, tFull time.Duration
+	var cBare, cFull int64
+	n := 0
+	for b.Loop() {
+		if n%block == 0 {
+			c0, t0 := processCPU(), time.Now()
+			for range block {
+				clear(w.h)
+				bareH.ServeHTTP(w, req)
+			}
+			tBare += time.Since(t0)
+			c1, t1 := processCPU(), time.Now()
+			cBare += c1 - c0
+			for range block {
+				clear(w.h)
+				fullH.ServeHTTP(w, req)
+			}
+			tFull += time.Since(t1)
+			cFull += processCPU() - c1
+		}
+		n++
+	}
+	runs := float64((n + block - 1) / block * block)
+	bareCPU, fullCPU := float64(cBare)/runs, float64(cFull)/runs
+	b.ReportMetric(bareCPU, "bare-cpu-ns/req")
+	b.ReportMetric(fullCPU, "full-cpu-ns/req")
+	b.ReportMetric(fullCPU-bareCPU, "overhead-cpu-ns/req")
+	b.ReportMetric(fullCPU/bareCPU, "x-bare-cpu")
+	b.ReportMetric(float64((tFull-tBare).Nanoseconds())/runs, "overhead-ns/req")
 }
