@@ -153,29 +153,12 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		_, _ = io.WriteString(w, "done")
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- k.Serve(ctx, ln) }()
-
-	body := make(chan string, 1)
-	go func() {
-		res, err := http.Get("http://" + ln.Addr().String() + "/slow")
-		if err != nil {
-			body <- "error: " + err.Error()
-			return
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		body <- string(b)
-	}()
+	base, cancel, served := serveInBackground(t, k)
+	got := getInBackground(base + "/slow")
 	<-started
 	cancel() // SIGTERM arrives while /slow runs
-	if got := <-body; got != "done" {
-		t.Fatalf("in-flight request got %q, want done", got)
+	if res := <-got; res.err != nil || res.body != "done" {
+		t.Fatalf("in-flight request got %q, %v; want done", res.body, res.err)
 	}
 	select {
 	case err := <-served:
@@ -185,7 +168,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after shutdown")
 	}
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
 		t.Fatal("still accepting connections after shutdown")
 	}
 }

@@ -204,22 +204,8 @@ func TestShutdownIsBoundedByShutdownTimeout(t *testing.T) {
 		close(started)
 		<-release // ignores its context, as badly written handlers do
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- k.Serve(ctx, ln) }()
-	got := make(chan error, 1)
-	go func() {
-		res, err := http.Get("http://" + ln.Addr().String() + "/stuck")
-		if err == nil {
-			_, err = io.ReadAll(res.Body)
-			res.Body.Close()
-		}
-		got <- err
-	}()
+	base, cancel, served := serveInBackground(t, k)
+	got := getInBackground(base + "/stuck")
 	<-started
 	begin := time.Now()
 	cancel()
@@ -235,8 +221,8 @@ func TestShutdownIsBoundedByShutdownTimeout(t *testing.T) {
 		t.Fatal("Serve still waiting 5 s after shutdown began, with ShutdownTimeout 300ms")
 	}
 	select {
-	case err := <-got:
-		if err == nil {
+	case res := <-got:
+		if res.err == nil {
 			t.Error("the stuck request got a complete response")
 		}
 	case <-time.After(5 * time.Second):
@@ -336,4 +322,39 @@ func portOf(t *testing.T, addr string) string {
 func readFile(name string) string {
 	b, _ := os.ReadFile(name)
 	return string(b)
+}
+
+// serveInBackground serves k on a new local port until cancel is called;
+// served receives Serve's result.
+func serveInBackground(t *testing.T, k *appkernel.Kernel) (base string, cancel context.CancelFunc, served <-chan error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- k.Serve(ctx, ln) }()
+	return "http://" + ln.Addr().String(), cancel, done
+}
+
+type getResult struct {
+	body string
+	err  error
+}
+
+// getInBackground GETs url and delivers the whole body or the error.
+func getInBackground(url string) <-chan getResult {
+	got := make(chan getResult, 1)
+	go func() {
+		res, err := http.Get(url)
+		if err != nil {
+			got <- getResult{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- getResult{string(b), err}
+	}()
+	return got
 }
