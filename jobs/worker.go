@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"appkernel/jobs/internal/broker"
@@ -467,6 +468,17 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 	log := newJobLogger(w.log, slog.String("job_id", f.ID), slog.String("task", f.Name),
 		slog.String("queue", q), slog.Int("attempt", f.Attempt))
 	var err error
+	// abandoned is set, once, by whoever records this run's failure while
+	// its handler has not returned: the abandon timer (the handler ignored
+	// its context past the timeout) or the deferred check below (the
+	// handler called runtime.Goexit, so nothing after it runs).
+	var abandoned atomic.Bool
+	handlerRunning := false
+	defer func() {
+		if handlerRunning && abandoned.CompareAndSwap(false, true) {
+			w.fail(q, o, f.Attempt, maxAttempts, log, errors.New("the handler exited its goroutine (runtime.Goexit) without returning"))
+		}
+	}()
 	switch {
 	case f.Attempt > maxAttempts:
 		// Its previous run lost its lease on the last attempt.
@@ -484,7 +496,18 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 			Logger: log,
 		}
 		var res any
+		timer := time.AfterFunc(t.timeout+abandonGrace, func() {
+			if abandoned.CompareAndSwap(false, true) {
+				w.fail(q, o, f.Attempt, maxAttempts, log, fmt.Errorf("timed out after %s and the handler did not return within %s more; abandoned (its goroutine may still run)", t.timeout, abandonGrace))
+			}
+		})
+		handlerRunning = true
 		res, err = w.call(t, job)
+		handlerRunning = false
+		if !timer.Stop() && !abandoned.CompareAndSwap(false, true) {
+			log.Warn("abandoned job's handler returned at last; its outcome is dropped", "error", err)
+			return
+		}
 		if err == nil {
 			o.Op = broker.OpSucceeded
 			if res != nil {
@@ -497,25 +520,42 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 			}
 		}
 	}
+	if err != nil {
+		w.fail(q, o, f.Attempt, maxAttempts, log, err)
+		return
+	}
 	if w.hardCtx.Err() != nil {
 		// The worker gave up on its jobs: leave this one to its lease.
 		<-w.slots
 		return
 	}
-	if err != nil {
-		o.Data = err.Error()
-		switch {
-		case IsPermanent(err):
-			o.Op = broker.OpDead
-			log.Error("job failed permanently; moved to the dead set", "error", err)
-		case f.Attempt >= maxAttempts:
-			o.Op = broker.OpDead
-			log.Error("job failed on its last attempt; moved to the dead set", "error", err, "max_attempts", maxAttempts)
-		default:
-			o.Op = broker.OpRetry
-			o.Delay = w.opts.Backoff(f.Attempt)
-			log.Warn("job failed; will retry", "error", err, "retry_in", o.Delay)
-		}
+	w.send(q, o)
+}
+
+// abandonGrace is how long past its timeout a handler may take to return
+// before its run is recorded as failed without it and its slot freed.
+const abandonGrace = 2 * time.Second
+
+// fail records a failed run: a retry with backoff, or the dead set for a
+// permanent error or the last attempt.
+func (w *Worker) fail(q string, o broker.Outcome, attempt, maxAttempts int, log *slog.Logger, err error) {
+	if w.hardCtx.Err() != nil {
+		// The worker gave up on its jobs: leave this one to its lease.
+		<-w.slots
+		return
+	}
+	o.Data = err.Error()
+	switch {
+	case IsPermanent(err):
+		o.Op = broker.OpDead
+		log.Error("job failed permanently; moved to the dead set", "error", err)
+	case attempt >= maxAttempts:
+		o.Op = broker.OpDead
+		log.Error("job failed on its last attempt; moved to the dead set", "error", err, "max_attempts", maxAttempts)
+	default:
+		o.Op = broker.OpRetry
+		o.Delay = w.opts.Backoff(attempt)
+		log.Warn("job failed; will retry", "error", err, "retry_in", o.Delay)
 	}
 	w.send(q, o)
 }

@@ -1,0 +1,70 @@
+package jobs_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"appkernel/jobs"
+)
+
+// A handler that ignores its context past the timeout is abandoned after a
+// grace: its run is recorded as failed and retried, and its slot is free
+// for other jobs (here the only one).
+func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := make(chan struct{})
+	b.reg.Task("stubborn", func(ctx context.Context, job *jobs.Job) (any, error) {
+		if job.Attempt == 1 {
+			<-release // ignores ctx
+			return "too late", nil
+		}
+		return "second run", nil
+	}, jobs.Timeout(100*time.Millisecond))
+	b.reg.Task("other", func(ctx context.Context, job *jobs.Job) (any, error) { return "ran", nil })
+	opts := b.fastOptions()
+	opts.Concurrency = 1
+	b.start(t, opts)
+	t.Cleanup(func() { close(release) }) // before the worker's Stop
+	ctx := context.Background()
+	info, err := b.client.Enqueue(ctx, "stubborn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.client.Enqueue(ctx, "other", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := b.waitState(t, info.ID, jobs.StateSucceeded, 10*time.Second)
+	if st.Attempt != 2 || !strings.Contains(st.LastError, "abandoned") || string(st.Result) != `"second run"` {
+		t.Fatalf("stubborn job = %+v", st)
+	}
+	b.waitState(t, other.ID, jobs.StateSucceeded, 5*time.Second)
+}
+
+// A handler that ends its goroutine with runtime.Goexit (t.FailNow in a
+// handler does) fails its run instead of leaving the job running forever.
+func TestHandlerCallingGoexitFailsItsRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.reg.Task("exits", func(ctx context.Context, job *jobs.Job) (any, error) {
+		if job.Attempt == 1 {
+			runtime.Goexit()
+		}
+		return "ok", nil
+	})
+	opts := b.fastOptions()
+	opts.Concurrency = 1
+	b.start(t, opts)
+	info, err := b.client.Enqueue(context.Background(), "exits", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := b.waitState(t, info.ID, jobs.StateSucceeded, 5*time.Second)
+	if st.Attempt != 2 || !strings.Contains(st.LastError, "Goexit") {
+		t.Fatalf("job = %+v", st)
+	}
+}
