@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -36,7 +37,7 @@ func (s *Service) Routes() http.Handler {
 		middleware.WriteErrorCode(w, r, http.StatusNotFound, "not_found", "not found")
 	})
 	r.MethodNotAllowed(middleware.MethodNotAllowed)
-	r.Use(auth.RequireUser)
+	r.Use(redactJoinToken, auth.RequireUser)
 	r.Post("/", s.handleCreate)
 	r.Get("/", s.handleList)
 	r.Post("/join", s.handleJoinBody)
@@ -147,8 +148,27 @@ func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// redactJoinToken keeps the invite token of /join/{token} out of the
+// access line, whatever answers the request: the handler, or before it
+// RequireUser (401), the router (404, 405).
+func redactJoinToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath != "" {
+			path = rctx.RoutePath // the path below this router's mount point
+		}
+		if rest, ok := strings.CutPrefix(path, "/join/"); ok && rest != "" {
+			prefix, ok := strings.CutSuffix(r.URL.Path, path)
+			if !ok {
+				prefix = ""
+			}
+			middleware.RedactPath(r.Context(), prefix+"/join/[redacted]")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
-	middleware.RedactPath(r.Context(), "/workspaces/join/[redacted]")
 	m, err := s.Join(r.Context(), user(r), chi.URLParam(r, "token"))
 	if err != nil {
 		middleware.WriteError(w, r, err)
