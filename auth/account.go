@@ -469,11 +469,20 @@ func (s *Service) MakeAdmin(ctx context.Context, userID string) (User, error) {
 }
 
 // SetActive activates or deactivates userID. A deactivated user cannot
-// log in or refresh (ErrAccountDisabled), and its access tokens stop
-// working at once in this process and within IdentityCacheTTL in others.
+// log in (ErrAccountDisabled), and its sessions end: its access tokens stop
+// working at once in this process and within IdentityCacheTTL in others,
+// and its refresh tokens are refused — also after a reactivation, so that
+// tokens stolen before a suspension stay dead; the user logs in again.
 // Error: ErrUserNotFound.
 func (s *Service) SetActive(ctx context.Context, userID string, active bool) (User, error) {
-	return s.updateUser(ctx, userID, db.Entity{"is_active": active})
+	u, err := s.updateUser(ctx, userID, db.Entity{"is_active": active})
+	if err != nil || active {
+		return u, err
+	}
+	if err := s.revokeSessions(ctx, userID, ""); err != nil {
+		return u, err
+	}
+	return u, nil
 }
 
 func (s *Service) updateUser(ctx context.Context, userID string, fields db.Entity) (User, error) {
