@@ -100,3 +100,20 @@ func TestRefreshRevocationAcrossProcesses(t *testing.T) {
 		t.Fatalf("access token in another process after IdentityCacheTTL: %d", r.status)
 	}
 }
+
+// Two services on one database with one secret but different issuers do
+// not take each other's refresh tokens (nor access tokens); one with the
+// same issuer does.
+func TestRefreshTokensAreBoundToTheIssuer(t *testing.T) {
+	h := newHarness(t, "sqlite", withSignup)
+	s := h.register("a@example.com", "a-password-1")
+	other := newHarnessOn(t, h.store, withSignup, withConfig(func(c *Config) { c.Issuer = "another-service" }))
+	if r := other.refresh(s.RefreshToken); r.status != http.StatusUnauthorized {
+		t.Fatalf("refresh at another issuer: %d %s", r.status, r.body)
+	}
+	if r := other.do("GET", "/auth/me", nil, bearerH(s.AccessToken)...); r.status != http.StatusUnauthorized {
+		t.Fatalf("access token at another issuer: %d %s", r.status, r.body)
+	}
+	same := newHarnessOn(t, h.store, withSignup)
+	same.decodeSession(same.refresh(s.RefreshToken), http.StatusOK)
+}

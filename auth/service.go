@@ -82,13 +82,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return mac.Sum(nil)
 	}
 	s := &Service{
-		cfg:           cfg,
-		store:         cfg.Store,
-		log:           cfg.Logger.With("component", "auth"),
-		hasher:        h,
-		signer:        newTokenSigner(cfg.Secret, cfg.Issuer, cfg.AccessTTL),
-		successorKey:  derive("appkernel/auth refresh successor v1"),
-		refreshTagKey: derive("appkernel/auth refresh tag v1"),
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger.With("component", "auth"),
+		hasher: h,
+		signer: newTokenSigner(cfg.Secret, cfg.Issuer, cfg.AccessTTL),
+		// The issuer is in the keys: two services sharing a secret and a
+		// database cannot use each other's refresh tokens, as they cannot
+		// use each other's access tokens.
+		successorKey:  derive("appkernel/auth refresh successor v2\x00" + cfg.Issuer),
+		refreshTagKey: derive("appkernel/auth refresh tag v2\x00" + cfg.Issuer),
 		verified:      newTTLCache[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		users:         newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		sessions:      newTTLCache[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
