@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"appkernel/db"
 	"appkernel/middleware"
@@ -37,6 +38,10 @@ type RegisterInput struct {
 func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
+
+// isText reports whether s is UTF-8 text without NUL, as every value the
+// databases store and compare as text is (PostgreSQL refuses others).
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func checkEmail(email string) error {
 	if len(email) > 254 || email == "" {
@@ -230,7 +235,8 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 // Errors: ErrInvalidCredentials, ErrAccountDisabled, *ThrottleError.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*Tokens, error) {
 	email = NormalizeEmail(email)
-	if password == "" || len(password) > MaxPasswordLen || len(email) > 254 {
+	if password == "" || len(password) > MaxPasswordLen || len(email) > 254 || !isText(email) {
+		// (No account has such an email: Register refuses it.)
 		return nil, ErrInvalidCredentials
 	}
 	att, err := s.throttle.reserve(ctx, accountKey(email), middleware.ClientKey(clientIP))

@@ -180,7 +180,7 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 		}
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
-	if len(ws) > 128 {
+	if len(ws) > 128 || !isText(ws) {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
 	key := u.ID + "\x00" + ws

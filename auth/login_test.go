@@ -286,3 +286,22 @@ func TestLoginUpgradesOutdatedHash(t *testing.T) {
 		}
 	})
 }
+
+// Text a database cannot hold (NUL in an email, a stray byte in
+// X-Workspace-ID) is an ordinary refusal on every database, never a 500.
+func TestInputThatIsNotTextIsRefusedPlainly(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withSignup)
+		s := h.register("admin@example.com", "admin-password")
+		r := h.do("POST", "/auth/login", map[string]string{"email": "a\x00@example.com", "password": "whatever-password"})
+		if r.status != http.StatusUnauthorized || r.code(t) != "invalid_credentials" {
+			t.Fatalf("login with NUL in the email: %d %s", r.status, r.body)
+		}
+		for _, ws := range []string{"\xff", "caf\xc3"} {
+			r = h.do("GET", "/auth/me", nil, append(bearerH(s.AccessToken), "X-Workspace-ID", ws)...)
+			if r.status != http.StatusForbidden {
+				t.Fatalf("X-Workspace-ID %q: %d %s", ws, r.status, r.body)
+			}
+		}
+	})
+}

@@ -26,6 +26,7 @@ const (
 	errStalePlan           // a cached plan predates a schema change.
 	errBusy                // a deadlock, serialization failure or lock timeout: run the transaction again.
 	errQueryTypes          // the caller's clause does not type-check (a ? of unknown type, lower() of a number).
+	errBadText             // a text value is not UTF-8 or holds NUL, which the database cannot store or compare.
 )
 
 // dialect holds everything that differs between databases. One file per

@@ -121,6 +121,8 @@ func (postgresDialect) classify(err error) errClass {
 		return errNoColumn
 	case "42P18", "42883", "42725", "42804": // indeterminate_datatype, undefined_function, ambiguous_function, datatype_mismatch
 		return errQueryTypes
+	case "22021", "22P05": // character_not_in_repertoire (invalid UTF-8, NUL), untranslatable_character
+		return errBadText
 	case "0A000":
 		if strings.Contains(pe.Message, "cached plan") {
 			return errStalePlan

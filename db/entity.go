@@ -44,6 +44,8 @@ func (s *Store) wrapRead(what string, err error) error {
 			msg = pe.Message
 		}
 		return fmt.Errorf("db: %s: the database cannot type the clause (%s); compare each ? with a column or a value of known type: %w", what, msg, ErrInvalidQuery)
+	case errBadText:
+		return fmt.Errorf("db: %s: a text value is not valid UTF-8 or contains NUL, which the database cannot compare: %w", what, ErrInvalidQuery)
 	}
 	return wrapDB(what, err)
 }
@@ -85,6 +87,9 @@ func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOpti
 		if class == errNoTable {
 			s.forget(table)
 			return nil, notFound(table, id)
+		}
+		if class == errBadText {
+			return nil, notFound(table, id) // no id the database holds is such text
 		}
 		if attempt == 0 && s.retryable(class) {
 			if t, err = s.refresh(ctx, table); err == nil && t != nil {

@@ -4,7 +4,7 @@
 // Stack returns the default chain for the root chi router, in the order of
 // the request flow:
 //
-//	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → (metering, auth, rate limit)
+//	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → ValidPath → (metering, auth, rate limit)
 //
 // Root serves the router that uses it: it makes the stack's per-request
 // state and chi's route context in one copy of the request instead of two.

@@ -38,7 +38,7 @@ type StackOptions struct {
 	// DefaultBodyLimit (1 MiB).
 	BodyLimit int64
 
-	// After are middlewares run after BodyLimit, in order, before the
+	// After are middlewares run after BodyLimit and ValidPath, in order, before the
 	// routes: the kernel puts metering, authentication and rate limiting
 	// here. nil entries are skipped.
 	After []func(http.Handler) http.Handler
@@ -47,7 +47,7 @@ type StackOptions struct {
 // Stack returns the kernel's default middleware chain in the order of the
 // design's request flow, ready for chi's Router.Use(mws...):
 //
-//	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → After...
+//	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → ValidPath → After...
 //
 // Use it on the root chi router, before any route, and install NotFound and
 // MethodNotAllowed there too so unknown routes and wrong methods get the
@@ -86,7 +86,7 @@ func Stack(opts StackOptions) ([]func(http.Handler) http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("StackOptions.BodyLimit: %w", err)
 	}
-	mws := []func(http.Handler) http.Handler{RequestID, realIP, accessLog, recoverer, security, cors, bodyLimit}
+	mws := []func(http.Handler) http.Handler{RequestID, realIP, accessLog, recoverer, security, cors, bodyLimit, ValidPath}
 	for _, mw := range opts.After {
 		if mw != nil {
 			mws = append(mws, mw)

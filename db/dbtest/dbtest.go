@@ -412,6 +412,15 @@ func testInvalidQueries(t *testing.T, b *bundle) {
 		_, err := b.store.FindEntities(b.ctx, "invq", q)
 		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("%+v", q))
 	}
+	// Text that is not UTF-8 or holds NUL (PostgreSQL's text cannot): a
+	// get finds nothing, a query runs or is the caller's error.
+	for _, bad := range []string{"a\x00b", "\xff", "caf\xc3"} {
+		_, err := b.store.GetEntity(b.ctx, "invq", bad)
+		wantErr(t, err, db.ErrNotFound, fmt.Sprintf("get id %q", bad))
+		if _, err := b.store.CountEntities(b.ctx, "invq", "[a] = ?", bad); err != nil && !errors.Is(err, db.ErrInvalidQuery) {
+			t.Errorf("count with %q: %v, want a result or ErrInvalidQuery", bad, err)
+		}
+	}
 	// Clauses in the grammar that a database may not be able to type
 	// (Postgres types every ? and function argument) either run or are
 	// the caller's error, never a database fault.
