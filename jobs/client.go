@@ -126,7 +126,7 @@ func (c *Client) message(name string, payload any, opts []EnqueueOption) (*broke
 	}
 	switch {
 	case cfg.delay > 0:
-		m.RunAt = time.Now().Add(cfg.delay).UnixMilli()
+		m.Delay = cfg.delay // from Redis's clock, not this process's
 	case !cfg.runAt.IsZero():
 		m.RunAt = cfg.runAt.UnixMilli()
 	}
@@ -146,7 +146,10 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 		UserID: m.UserID, WorkspaceID: m.WorkspaceID,
 		EnqueuedAt: e.EnqueuedAt, RunAt: e.EnqueuedAt,
 	}
-	if m.RunAt > e.EnqueuedAt.UnixMilli() {
+	switch {
+	case m.Delay > 0:
+		in.RunAt = e.EnqueuedAt.Add(m.Delay.Truncate(time.Millisecond))
+	case m.RunAt > e.EnqueuedAt.UnixMilli():
 		in.RunAt = time.UnixMilli(m.RunAt)
 	}
 	return in, nil

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +95,8 @@ type Message struct {
 	MaxAttempts int
 	UserID      string
 	WorkspaceID string
-	RunAt       int64 // ms since the epoch, the precision Redis keeps; 0: now
+	RunAt       int64         // ms since the epoch, the precision Redis keeps; 0: now
+	Delay       time.Duration // runnable this long after Redis stores it (by Redis's clock); 0: RunAt decides
 	UniqueKey   string
 	UniqueTTL   time.Duration
 }
@@ -111,14 +113,17 @@ type Enqueued struct {
 // enqueueCmd is the script, keys and arguments that store m.
 func (b *Broker) enqueueCmd(m *Message) (script *redis.Script, keys []string, args []any) {
 	k := b.Keys(m.Queue)
-	if m.UniqueKey == "" && m.RunAt == 0 && !m.CallerID {
+	if m.UniqueKey == "" && m.RunAt == 0 && m.Delay == 0 && !m.CallerID {
 		return enqueueNowScript, []string{k.Pending, k.Job + m.ID}, []any{m.ID, encodeJob(m)}
 	}
 	keys = []string{k.Pending, k.Scheduled, k.Job + m.ID, k.Dead}
 	if m.UniqueKey != "" {
 		keys = append(keys, k.Unique+m.UniqueKey)
 	}
-	return enqueueScript, keys, []any{m.ID, m.RunAt, m.UniqueTTL.Milliseconds(), encodeJob(m)}
+	// The call's own token: go-redis sends a command again when its reply
+	// was lost, and the script must then answer as the first run did.
+	call := strconv.FormatUint(rand.Uint64(), 36)
+	return enqueueScript, keys, []any{m.ID, m.RunAt, m.UniqueTTL.Milliseconds(), encodeJob(m), call, m.Delay.Milliseconds()}
 }
 
 func parseEnqueued(v any) (Enqueued, error) {

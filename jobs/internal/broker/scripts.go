@@ -19,10 +19,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // as the string Redis gave (seconds and milliseconds concatenated), since
 // formatting a Lua number costs more than the rest of the script.
 //
+// A job hash already under the id means this call ran before and its reply
+// was lost (go-redis then sends the command again): it answers as then.
+//
 // KEYS: 1 pending, 2 job hash
 // ARGV: 1 id, 2 packed job (codec.go)
 // Returns now (ms).
 var enqueueNowScript = redis.NewScript(`
+local enq = redis.call('HGET', KEYS[2], 'enq')
+if enq then return tonumber(enq) end
 local t = redis.call('TIME')
 local now = t[1] .. string.sub(string.format('%06d', t[2]), 1, 3)
 redis.call('HSET', KEYS[2], 'state', 'pending', 'enq', now, 'm', ARGV[2])
@@ -38,14 +43,23 @@ return tonumber(now)
 // refused. (Generated ids go through enqueueNowScript unchecked when they
 // can: a UUIDv7 is never reused.)
 //
+// The job hash keeps the call's token: a call that finds its own token ran
+// before and lost its reply (go-redis then sends the command again), and
+// answers as the first run did.
+//
 // KEYS: 1 pending, 2 scheduled, 3 job hash, 4 dead, [5 unique lock]
 // ARGV: 1 id, 2 run-at ms (0 = now), 3 unique TTL ms, 4 packed job
-// (codec.go).
+// (codec.go), 5 the call's token, 6 delay ms (by this clock; 0 = ARGV 2)
 // Returns now (ms) when the job is pending, -now when it is scheduled, the
 // id of the job holding the unique lock (a string), or {state} when a job
 // that has not finished holds the id.
 var enqueueScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[3], 'state')
+if st and redis.call('HGET', KEYS[3], 'call') == ARGV[5] then
+  local enq = tonumber(redis.call('HGET', KEYS[3], 'enq'))
+  if st == 'scheduled' then return -enq end
+  return enq
+end
 if st and st ~= 'succeeded' and st ~= 'dead' then return {st} end
 local t = redis.call('TIME')
 local nows = t[1] .. string.sub(string.format('%06d', t[2]), 1, 3)
@@ -59,13 +73,14 @@ if st then
   redis.call('ZREM', KEYS[4], ARGV[1])
 end
 if u then redis.call('HSET', KEYS[3], 'uniq', u) end
-local runat = tonumber(ARGV[2])
-if runat > now then
-  redis.call('HSET', KEYS[3], 'state', 'scheduled', 'enq', nows, 'runat', ARGV[2], 'm', ARGV[4])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local runat = ARGV[2]
+if tonumber(ARGV[6]) > 0 then runat = string.format('%.0f', now + tonumber(ARGV[6])) end
+if tonumber(runat) > now then
+  redis.call('HSET', KEYS[3], 'state', 'scheduled', 'enq', nows, 'runat', runat, 'm', ARGV[4], 'call', ARGV[5])
+  redis.call('ZADD', KEYS[2], runat, ARGV[1])
   return -now
 end
-redis.call('HSET', KEYS[3], 'state', 'pending', 'enq', nows, 'm', ARGV[4])
+redis.call('HSET', KEYS[3], 'state', 'pending', 'enq', nows, 'm', ARGV[4], 'call', ARGV[5])
 redis.call('LPUSH', KEYS[1], ARGV[1])
 return now
 `)
