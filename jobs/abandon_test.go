@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,5 +67,48 @@ func TestHandlerCallingGoexitFailsItsRun(t *testing.T) {
 	st := b.waitState(t, info.ID, jobs.StateSucceeded, 5*time.Second)
 	if st.Attempt != 2 || !strings.Contains(st.LastError, "Goexit") {
 		t.Fatalf("job = %+v", st)
+	}
+}
+
+// A worker stopping out of grace releases the runs it cuts off: the job is
+// pending again at once and the cut-off run does not count, so even a job
+// on its last attempt runs again (a deploy must not kill it).
+func TestStopReleasesCutOffRunsWithoutCountingThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	started := make(chan struct{}, 1)
+	var runs atomic.Int32
+	b.reg.Task("long", func(ctx context.Context, job *jobs.Job) (any, error) {
+		if runs.Add(1) == 1 {
+			started <- struct{}{}
+			<-ctx.Done() // cut off by Stop
+			return nil, ctx.Err()
+		}
+		return "finished", nil
+	}, jobs.MaxAttempts(1))
+	opts := b.fastOptions()
+	opts.Lease = time.Minute // recovery by lease expiry would come far too late
+	w := jobs.NewWorker(b.rdb, b.reg, opts)
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.client.Enqueue(context.Background(), "long", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := w.Stop(ctx); err == nil {
+		t.Fatal("Stop returned nil although a job was cut off")
+	}
+	st, err := b.client.Status(context.Background(), info.ID)
+	if err != nil || st.State != jobs.StatePending || st.Attempt != 0 {
+		t.Fatalf("after Stop: %+v, %v; want pending with no attempt counted", st, err)
+	}
+	b.start(t, opts)
+	st = b.waitState(t, info.ID, jobs.StateSucceeded, 5*time.Second)
+	if st.Attempt != 1 || runs.Load() != 2 {
+		t.Fatalf("job = %+v after %d runs", st, runs.Load())
 	}
 }

@@ -241,8 +241,10 @@ func (w *Worker) Start(ctx context.Context) error {
 
 // Stop stops fetching, lets running jobs finish until ctx is done, records
 // their outcomes and returns. Jobs still running when ctx is done have
-// their contexts cancelled and are not acknowledged: their leases expire
-// and another worker runs them again, so nothing is lost. Stop returns nil
+// their contexts cancelled and their runs released: they are pending again
+// at once, and the cut-off run does not count as an attempt, so nothing is
+// lost (if Redis cannot be reached to release them, their leases expire
+// and they run again, that run counted). Stop returns nil
 // when every job finished in time, ctx's error otherwise. Stopping a worker
 // that is not running is a no-op.
 func (w *Worker) Stop(ctx context.Context) error {
@@ -275,16 +277,46 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.ackCancel()
 		w.acker.Wait()
 	}
+	if stopErr != nil {
+		w.releaseAbandoned()
+	}
 	w.renewCancel()
 	w.renewer.Wait()
 	w.hardCancel()
 	w.ackCancel()
 	if stopErr != nil {
-		w.log.Warn("jobs worker stopped before its jobs finished; their leases will expire and they will run again", "error", stopErr)
+		w.log.Warn("jobs worker stopped before its jobs finished; they are pending again (see the release line) or run again when their leases expire", "error", stopErr)
 		return fmt.Errorf("jobs: stop: %w", stopErr)
 	}
 	w.log.Info("jobs worker stopped")
 	return nil
+}
+
+// releaseAbandoned gives up the runs whose outcome was not recorded when
+// Stop ran out of grace: their jobs are pending again at once, and the run
+// does not count as an attempt (a deploy must not use up the last one).
+// A job a worker abandons by dying is counted (it may be what kills it):
+// its lease expires and the next worker decides on its attempts.
+func (w *Worker) releaseAbandoned() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	w.inMu.Lock()
+	byQueue := map[string][]broker.Outcome{}
+	for q, set := range w.inflight {
+		for id, run := range set {
+			byQueue[q] = append(byQueue[q], broker.Outcome{Op: broker.OpRelease, ID: id, Run: run,
+				Data: "released: its worker stopped before the run finished"})
+		}
+	}
+	w.inMu.Unlock()
+	for q, outs := range byQueue {
+		n, err := w.b.Complete(ctx, q, outs, w.opts.ResultRetention)
+		if err != nil {
+			w.log.Warn("jobs: releasing the runs of a stopping worker failed; their leases will expire", "queue", q, "jobs", len(outs), "error", err)
+			continue
+		}
+		w.log.Info("jobs: released the runs a stopping worker gave up; they are pending again", "queue", q, "jobs", n)
+	}
 }
 
 // waitCtx waits for wg, or for ctx; it reports whether wg finished.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"appkernel/jobs"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestRunSucceedsWithResult(t *testing.T) {
@@ -285,8 +287,9 @@ func TestUnknownTaskIsRetriedNotLost(t *testing.T) {
 	}
 }
 
-// A worker that dies mid-job (its context cancelled, no ack) loses the
-// job to its lease; a second worker completes it, exactly once.
+// A worker that dies mid-job (cut off from Redis, so it can neither ack
+// nor release the run) loses the job to its lease; a second worker
+// completes it, exactly once.
 func TestWorkerKilledMidJobCompletesElsewhere(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -302,7 +305,8 @@ func TestWorkerKilledMidJobCompletesElsewhere(t *testing.T) {
 		return "done", nil
 	})
 	opts := b.fastOptions()
-	a := jobs.NewWorker(b.rdb, b.reg, opts)
+	ardb := redis.NewClient(b.rdb.Options()) // the first worker's own connection
+	a := jobs.NewWorker(ardb, b.reg, opts)
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +315,7 @@ func TestWorkerKilledMidJobCompletesElsewhere(t *testing.T) {
 	if got := <-started; got != 1 {
 		t.Fatalf("first run attempt %d", got)
 	}
+	ardb.Close() // the worker's process loses Redis, then dies
 	dead, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := a.Stop(dead); err == nil {

@@ -293,6 +293,10 @@ const (
 	OpSucceeded = "s"
 	OpRetry     = "r"
 	OpDead      = "d"
+	// OpRelease gives a run up without an outcome: the job is pending again
+	// at once and the run does not count as an attempt (a stopping worker
+	// out of grace releases the runs it abandons).
+	OpRelease = "l"
 )
 
 // Outcome is how one run of a job ended.
@@ -315,7 +319,7 @@ func (b *Broker) Complete(ctx context.Context, queue string, outs []Outcome, ret
 	for _, o := range outs {
 		args = append(args, o.Op, o.ID, o.Run, o.Data, o.Delay.Milliseconds(), o.MaxAttempts)
 	}
-	n, err := completeScript.Run(ctx, b.rdb, []string{k.Active, k.Scheduled, k.Dead}, args...).Int()
+	n, err := completeScript.Run(ctx, b.rdb, []string{k.Active, k.Scheduled, k.Dead, k.Pending}, args...).Int()
 	return n, err
 }
 

@@ -145,9 +145,13 @@ return out
 // run again meanwhile, cannot overwrite a newer run, not even one of a
 // fresh job under the same id.
 //
-// KEYS: 1 active, 2 scheduled, 3 dead
+// A released run ('l') puts its job back at the head of the pending list
+// and takes back its attempt: it was given up, not tried.
+//
+// KEYS: 1 active, 2 scheduled, 3 dead, 4 pending
 // ARGV: 1 job key prefix, 2 retention ms, then for each job: op ('s'
-// succeeded, 'r' retry, 'd' dead), id, run token, data, delay ms, max.
+// succeeded, 'r' retry, 'd' dead, 'l' released), id, run token, data,
+// delay ms, max.
 // Returns the number of outcomes applied.
 var completeScript = redis.NewScript(luaNow + `
 local n = 0
@@ -162,11 +166,15 @@ for i = 3, #ARGV, 6 do
       local at = now + tonumber(ARGV[i + 4])
       redis.call('HSET', k, 'state', 'retrying', 'err', data, 'runat', at, 'max', ARGV[i + 5])
       redis.call('ZADD', KEYS[2], at, id)
+    elseif op == 'l' then
+      local a = math.max(0, tonumber(redis.call('HGET', k, 'attempt') or '1') - 1)
+      redis.call('HSET', k, 'state', 'pending', 'attempt', a, 'err', data)
+      redis.call('RPUSH', KEYS[4], id)
     else
       redis.call('HSET', k, 'state', 'dead', 'err', data, 'fin', now, 'max', ARGV[i + 5])
       redis.call('ZADD', KEYS[3], now, id)
     end
-    if op ~= 'r' then
+    if op == 's' or op == 'd' then
       local u = redis.call('HGET', k, 'uniq')
       if u and redis.call('GET', u) == id then redis.call('DEL', u) end
     end
