@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -110,5 +111,57 @@ func TestStopReleasesCutOffRunsWithoutCountingThem(t *testing.T) {
 	st = b.waitState(t, info.ID, jobs.StateSucceeded, 5*time.Second)
 	if st.Attempt != 1 || runs.Load() != 2 {
 		t.Fatalf("job = %+v after %d runs", st, runs.Load())
+	}
+}
+
+// A dead job enqueued with a unique key takes its key back when retried:
+// while it runs again, another job with the key is a duplicate. If another
+// job took the key meanwhile, the retry is refused and the job stays dead.
+func TestRetryDeadTakesTheUniqueKeyBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := make(chan struct{})
+	var runs atomic.Int32
+	b.reg.Task("once", func(ctx context.Context, job *jobs.Job) (any, error) {
+		if runs.Add(1) == 1 {
+			return nil, jobs.Permanent(errors.New("first run fails for good"))
+		}
+		<-release
+		return "ok", nil
+	})
+	b.reg.Task("fails", func(ctx context.Context, job *jobs.Job) (any, error) {
+		return nil, jobs.Permanent(errors.New("always"))
+	})
+	b.start(t, b.fastOptions())
+	t.Cleanup(func() { close(release) })
+	ctx := context.Background()
+	first, err := b.client.Enqueue(ctx, "once", nil, jobs.WithUnique("report:7", time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, first.ID, jobs.StateDead, 5*time.Second)
+	if err := b.client.RetryDead(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, first.ID, jobs.StateRunning, 5*time.Second)
+	if _, err := b.client.Enqueue(ctx, "once", nil, jobs.WithUnique("report:7", time.Hour)); !errors.Is(err, jobs.ErrDuplicate) {
+		t.Fatalf("enqueue beside the retried job: %v, want ErrDuplicate", err)
+	}
+
+	// Another job takes a dead job's key: the dead job cannot be retried.
+	dead, err := b.client.Enqueue(ctx, "fails", nil, jobs.WithUnique("report:8", time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, dead.ID, jobs.StateDead, 5*time.Second)
+	holder, err := b.client.Enqueue(ctx, "once", nil, jobs.WithUnique("report:8", time.Hour), jobs.WithDelay(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.RetryDead(ctx, dead.ID); !errors.Is(err, jobs.ErrDuplicate) || !strings.Contains(err.Error(), holder.ID) {
+		t.Fatalf("RetryDead while %s holds the key: %v, want ErrDuplicate naming it", holder.ID, err)
+	}
+	if st, _ := b.client.Status(ctx, dead.ID); st.State != jobs.StateDead {
+		t.Fatalf("refused retry left the job %s", st.State)
 	}
 }

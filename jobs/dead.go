@@ -34,7 +34,9 @@ func (c *Client) ListDead(ctx context.Context, queue string, offset, limit int) 
 }
 
 // RetryDead moves dead job id back to pending with its attempts reset.
-// It returns ErrNotFound when the job is not in the dead set.
+// It returns ErrNotFound when the job is not in the dead set, and
+// ErrDuplicate when the job was enqueued with a unique key that another
+// job holds now (the job then stays dead).
 func (c *Client) RetryDead(ctx context.Context, id string) error {
 	return c.deadOp(ctx, id, "retry", c.retryDead)
 }
@@ -46,7 +48,11 @@ func (c *Client) DeleteDead(ctx context.Context, id string) error {
 }
 
 func (c *Client) retryDead(ctx context.Context, q, id string) (bool, error) {
-	return c.b.RetryDead(ctx, q, id)
+	ok, holder, err := c.b.RetryDead(ctx, q, id)
+	if err == nil && holder != "" {
+		return false, fmt.Errorf("%w: job %s holds its unique key", ErrDuplicate, holder)
+	}
+	return ok, err
 }
 
 func (c *Client) deleteDead(ctx context.Context, q, id string) (bool, error) {

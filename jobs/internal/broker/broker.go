@@ -428,10 +428,17 @@ func (b *Broker) Dead(ctx context.Context, queue string, offset, limit int) ([]s
 }
 
 // RetryDead makes a dead job pending again; false when it is not dead.
-func (b *Broker) RetryDead(ctx context.Context, queue, id string) (bool, error) {
+func (b *Broker) RetryDead(ctx context.Context, queue, id string) (ok bool, uniqueHolder string, err error) {
 	k := b.Keys(queue)
-	n, err := retryDeadScript.Run(ctx, b.rdb, []string{k.Pending, k.Dead, k.Job + id}, id).Int()
-	return n == 1, err
+	v, err := retryDeadScript.Run(ctx, b.rdb, []string{k.Pending, k.Dead, k.Job + id}, id).Result()
+	if err != nil {
+		return false, "", err
+	}
+	if s, isID := v.(string); isID {
+		return false, s, nil
+	}
+	n, _ := v.(int64)
+	return n == 1, "", nil
 }
 
 // DeleteDead removes a dead job; false when it is not dead.

@@ -103,7 +103,7 @@ func TestStaleRunCannotRenewOrCompleteNewRun(t *testing.T) {
 				if complete(OpDead, second, "failed") != 1 {
 					t.Fatal("the second run could not record its failure")
 				}
-				if ok, err := b.RetryDead(ctx, q, id); !ok || err != nil {
+				if ok, _, err := b.RetryDead(ctx, q, id); !ok || err != nil {
 					t.Fatalf("RetryDead: %v, %v", ok, err)
 				}
 			}

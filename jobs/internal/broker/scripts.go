@@ -72,7 +72,7 @@ if st then
   redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[4], ARGV[1])
 end
-if u then redis.call('HSET', KEYS[3], 'uniq', u) end
+if u then redis.call('HSET', KEYS[3], 'uniq', u, 'uttl', ARGV[3]) end
 local runat = ARGV[2]
 if tonumber(ARGV[6]) > 0 then runat = string.format('%.0f', now + tonumber(ARGV[6])) end
 if tonumber(runat) > now then
@@ -228,12 +228,25 @@ if #nxt > 0 then wait = math.max(0, tonumber(nxt[2]) - now) end
 return {promoted, #lost, wait}
 `)
 
-// retryDeadScript moves a dead job back to pending with fresh attempts.
+// retryDeadScript moves a dead job back to pending with fresh attempts. A
+// job enqueued with a unique key takes its key back (it let go of it when
+// it died); when another job holds the key now, the job stays dead.
 //
 // KEYS: 1 pending, 2 dead, 3 job hash
 // ARGV: 1 id
+// Returns 1, 0 when the job is not dead, or the id of the job holding its
+// unique key.
 var retryDeadScript = redis.NewScript(`
-if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local u = redis.call('HGET', KEYS[3], 'uniq')
+if u then
+  local ttl = redis.call('HGET', KEYS[3], 'uttl') or '86400000'
+  if not redis.call('SET', u, ARGV[1], 'NX', 'PX', ttl) then
+    local holder = redis.call('GET', u)
+    if holder and holder ~= ARGV[1] then return holder end
+  end
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'state', 'pending', 'attempt', 0)
 redis.call('HDEL', KEYS[3], 'fin')
 redis.call('LPUSH', KEYS[1], ARGV[1])
