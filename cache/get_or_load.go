@@ -21,6 +21,11 @@ import (
 // while waiting returns ctx.Err() without stopping the load. A panic in load
 // is raised again in every caller that waited for it.
 //
+// A Delete does not stop a load already running: a load that read the
+// source before a write and stores after the write's Delete keeps the old
+// value for ttl. Choose ttl as the staleness the data allows, or Set the
+// new value after a write instead of deleting it.
+//
 // The cache is an optimization here, not a dependency: when reading the
 // cache fails (Redis unreachable, an entry that no longer decodes into T)
 // the value is loaded, and when storing it fails the loaded value is still
