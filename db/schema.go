@@ -274,20 +274,28 @@ func (s *Store) withNameLock(ctx context.Context, q querier, table string, fn fu
 		return fmt.Errorf("db: locking the name %s: %w", table, err)
 	}
 	defer conn.Close()
+	// A connection that may hold the lock never goes back to the pool
+	// still holding it: it is closed instead, which releases the lock.
+	discard := func() { conn.Raw(func(any) error { return driver.ErrBadConn }) }
 	var got sql.NullInt64
 	s.c.stats.statements.Add(1)
 	if err := conn.QueryRowContext(ctx, lock, key).Scan(&got); err != nil {
+		discard() // the server may have granted it as ctx ended
 		return fmt.Errorf("db: locking the name %s: %w", table, err)
 	}
-	if got.Int64 != 1 {
+	switch {
+	case !got.Valid:
+		discard()
+		return fmt.Errorf("db: locking the name %s: the database did not grant the lock", table)
+	case got.Int64 != 1:
 		return fmt.Errorf("db: locking the name %s: %w: another process held it for 30 s", table, ErrBusy)
 	}
 	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		s.c.stats.statements.Add(1)
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), unlock, key); err != nil {
-			// A connection that may still hold the lock never goes back
-			// to the pool: closing it releases the lock.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
+		if _, err := conn.ExecContext(uctx, unlock, key); err != nil {
+			discard()
 		}
 	}()
 	return fn(conn)

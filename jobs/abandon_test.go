@@ -29,8 +29,8 @@ func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
 	b.reg.Task("other", func(ctx context.Context, job *jobs.Job) (any, error) { return "ran", nil })
 	opts := b.fastOptions()
 	opts.Concurrency = 1
-	b.start(t, opts)
-	t.Cleanup(func() { close(release) }) // before the worker's Stop
+	w := b.start(t, opts)
+	t.Cleanup(func() { close(release) })
 	ctx := context.Background()
 	info, err := b.client.Enqueue(ctx, "stubborn", nil)
 	if err != nil {
@@ -45,6 +45,13 @@ func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
 		t.Fatalf("stubborn job = %+v", st)
 	}
 	b.waitState(t, other.ID, jobs.StateSucceeded, 5*time.Second)
+	// Stop does not wait for the abandoned handler, still stuck.
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	begin := time.Now()
+	if err := w.Stop(sctx); err != nil || time.Since(begin) > 2*time.Second {
+		t.Fatalf("Stop after an abandoned run: %v after %v", err, time.Since(begin))
+	}
 }
 
 // A handler that ends its goroutine with runtime.Goexit (t.FailNow in a

@@ -244,7 +244,9 @@ func (w *Worker) Start(ctx context.Context) error {
 // their contexts cancelled and their runs released: they are pending again
 // at once, and the cut-off run does not count as an attempt, so nothing is
 // lost (if Redis cannot be reached to release them, their leases expire
-// and they run again, that run counted). Stop returns nil
+// and they run again, that run counted). A handler that ignores the
+// cancellation may still be running when another worker starts its job
+// again; its outcome is ignored. Stop returns nil
 // when every job finished in time, ctx's error otherwise. Stopping a worker
 // that is not running is a no-op.
 func (w *Worker) Stop(ctx context.Context) error {
@@ -487,7 +489,17 @@ func (w *Worker) renewLoop(ctx context.Context) {
 }
 
 func (w *Worker) runJob(q string, f broker.Fetched) {
-	defer w.running.Done()
+	// settled says who records this run's outcome when its handler has not
+	// returned: runSettledHere for this goroutine (every path but one), or
+	// runAbandoned for the abandon timer (the handler ignored its context
+	// past the timeout), which then also takes the run out of w.running,
+	// so that Stop does not wait for a handler that may never return.
+	var settled atomic.Int32
+	defer func() {
+		if settled.Load() != runAbandoned {
+			w.running.Done()
+		}
+	}()
 	t, known := w.reg.lookup(f.Name)
 	maxAttempts := f.MaxAttempts
 	if maxAttempts <= 0 {
@@ -500,14 +512,10 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 	log := newJobLogger(w.log, slog.String("job_id", f.ID), slog.String("task", f.Name),
 		slog.String("queue", q), slog.Int("attempt", f.Attempt))
 	var err error
-	// abandoned is set, once, by whoever records this run's failure while
-	// its handler has not returned: the abandon timer (the handler ignored
-	// its context past the timeout) or the deferred check below (the
-	// handler called runtime.Goexit, so nothing after it runs).
-	var abandoned atomic.Bool
 	handlerRunning := false
 	defer func() {
-		if handlerRunning && abandoned.CompareAndSwap(false, true) {
+		// The handler called runtime.Goexit: nothing after it ran.
+		if handlerRunning && settled.CompareAndSwap(runOpen, runSettledHere) {
 			w.fail(q, o, f.Attempt, maxAttempts, log, errors.New("the handler exited its goroutine (runtime.Goexit) without returning"))
 		}
 	}()
@@ -529,14 +537,15 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		}
 		var res any
 		timer := time.AfterFunc(t.timeout+abandonGrace, func() {
-			if abandoned.CompareAndSwap(false, true) {
+			if settled.CompareAndSwap(runOpen, runAbandoned) {
 				w.fail(q, o, f.Attempt, maxAttempts, log, fmt.Errorf("timed out after %s and the handler did not return within %s more; abandoned (its goroutine may still run)", t.timeout, abandonGrace))
+				w.running.Done()
 			}
 		})
 		handlerRunning = true
 		res, err = w.call(t, job)
 		handlerRunning = false
-		if !timer.Stop() && !abandoned.CompareAndSwap(false, true) {
+		if !timer.Stop() && !settled.CompareAndSwap(runOpen, runSettledHere) {
 			log.Warn("abandoned job's handler returned at last; its outcome is dropped", "error", err)
 			return
 		}
@@ -563,6 +572,13 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 	}
 	w.send(q, o)
 }
+
+// Who settles a run (runJob's settled).
+const (
+	runOpen int32 = iota
+	runSettledHere
+	runAbandoned
+)
 
 // abandonGrace is how long past its timeout a handler may take to return
 // before its run is recorded as failed without it and its slot freed.
