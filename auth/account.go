@@ -12,6 +12,8 @@ import (
 
 	"appkernel/db"
 	"appkernel/middleware"
+
+	"github.com/google/uuid"
 )
 
 // Tokens is what register, login and refresh answer: the user, a new
@@ -162,7 +164,20 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 			if !first && !nu.open && nu.invite == "" {
 				return ErrSignupDisabled
 			}
-			row := db.Entity{"email": nu.email, "role": RoleUser, "is_active": !nu.inactive, "workspace_id": ""}
+			id, err := uuid.NewV7()
+			if err != nil {
+				return err
+			}
+			if h := s.cfg.Workspaces; h != nil && nu.invite != "" {
+				// The invite is redeemed before the account is stored, so
+				// that with a bad invite a taken email and a free one fail
+				// at the same point: with signup closed Register must not
+				// tell them apart, also not by its time.
+				if _, err := h.AcceptInvite(ctx, tx, nu.invite, User{ID: id.String(), Email: nu.email, Role: RoleUser}); err != nil {
+					return err
+				}
+			}
+			row := db.Entity{"id": id.String(), "email": nu.email, "role": RoleUser, "is_active": !nu.inactive, "workspace_id": ""}
 			if nu.role != "" {
 				row["role"] = nu.role
 			}
@@ -182,11 +197,6 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 				ws, err := h.CreatePersonal(ctx, tx, u)
 				if err != nil {
 					return fmt.Errorf("personal workspace: %w", err)
-				}
-				if nu.invite != "" {
-					if _, err := h.AcceptInvite(ctx, tx, nu.invite, u); err != nil {
-						return err
-					}
 				}
 				if _, err := tx.SaveEntity(ctx, TableUsers, db.Entity{"id": u.ID, "workspace_id": ws}); err != nil {
 					return err

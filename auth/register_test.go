@@ -322,3 +322,32 @@ func TestCreateUserAndRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterBadInviteStatements: with signup closed, a made-up invite
+// for a taken email and for a free one fail with the same error after the
+// same statements (the taken email used to fail sooner, at the user
+// INSERT: a timing difference that told which emails have accounts).
+func TestRegisterBadInviteStatements(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect)
+		h.register("admin@example.com", "admin-password") // the first user
+		ctx := context.Background()
+		if _, err := h.auth.CreateUser(ctx, CreateUserInput{Email: "taken@example.com", Password: "taken-password"}); err != nil {
+			t.Fatal(err)
+		}
+		statements := func(email string) int64 {
+			before := h.store.Stats().Statements
+			_, err := h.auth.Register(ctx, RegisterInput{Email: email, Password: "some-password-1", InviteToken: "made-up"})
+			if !errors.Is(err, ErrInvalidInvite) {
+				t.Fatalf("register %s with a made-up invite: %v", email, err)
+			}
+			return h.store.Stats().Statements - before
+		}
+		for i := range 3 { // the first round warms statement and schema caches
+			taken, free := statements("taken@example.com"), statements(fmt.Sprintf("free%d@example.com", i))
+			if i > 0 && taken != free {
+				t.Fatalf("a taken email sends %d statements, a free one %d", taken, free)
+			}
+		}
+	})
+}
