@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +48,7 @@ type harness struct {
 	store *db.Store
 	cfg   Config
 	ws    *fakeWorkspaces
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 }
 
 // harnessOption adjusts the Config before New.
@@ -72,7 +71,7 @@ func newHarness(t *testing.T, dialect string, opts ...harnessOption) *harness {
 // "process" of the same service, for cache and upgrade tests).
 func newHarnessOn(t *testing.T, store *db.Store, opts ...harnessOption) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ws := &fakeWorkspaces{store: store}
 	cfg := Config{
 		Store:            store,
@@ -321,22 +320,4 @@ func (h *harness) removeMember(ws, userID string) {
 	if len(rows) == 0 {
 		h.t.Fatalf("%s is no member of %s", userID, ws)
 	}
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

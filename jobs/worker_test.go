@@ -1,7 +1,6 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"appkernel/internal/testenv"
 	"appkernel/jobs"
 
 	"github.com/redis/go-redis/v9"
@@ -142,24 +142,6 @@ func TestTimeoutIsRetried(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestPanicIsRetriedAndLogged(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -169,7 +151,7 @@ func TestPanicIsRetriedAndLogged(t *testing.T) {
 		}
 		return "recovered", nil
 	})
-	var logs syncBuffer
+	var logs testenv.Buffer
 	opts := b.fastOptions()
 	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	b.start(t, opts)

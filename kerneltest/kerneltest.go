@@ -18,11 +18,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"appkernel"
 	"appkernel/auth"
+	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
 
@@ -246,21 +246,6 @@ func (r *Response) ErrorCode(t testing.TB) string {
 	return e.Error.Code
 }
 
-// LogBuffer collects log output safely from many goroutines.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// LogBuffer collects log output safely from many goroutines; String
+// returns everything logged so far.
+type LogBuffer = testenv.Buffer

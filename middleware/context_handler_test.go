@@ -31,7 +31,7 @@ func TestContextHandler(t *testing.T) {
 	req.Header.Set("X-Request-ID", "req-7")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 
-	raw := logs.buf.String()
+	raw := logs.String()
 	lines := logs.lines(t)
 	if len(lines) != 5 {
 		t.Fatalf("want 5 lines, got %s", raw)

@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,31 +9,16 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 
+	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
 
 // logCapture collects the JSON lines of a slog logger.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *logCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *logCapture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
+type logCapture struct{ testenv.Buffer }
 
 func (c *logCapture) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -43,10 +27,8 @@ func (c *logCapture) logger() *slog.Logger {
 // lines returns every logged line, decoded.
 func (c *logCapture) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(c.buf.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(c.String()), "\n") {
 		if l == "" {
 			continue
 		}

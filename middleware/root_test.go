@@ -217,9 +217,7 @@ func TestRootSavesAnAllocation(t *testing.T) {
 	serve := func(h http.Handler) func() {
 		return func() {
 			clear(w.h)
-			logs.mu.Lock()
-			logs.buf.Reset()
-			logs.mu.Unlock()
+			logs.Reset()
 			h.ServeHTTP(w, req)
 		}
 	}

@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
 
@@ -36,31 +35,13 @@ type readyBody struct {
 	Checks map[string]map[string]any
 }
 
-// logBuffer collects the log lines of concurrent checks.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serve runs h behind middleware.Logger (logging into the returned buffer)
 // on a GET /readyz whose context has no deadline, and fails t unless the
 // response is complete within `within`. It returns the response, its body
 // and how long it took.
-func serve(t *testing.T, h http.Handler, within time.Duration) (*httptest.ResponseRecorder, readyBody, *logBuffer, time.Duration) {
+func serve(t *testing.T, h http.Handler, within time.Duration) (*httptest.ResponseRecorder, readyBody, *testenv.Buffer, time.Duration) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	mw, err := middleware.Logger(middleware.LoggerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
