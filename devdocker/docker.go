@@ -41,8 +41,8 @@ func findDocker(ctx context.Context, name string) (dockerCLI, string) {
 // NAME=value pairs added to docker's environment, never to its arguments.
 // The error names the subcommand, the exit status and the last line docker
 // wrote to standard error.
-func (d dockerCLI) run(ctx context.Context, timeout time.Duration, secrets []string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (d dockerCLI) run(parent context.Context, timeout time.Duration, secrets []string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, d.path, args...)
 	if len(secrets) > 0 {
@@ -55,6 +55,11 @@ func (d dockerCLI) run(ctx context.Context, timeout time.Duration, secrets []str
 	err := cmd.Run()
 	if err == nil {
 		return stdout.String(), nil
+	}
+	if perr := parent.Err(); perr != nil {
+		// The caller's context ended (not our own timeout): say so, so
+		// callers can tell with errors.Is.
+		return "", fmt.Errorf("docker %s: %w", args[0], perr)
 	}
 	msg := fmt.Sprintf("docker %s: %v", args[0], err)
 	if ctx.Err() != nil {
