@@ -14,13 +14,15 @@ import (
 //     ABS and COALESCE the kind of their arguments;
 //   - a value (?, a literal) takes the kind of the column or expression it
 //     is compared with (=, <>, <, IN, BETWEEN, LIKE, an argument of
-//     COALESCE, LOWER, ...), or, compared with values only, the kind of the
-//     literal among them; a bare condition is a boolean;
+//     COALESCE, LOWER, ...); a bare condition is a boolean; literals
+//     compared with literals only keep their own kind; a ? compared with
+//     no column is refused (Postgres would guess its type from a literal:
+//     ? = 1 makes it a 32-bit integer);
 //   - a value that cannot be that kind ('abc' as an integer, 2.5 as an
 //     integer, 2 as a boolean) is ErrInvalidQuery, and so are two columns
 //     or expressions of different kinds (integer and float mix), LIKE over
 //     anything but text, a function over the wrong kind, a JSON column in
-//     anything but IS NULL, and a ? whose kind nothing tells (? IS NULL);
+//     anything but IS NULL;
 //   - a value compared with a column the table lacks is NULL, as the
 //     column reads.
 //
@@ -351,16 +353,19 @@ func (ty *typer) settle(g group) error {
 		return nil
 	case g.null:
 		return ty.assign(g, kindNone, "a missing column")
-	case g.lit != kindNone:
-		return ty.assign(g, g.lit, "")
 	}
-	n := 0
-	for _, t := range ty.toks[:g.vals[0]+1] {
-		if t.typ == tParam {
-			n++
+	for _, i := range g.vals {
+		if ty.toks[i].typ == tParam {
+			n := 0
+			for _, t := range ty.toks[:i+1] {
+				if t.typ == tParam {
+					n++
+				}
+			}
+			return invalidQuery("? number %d is compared with no column: compare each ? with a column or an expression over one, which gives it its type", n)
 		}
 	}
-	return invalidQuery("? number %d is compared with no column, expression or literal, so nothing tells its type", n)
+	return ty.assign(g, g.lit, "") // literals only: 1 = 1
 }
 
 // asKind returns the normalized value v as a value of kind k (kindNone:
