@@ -84,24 +84,17 @@ func (ty *typer) next() token { t := ty.peek(); ty.i++; return t }
 
 func (ty *typer) kw(w string) bool { t := ty.peek(); return t.typ == tKeyword && t.text == w }
 
-func (ty *typer) expr() error {
-	for {
-		if err := ty.and(); err != nil {
-			return err
-		}
-		if !ty.kw("OR") {
-			return nil
-		}
-		ty.next()
-	}
-}
+func (ty *typer) expr() error { return ty.joined("OR", ty.and) }
 
-func (ty *typer) and() error {
+func (ty *typer) and() error { return ty.joined("AND", ty.not) }
+
+// joined types one or more of next, joined by the keyword w.
+func (ty *typer) joined(w string, next func() error) error {
 	for {
-		if err := ty.not(); err != nil {
+		if err := next(); err != nil {
 			return err
 		}
-		if !ty.kw("AND") {
+		if !ty.kw(w) {
 			return nil
 		}
 		ty.next()
