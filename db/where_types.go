@@ -33,7 +33,7 @@ import (
 // other, while a predicate is typed.
 type group struct {
 	k     kind   // the kind, when known (a column or a function fixed it)
-	known bool   //
+	known bool   // k is set
 	null  bool   // holds NULL (a missing column, NULL) and nothing typed
 	lit   kind   // the kind of the literals among vals, when not known
 	num   bool   // must be a number (an argument of ABS)
@@ -117,7 +117,7 @@ func (ty *typer) not() error {
 	return ty.predicate()
 }
 
-var textGroup = func(what string) group { return group{k: kindText, known: true, from: what} }
+func textGroup(what string) group { return group{k: kindText, known: true, from: what} }
 
 func (ty *typer) predicate() error {
 	g, err := ty.operand()
