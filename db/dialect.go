@@ -79,6 +79,9 @@ type dialect interface {
 	// likeEscape follows the pattern of a LIKE so that a backslash escapes
 	// % and _ (and itself): "" where that is the default (Postgres, MySQL).
 	likeEscape() string
+	// charLength is the function that counts the characters (not bytes)
+	// of text, which the where clause's LENGTH means.
+	charLength() string
 }
 
 // placeholders writes n placeholders starting at first, comma separated.

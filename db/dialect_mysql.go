@@ -173,6 +173,9 @@ func (mysqlDialect) classify(err error) errClass {
 
 func (mysqlDialect) likeEscape() string { return "" }
 
+// LENGTH counts bytes on MySQL.
+func (mysqlDialect) charLength() string { return "CHAR_LENGTH" }
+
 // nameLock waits up to 30 s: GET_LOCK answers 1 when it has the lock.
 func (mysqlDialect) nameLock() (lock, unlock, lockTx string) {
 	return "SELECT GET_LOCK(?, 30)", "SELECT RELEASE_LOCK(?)", ""

@@ -133,6 +133,8 @@ func (postgresDialect) classify(err error) errClass {
 
 func (postgresDialect) likeEscape() string { return "" }
 
+func (postgresDialect) charLength() string { return "LENGTH" }
+
 func (postgresDialect) nameLock() (lock, unlock, lockTx string) {
 	return "SELECT 1 FROM pg_advisory_lock(hashtextextended($1, 0))",
 		"SELECT pg_advisory_unlock(hashtextextended($1, 0))",

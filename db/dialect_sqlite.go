@@ -120,6 +120,8 @@ func (sqliteDialect) classify(err error) errClass {
 
 func (sqliteDialect) likeEscape() string { return ` ESCAPE '\'` }
 
+func (sqliteDialect) charLength() string { return "LENGTH" }
+
 func (sqliteDialect) nameLock() (lock, unlock, lockTx string) { return "", "", "" }
 
 func (sqliteDialect) lockTable(string) string { return "" }

@@ -21,6 +21,14 @@
 // sub-queries, unknown functions) is rejected with ErrInvalidQuery before a
 // statement reaches the database. Values are always bound, never spliced.
 //
+// A value (a ? or a literal) is compared as the type of the column, or
+// expression over columns, it is compared with, so the three databases
+// answer alike: "7" is 7 for an integer column, 0 is "0" for a text column,
+// and a value that cannot be that type ("abc" or 2.5 for an integer column)
+// is ErrInvalidQuery, never a match. Clauses that do not type (columns of
+// different types compared, LOWER of a number, a ? compared with no
+// column) are ErrInvalidQuery on every database.
+//
 // Values come back with the Go type they were saved with on every database:
 // string, int64, float64, bool, nil, map[string]any or []any for JSON (whose
 // nested numbers are float64, as with encoding/json), and time.Time values as

@@ -31,9 +31,8 @@ type Query struct {
 
 // parsedWhere is a validated where clause, cached by its text.
 type parsedWhere struct {
-	toks     []token
-	params   int
-	partners []string // per ?, the column it is compared with (see paramPartners)
+	toks   []token
+	params int
 }
 
 // parseCache holds validated where clauses (keyed by their text) and
@@ -54,7 +53,7 @@ func (s *Store) parse(where string) (*parsedWhere, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parsedWhere{toks: toks, params: n, partners: paramPartners(toks)}
+	p := &parsedWhere{toks: toks, params: n}
 	if s.c.parsed.n.Add(1) <= maxCachedClauses {
 		s.c.parsed.m.Store(where, p)
 	}
@@ -91,13 +90,15 @@ func (sh selectShape) key() string {
 	return b.String()
 }
 
-// selectSQL renders (and caches per table) a SELECT for shape.
-func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw *parsedWhere, order []orderTerm) (*whereSQL, *tableInfo) {
+// selectSQL renders (and caches per table) a SELECT for shape. It fails
+// with ErrInvalidQuery when the clause does not type against the table
+// (see typeWhere).
+func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw *parsedWhere, order []orderTerm) (*whereSQL, *tableInfo, error) {
 	key := sh.key()
 	if v, ok := t.sql.Load(key); ok {
 		w := v.(*whereSQL)
 		if !w.missing || !stale(t) {
-			return w, t
+			return w, t, nil
 		}
 	}
 	// A column the cache lacks may have been added by another instance.
@@ -117,12 +118,9 @@ func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw 
 	}
 	w := &whereSQL{}
 	if pw != nil && len(pw.toks) > 0 {
-		out, args := rewriteWhere(d, pw.toks, has, 1)
-		for i := range args {
-			if a := &args[i]; a.param >= 0 && pw.partners[a.param] != "" {
-				a.partner = pw.partners[a.param]
-				a.col, a.missing = t.cols[a.partner], !has(a.partner)
-			}
+		out, args, err := rewriteWhere(d, pw.toks, func(c string) (kind, bool) { k, ok := t.cols[c]; return k, ok }, 1)
+		if err != nil {
+			return nil, t, err
 		}
 		// The caller's clause is parenthesised before the store adds its
 		// own conditions, so an OR in it cannot escape them.
@@ -179,7 +177,7 @@ func (s *Store) selectSQL(ctx context.Context, t *tableInfo, sh selectShape, pw 
 	if t.queries.Add(1) <= maxCachedClauses {
 		t.sql.Store(key, w)
 	}
-	return w, t
+	return w, t, nil
 }
 
 func stale(t *tableInfo) bool { return !t.loadedAt.IsZero() && time.Since(t.loadedAt) >= staleAfter }
@@ -262,7 +260,10 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 		return []Entity{}, nil
 	}
 	sh := selectShape{where: q.Where, orderBy: q.OrderBy, page: q.Limit > 0 || q.Offset > 0, includeDeleted: q.IncludeDeleted}
-	w, t := s.selectSQL(ctx, t, sh, pw, order)
+	w, t, err := s.selectSQL(ctx, t, sh, pw, order)
+	if err != nil {
+		return nil, err
+	}
 	args, err := bindArgs(w, q.Params, 2)
 	if err != nil {
 		return nil, err
@@ -279,7 +280,9 @@ func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Enti
 		if t, _ = s.refresh(ctx, table); t == nil {
 			return []Entity{}, nil
 		}
-		w, t = s.selectSQL(ctx, t, sh, pw, order)
+		if w, t, err = s.selectSQL(ctx, t, sh, pw, order); err != nil {
+			return nil, err
+		}
 		rows, err = s.queryT(ctx, s.reader(), t, w.sql, args...)
 	}
 	if err != nil {
@@ -342,7 +345,10 @@ func (s *Store) CountEntities(ctx context.Context, table, where string, params .
 	if err != nil || t == nil {
 		return 0, err
 	}
-	w, t := s.selectSQL(ctx, t, selectShape{count: true, where: where}, pw, nil)
+	w, t, err := s.selectSQL(ctx, t, selectShape{count: true, where: where}, pw, nil)
+	if err != nil {
+		return 0, err
+	}
 	args, err := bindArgs(w, params, 0)
 	if err != nil {
 		return 0, err

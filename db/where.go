@@ -2,7 +2,6 @@ package db
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -360,7 +359,8 @@ func (p *whereParser) predicateTail() error {
 		if err := p.expect(tLParen, "", "expected ( after IN"); err != nil {
 			return err
 		}
-		return p.list()
+		_, err := p.list()
+		return err
 	case "LIKE":
 		return p.operand()
 	default: // BETWEEN
@@ -374,18 +374,18 @@ func (p *whereParser) predicateTail() error {
 	}
 }
 
-// list parses operand { "," operand } ")".
-func (p *whereParser) list() error {
-	for {
+// list parses operand { "," operand } ")" and returns the operand count.
+func (p *whereParser) list() (int, error) {
+	for n := 1; ; n++ {
 		if err := p.operand(); err != nil {
-			return err
+			return 0, err
 		}
 		t := p.next()
 		if t.typ == tRParen {
-			return nil
+			return n, nil
 		}
 		if t.typ != tComma {
-			return p.errAt(t, "expected , or )")
+			return 0, p.errAt(t, "expected , or )")
 		}
 	}
 }
@@ -413,7 +413,16 @@ func (p *whereParser) operand() error {
 		if p.depth > maxWhereDepth {
 			return p.errAt(p.peek(), "where clause nested too deeply")
 		}
-		return p.list()
+		n, err := p.list()
+		switch {
+		case err != nil:
+			return err
+		case t.text == "COALESCE" && n < 2:
+			return p.errAt(t, "COALESCE takes two or more arguments")
+		case t.text != "COALESCE" && n != 1:
+			return p.errAt(t, t.text+" takes one argument")
+		}
+		return nil
 	case tLParen:
 		return p.errAt(t, "sub-expressions in parentheses are not values (sub-queries are not allowed)")
 	case tEOF:
@@ -443,77 +452,23 @@ func parseWhere(in string) ([]token, int, error) {
 }
 
 // argRef says where the n-th bound argument of a rewritten clause comes
-// from: the caller's params (param >= 0) or a string literal.
+// from: the caller's params (param >= 0) or a literal (lit), and the kind
+// it is compared as (see typeWhere).
 type argRef struct {
 	param int
-	lit   string
-
-	// partner is the column a parameter is compared with (see
-	// paramPartners), col its kind and missing whether the table lacks it.
-	partner string
-	col     kind
-	missing bool
+	lit   any
+	to    kind   // kindNone: NULL (compared with a column the table lacks)
+	from  string // what it is compared with, for messages
 }
 
-// coerce gives a parameter's value the type of the column it is compared
-// with, so that the three databases compare alike: a number or boolean
-// compared with a text column is compared as its text (MySQL would
-// otherwise compare the column as a number, so that 0 matched most text),
-// a whole float with an integer column is an integer (Postgres truncated a
-// fraction), 0 and 1 with a boolean column are booleans, and any value
-// compared with a column the table lacks is NULL, as the column reads. A
-// fraction compared with an integer column, or a number other than 0 and
-// 1 with a boolean column, is an error matching ErrInvalidQuery.
+// coerce gives a parameter's normalized value the kind it is compared as,
+// or an error matching ErrInvalidQuery when it cannot be one.
 func (a argRef) coerce(v any) (any, error) {
-	if v == nil || a.partner == "" {
-		return v, nil
+	out, ok := asKind(v, a.to)
+	if !ok {
+		return nil, cannotBe(fmt.Sprintf("? number %d:", a.param+1), v, a.to, a.from)
 	}
-	if a.missing {
-		return nil, nil
-	}
-	switch a.col {
-	case kindText:
-		switch x := v.(type) {
-		case int64:
-			return strconv.FormatInt(x, 10), nil
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64), nil
-		case bool:
-			return strconv.FormatBool(x), nil
-		}
-	case kindInt:
-		switch x := v.(type) {
-		case float64:
-			if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
-				return nil, invalidQuery("[%s] holds integers: compare it with an integer, not %v", a.partner, x)
-			}
-			return int64(x), nil
-		case bool:
-			if x {
-				return int64(1), nil
-			}
-			return int64(0), nil
-		}
-	case kindFloat:
-		if x, ok := v.(int64); ok {
-			return float64(x), nil
-		}
-	case kindBool:
-		var f float64
-		switch x := v.(type) {
-		case int64:
-			f = float64(x)
-		case float64:
-			f = x
-		default:
-			return v, nil
-		}
-		if f != 0 && f != 1 {
-			return nil, invalidQuery("[%s] holds booleans: compare it with true, false, 1 or 0, not %v", a.partner, v)
-		}
-		return f == 1, nil
-	}
-	return v, nil
+	return out, nil
 }
 
 // whereSQL is a where clause rewritten for one dialect and table.
@@ -524,36 +479,77 @@ type whereSQL struct {
 	missing bool // a column read as NULL because the table lacked it
 }
 
-// rewriteWhere renders validated tokens for dialect d. Columns the table
-// lacks read as NULL; placeholders are numbered from first.
-func rewriteWhere(d dialect, toks []token, has func(string) bool, first int) ([]byte, []argRef) {
+// minInt64 is the one integer whose absolute value is no integer: ABS
+// over integers reads it as NULL instead of failing on every database.
+const minInt64 = "-9223372036854775808"
+
+// rewriteWhere types validated tokens against a table's columns (col
+// reports a column's kind and whether the table has it; see typeWhere) and
+// renders them for dialect d. Columns the table lacks read as NULL;
+// literals are written as the kind they are compared as (text is bound);
+// placeholders are numbered from first.
+func rewriteWhere(d dialect, toks []token, col func(string) (kind, bool), first int) ([]byte, []argRef, error) {
+	ty, err := typeWhere(toks, col)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]byte, 0, 64)
 	var args []argRef
 	n, param := first, 0
 	escapeAfter := -1 // the last token of a LIKE pattern, followed by the dialect's ESCAPE
-	for i, t := range toks {
+	var absEnds []int // the ")" of ABS calls over integers, which close NULLIF too
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
 		if i > 0 {
 			out = append(out, ' ')
 		}
 		if t.typ == tKeyword && t.text == "LIKE" && d.likeEscape() != "" {
 			escapeAfter = operandEnd(toks, i+1)
 		}
-		switch t.typ {
-		case tCol:
-			if has(t.text) {
+		switch {
+		case t.typ == tCol:
+			if _, ok := col(t.text); ok {
 				out = append(out, d.quote(t.text)...)
 			} else {
 				out = append(out, "NULL"...)
 			}
-		case tParam:
+		case t.typ == tParam:
 			out = append(out, d.placeholder(n)...)
-			args = append(args, argRef{param: param})
+			args = append(args, argRef{param: param, to: ty.to[i], from: ty.from[i]})
 			n++
 			param++
-		case tString:
-			out = append(out, d.placeholder(n)...)
-			args = append(args, argRef{param: -1, lit: t.text})
-			n++
+		case t.typ == tString || t.typ == tNumber || t.typ == tMinus || t.typ == tKeyword && (t.text == "TRUE" || t.text == "FALSE"):
+			v, last, err := literalValue(toks, i)
+			if err != nil {
+				return nil, nil, err
+			}
+			cv, ok := asKind(v, ty.to[i])
+			if !ok {
+				return nil, nil, cannotBe("literal", v, ty.to[i], ty.from[i])
+			}
+			switch x := cv.(type) {
+			case nil:
+				out = append(out, "NULL"...)
+			case string:
+				out = append(out, d.placeholder(n)...)
+				args = append(args, argRef{param: -1, lit: x})
+				n++
+			case int64:
+				out = strconv.AppendInt(out, x, 10)
+			case float64:
+				out = strconv.AppendFloat(out, x, 'g', -1, 64)
+			case bool:
+				out = append(out, strings.ToUpper(strconv.FormatBool(x))...)
+			}
+			i = last
+		case t.typ == tFunc && t.text == "LENGTH":
+			out = append(out, d.charLength()...)
+		case t.typ == tFunc && t.text == "ABS" && ty.absInt[i]:
+			out = append(out, "ABS ( NULLIF"...)
+			absEnds = append(absEnds, operandEnd(toks, i))
+		case t.typ == tRParen && len(absEnds) > 0 && absEnds[len(absEnds)-1] == i:
+			out = append(out, ", "+minInt64+" ) )"...)
+			absEnds = absEnds[:len(absEnds)-1]
 		default:
 			out = append(out, t.text...)
 		}
@@ -561,7 +557,7 @@ func rewriteWhere(d dialect, toks []token, has func(string) bool, first int) ([]
 			out = append(out, d.likeEscape()...)
 		}
 	}
-	return out, args
+	return out, args, nil
 }
 
 // operandEnd returns the index of the last token of the operand starting
@@ -629,91 +625,4 @@ func parseOrderBy(in string) ([]orderTerm, error) {
 type orderTerm struct {
 	col  string
 	desc bool
-}
-
-// paramPartners returns, for each ? of a validated clause in order, the
-// column it is compared with, or "" when it is not compared with a plain
-// column: [col] op ?, ? op [col], [col] [NOT] LIKE ?, [col] [NOT] IN (…, ?, …)
-// and [col] [NOT] BETWEEN ? AND ?. A parameter inside a function call, or
-// compared with one, has no partner. bindArgs gives a parameter its
-// partner's type, so that every database compares the same way.
-func paramPartners(toks []token) []string {
-	var out []string
-	for i, t := range toks {
-		if t.typ == tParam {
-			out = append(out, partnerOf(toks, i))
-		}
-	}
-	return out
-}
-
-func partnerOf(toks []token, i int) string {
-	kw := func(j int, w string) bool {
-		return j >= 0 && j < len(toks) && toks[j].typ == tKeyword && toks[j].text == w
-	}
-	col := func(j int) string {
-		if kw(j, "NOT") {
-			j--
-		}
-		if j >= 0 && toks[j].typ == tCol {
-			return toks[j].text
-		}
-		return ""
-	}
-	switch {
-	case i >= 2 && toks[i-1].typ == tOp && toks[i-2].typ == tCol:
-		return toks[i-2].text
-	case i+2 < len(toks) && toks[i+1].typ == tOp && toks[i+2].typ == tCol &&
-		!(i >= 1 && (toks[i-1].typ == tOp || kw(i-1, "LIKE") || kw(i-1, "BETWEEN") || kw(i-1, "AND") && inBetween(toks, i-1))):
-		return toks[i+2].text
-	case kw(i-1, "LIKE"), kw(i-1, "BETWEEN"):
-		return col(i - 2)
-	case kw(i-1, "AND") && inBetween(toks, i-1):
-		return col(stepBack(toks, i-2) - 2) // [col] BETWEEN x AND ?
-	}
-	// An IN list: step back over simple operands and commas to "(" IN.
-	j := i
-	for {
-		if j-1 >= 0 && toks[j-1].typ == tLParen {
-			if kw(j-2, "IN") {
-				return col(j - 3)
-			}
-			return ""
-		}
-		if j-1 < 0 || toks[j-1].typ != tComma {
-			return ""
-		}
-		if j = stepBack(toks, j-2); j < 0 {
-			return ""
-		}
-	}
-}
-
-// stepBack returns the index of the first token of the simple operand
-// (a column, ?, literal, NULL, TRUE, FALSE or negative number) that ends at
-// j, or -1 when there is none.
-func stepBack(toks []token, j int) int {
-	if j < 0 {
-		return -1
-	}
-	switch t := toks[j]; t.typ {
-	case tNumber:
-		if j >= 1 && toks[j-1].typ == tMinus {
-			return j - 1
-		}
-		return j
-	case tCol, tParam, tString:
-		return j
-	case tKeyword:
-		if t.text == "NULL" || t.text == "TRUE" || t.text == "FALSE" {
-			return j
-		}
-	}
-	return -1
-}
-
-// inBetween reports whether the AND at j is the one of a BETWEEN.
-func inBetween(toks []token, j int) bool {
-	k := stepBack(toks, j-1)
-	return k >= 1 && toks[k-1].typ == tKeyword && toks[k-1].text == "BETWEEN"
 }

@@ -56,6 +56,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"WhereTextIsNeverAnOrder", testWhereNotOrder},
 		{"NonFiniteFloatsAreRefused", testNonFinite},
 		{"ParamsTakeTheirColumnsType", testParamTypes},
+		{"JunkNeverMatches", testJunkNeverMatches},
 		{"LikeEscapesWithBackslash", testLikeEscape},
 		{"IDsAreAtMost255Bytes", testLongIDs},
 		{"TableNamesDifferingInCaseNeverMix", testTableNameCase},
@@ -421,17 +422,20 @@ func testInvalidQueries(t *testing.T, b *bundle) {
 			t.Errorf("count with %q: %v, want a result or ErrInvalidQuery", bad, err)
 		}
 	}
-	// Clauses in the grammar that a database may not be able to type
-	// (Postgres types every ? and function argument) either run or are
-	// the caller's error, never a database fault.
+	// Clauses in the grammar that do not type (a ? compared with no
+	// column, lower() of a number, a function given the wrong number of
+	// arguments) are the caller's error on every database, never a
+	// database fault; Postgres used to refuse them while the others ran.
 	b.save(t, "invq_typed", db.Entity{"n": 2})
 	for _, w := range []struct {
 		where  string
 		params []any
-	}{{"? IS NULL", []any{nil}}, {"? IS NULL OR [n] = ?", []any{"x", 2}}, {"lower([n]) = ?", []any{"2"}}, {"? = ?", []any{1, 1}}} {
-		if _, err := b.store.CountEntities(b.ctx, "invq_typed", w.where, w.params...); err != nil && !errors.Is(err, db.ErrInvalidQuery) {
-			t.Errorf("Where %q: %v, want a result or ErrInvalidQuery", w.where, err)
-		}
+	}{
+		{"? IS NULL", []any{nil}}, {"? IS NULL OR [n] = ?", []any{"x", 2}}, {"lower([n]) = ?", []any{"2"}}, {"? = ?", []any{1, 1}},
+		{"LOWER([n], [n]) = ?", []any{"2"}}, {"COALESCE([n]) = ?", []any{2}},
+	} {
+		_, err := b.store.CountEntities(b.ctx, "invq_typed", w.where, w.params...)
+		wantErr(t, err, db.ErrInvalidQuery, fmt.Sprintf("Where %q", w.where))
 	}
 	var qe *db.QueryError
 	_, err = b.store.FindEntities(b.ctx, "invq", db.Query{Where: "[a] = 1; DELETE"})
@@ -1378,6 +1382,100 @@ func testParamTypes(t *testing.T, b *bundle) {
 		}
 		if err != nil || ferr != nil || n != int64(c.want) || len(l) != c.want {
 			t.Errorf("%s %v: count %d (%v), find %d (%v); want %d", c.where, c.params, n, err, len(l), ferr, c.want)
+		}
+	}
+}
+
+// A value is compared as the type of the column or expression it is
+// compared with, and a value that cannot be that type is ErrInvalidQuery:
+// on MySQL "abc" used to match 0, "7abc" 7, LOWER([code]) = 0 every row
+// and [token] = 0 the text "abc"; on Postgres the same were driver errors.
+// Literals, IN, BETWEEN, LIKE and functions over columns alike, with the
+// same answer on every database.
+func testJunkNeverMatches(t *testing.T, b *bundle) {
+	tb := "junk"
+	b.save(t, tb, db.Entity{"id": "zero", "parent_id": int64(0), "approved": false, "code": "abc", "token": "abc", "f": 0.0, "meta": map[string]any{"k": "v"}})
+	b.save(t, tb, db.Entity{"id": "seven", "parent_id": int64(7), "approved": true, "code": "日本", "token": "7abc", "f": 7.5})
+	b.save(t, tb, db.Entity{"id": "min", "parent_id": int64(math.MinInt64), "approved": false, "code": "0", "token": "0", "f": -1.0})
+	const invalid = "ErrInvalidQuery"
+	cases := []struct {
+		where  string
+		params []any
+		want   any // the ids matched, in id order, or invalid
+	}{
+		// The reported attacks.
+		{"[parent_id] = ?", []any{"abc"}, invalid},
+		{"[parent_id] = ?", []any{"7abc"}, invalid},
+		{"[approved] = ?", []any{"abc"}, invalid},
+		{"LOWER([code]) = ?", []any{0.0}, []string{"min"}},
+		{"LOWER([code]) = ?", []any{int64(0)}, []string{"min"}},
+		{"[token] = 0", nil, []string{"min"}},
+		{"[token] = 7", nil, []string{}},
+		// Text that is exactly a number or boolean is that value.
+		{"[parent_id] = ?", []any{"7"}, []string{"seven"}},
+		{"[parent_id] = '7'", nil, []string{"seven"}},
+		{"[f] > ?", []any{"7"}, []string{"seven"}},
+		{"[approved] = ?", []any{"true"}, []string{"seven"}},
+		{"[parent_id] = ?", []any{" 7"}, invalid},
+		{"[parent_id] = ?", []any{"0x7"}, invalid},
+		{"[parent_id] = ?", []any{""}, invalid},
+		{"[f] = ?", []any{"NaN"}, invalid},
+		// Literals as well as parameters.
+		{"[parent_id] = 'abc'", nil, invalid},
+		{"[approved] = 'abc'", nil, invalid},
+		{"[approved] = 2", nil, invalid},
+		{"[approved] = 1", nil, []string{"seven"}},
+		{"[code] = TRUE", nil, []string{}},
+		{"[f] = 1e999", nil, invalid},
+		// IN, BETWEEN, LIKE.
+		{"[parent_id] IN (?, ?)", []any{"abc", int64(7)}, invalid},
+		{"[parent_id] IN (0, 'x')", nil, invalid},
+		{"[token] IN (?, ?)", []any{int64(0), false}, []string{"min"}},
+		{"[parent_id] BETWEEN ? AND ?", []any{"a", "z"}, invalid},
+		{"[token] BETWEEN ? AND ?", []any{int64(0), int64(1)}, []string{"min"}},
+		{"[code] LIKE ?", []any{int64(0)}, []string{"min"}},
+		{"[parent_id] LIKE ?", []any{"%"}, invalid},
+		// Expressions over columns.
+		{"UPPER([token]) = ?", []any{int64(0)}, []string{"min"}},
+		{"LENGTH([code]) = ?", []any{"2"}, []string{"seven"}}, // characters, not bytes
+		{"LENGTH([code]) = ?", []any{"3abc"}, invalid},
+		{"ABS([parent_id]) = ?", []any{"abc"}, invalid},
+		{"ABS([parent_id]) >= 0", nil, []string{"seven", "zero"}}, // |MinInt64| is no integer: NULL
+		{"ABS(-9223372036854775808) IS NULL", nil, []string{"min", "seven", "zero"}},
+		{"ABS([f]) > ?", []any{"7"}, []string{"seven"}},
+		{"COALESCE([ghost], [parent_id]) = ?", []any{"abc"}, invalid},
+		{"COALESCE([ghost], [parent_id]) = ?", []any{7.0}, []string{"seven"}},
+		{"LOWER([parent_id]) = ?", []any{"0"}, invalid},
+		{"LENGTH([parent_id]) = 1", nil, invalid},
+		{"ABS([code]) = 0", nil, invalid},
+		// Columns of different types, conditions that are not booleans.
+		{"[parent_id] = [code]", nil, invalid},
+		{"[parent_id] < [f]", nil, []string{"min", "seven"}},
+		{"[approved]", nil, []string{"seven"}},
+		{"NOT [approved] AND [f] >= 0", nil, []string{"zero"}},
+		{"[code]", nil, invalid},
+		{"[meta] = ?", []any{"abc"}, invalid},
+		{"[meta] IS NOT NULL", nil, []string{"zero"}},
+		// A ? that nothing types, a missing column.
+		{"? IS NULL", []any{nil}, invalid},
+		{"? = ?", []any{int64(1), int64(1)}, invalid},
+		{"? = 1", []any{"1"}, invalid},
+		{"1 = 1.0 AND 'x' <> 'y' AND [parent_id] = ?", []any{"7"}, []string{"seven"}},
+		{"[ghost] = ?", []any{"abc"}, []string{}},
+		{"[ghost] IS NULL AND [parent_id] = ?", []any{7.0}, []string{"seven"}},
+	}
+	for _, c := range cases {
+		n, cerr := b.store.CountEntities(b.ctx, tb, c.where, c.params...)
+		l, ferr := b.store.FindEntities(b.ctx, tb, db.Query{Where: c.where, Params: c.params, OrderBy: "[id] ASC"})
+		if c.want == invalid {
+			if !errors.Is(cerr, db.ErrInvalidQuery) || !errors.Is(ferr, db.ErrInvalidQuery) {
+				t.Errorf("%s %v: count %d (%v), find %v (%v); want ErrInvalidQuery", c.where, c.params, n, cerr, ids(l), ferr)
+			}
+			continue
+		}
+		want := c.want.([]string)
+		if cerr != nil || ferr != nil || n != int64(len(want)) || !reflect.DeepEqual(ids(l), want) {
+			t.Errorf("%s %v: count %d (%v), find %v (%v); want %v", c.where, c.params, n, cerr, ids(l), ferr, want)
 		}
 	}
 }
