@@ -299,10 +299,6 @@ func newID() string {
 // prepareColumns makes sure table has a column for every non-nil field and
 // converts each value to its column's type.
 func (s *Store) prepareColumns(ctx context.Context, table string, fields []field) (*tableInfo, error) {
-	if len(table)+len("_history") > maxNameLen && s.c.historyOn(table) {
-		return nil, fmt.Errorf("db: table name %q too long for its history table %q (disable history or use at most %d characters): %w",
-			table, historyTable(table), maxNameLen-len("_history"), ErrInvalidName)
-	}
 	t, err := s.ensureTable(ctx, table)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // kernelError is the type of the package's sentinel errors. It carries the
@@ -89,6 +90,24 @@ func (e *QueryError) Error() string {
 
 // Unwrap returns ErrInvalidQuery.
 func (e *QueryError) Unwrap() error { return ErrInvalidQuery }
+
+// ColumnLimitError reports a save (or EnsureIndex) whose new fields would
+// take a table past its column limit (Config.MaxColumns). None of them was
+// added. It matches ErrInvalidQuery with errors.Is.
+type ColumnLimitError struct {
+	Table   string   // table of the entity.
+	Limit   int      // the limit, the store's own columns included.
+	Columns int      // columns the table has.
+	New     []string // the fields that would have become columns, sorted.
+}
+
+func (e *ColumnLimitError) Error() string {
+	return fmt.Sprintf("db: %s: %d new fields (%s) would take the table from %d columns past its limit of %d: invalid query",
+		e.Table, len(e.New), strings.Join(e.New, ", "), e.Columns, e.Limit)
+}
+
+// Unwrap returns ErrInvalidQuery.
+func (e *ColumnLimitError) Unwrap() error { return ErrInvalidQuery }
 
 func notFound(table, id string) error {
 	return fmt.Errorf("db: %s %q: %w", table, id, ErrNotFound)

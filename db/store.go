@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// DefaultMaxColumns is the column limit of a table when Config.MaxColumns is 0.
+const DefaultMaxColumns = 200
+
 // Config configures a Store opened with OpenConfig. Only URL is required.
 type Config struct {
 	// URL selects the database: sqlite:///./relative.db, sqlite:////abs.db,
@@ -34,6 +37,17 @@ type Config struct {
 	// max_prepared_stmt_count). Defaults to 128; negative turns the cache
 	// off.
 	MaxStatements int
+
+	// MaxColumns bounds the columns of a table, the store's own four (id,
+	// created_at, updated_at, deleted_at) included. A save or EnsureIndex
+	// that would add columns past it adds none and fails with an error
+	// matching ErrInvalidQuery that names the limit: every new key of a
+	// saved map becomes a column, so a client choosing its own keys could
+	// otherwise grow a table up to the database's hard limit (1600 columns
+	// on Postgres, 1017 on MySQL). The limit holds under concurrent saves
+	// from any number of stores: columns of a table are added one caller at
+	// a time, each checking the count first. Defaults to 200.
+	MaxColumns int
 }
 
 func (c Config) withDefaults() Config {
@@ -46,6 +60,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxStatements == 0 {
 		c.MaxStatements = 128
 	}
+	if c.MaxColumns == 0 {
+		c.MaxColumns = DefaultMaxColumns
+	}
 	return c
 }
 
@@ -57,6 +74,10 @@ func (c Config) validate() error {
 		return errors.New("db: Config.MaxLimit is negative: use 0 for the default of 1000")
 	case c.MaxOpenConns < 0:
 		return errors.New("db: Config.MaxOpenConns is negative: use 0 for the default")
+	case c.MaxColumns < 0:
+		return errors.New("db: Config.MaxColumns is negative: use 0 for the default of 200")
+	case c.MaxColumns > 0 && c.MaxColumns < numSystemColumns+1:
+		return fmt.Errorf("db: Config.MaxColumns is %d: a table needs its %d own columns and one more at least", c.MaxColumns, numSystemColumns)
 	case c.BusyTimeout < 0:
 		return errors.New("db: Config.BusyTimeout is negative: use 0 for the default of 5s")
 	}

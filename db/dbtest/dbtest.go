@@ -62,6 +62,9 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TableNamesDifferingInCaseRace", testTableNameCaseRace},
 		{"FieldNamesDifferingInCaseRace", testFieldNameCaseRace},
 		{"ConcurrentSaves", testConcurrentSaves},
+		{"ColumnLimit", testColumnLimit},
+		{"ColumnLimitRace", testColumnLimitRace},
+		{"HistoryNameLength", testHistoryNameLength},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
