@@ -103,6 +103,7 @@ type core struct {
 	mu        sync.RWMutex
 	tables    map[string]*tableInfo
 	noHistory map[string]bool
+	indexes   map[string][]string // columns of the unique indexes EnsureIndex made, by index name
 
 	obsMu     sync.RWMutex
 	observers []func(context.Context, Change)
@@ -137,7 +138,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &core{cfg: cfg, tables: map[string]*tableInfo{}, noHistory: map[string]bool{}}
+	c := &core{cfg: cfg, tables: map[string]*tableInfo{}, noHistory: map[string]bool{}, indexes: map[string][]string{}}
 	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}

@@ -242,7 +242,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 	if err := sqlTx.Commit(); err != nil {
 		switch s.c.d.classify(err) {
 		case errUnique, errDupID:
-			return nil, fmt.Errorf("db: commit: %v: %w", err, ErrConflict)
+			return nil, fmt.Errorf("db: commit: %w", s.c.conflict(err))
 		case errBusy:
 			return nil, fmt.Errorf("db: commit: %w: %w", ErrBusy, err)
 		}

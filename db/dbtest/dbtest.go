@@ -40,6 +40,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TypeMismatch", testTypeMismatch},
 		{"UniqueIndex", testUniqueIndex},
 		{"UniqueIndexInTx", testUniqueIndexInTx},
+		{"ConflictNamesFields", testConflictNamesFields},
 		{"TxCommit", testTxCommit},
 		{"TxConcurrentNewIDs", testTxConcurrentNewIDs},
 		{"TxRollback", testTxRollback},
