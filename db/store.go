@@ -132,7 +132,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return OpenConfig(ctx, Config{URL: url})
 }
 
-// OpenConfig opens a store configured by cfg. The caller must call Close.
+// OpenConfig opens a store configured by cfg and checks that the database
+// answers. When it cannot, the error is an *OpenError saying why (matching
+// ErrMalformedURL, ErrUnknownHost, ErrConnectionRefused, ErrAuthFailed,
+// ErrNoDatabase, ErrNotWritable or ErrTimeout) and what to do. The caller
+// must call Close.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -150,7 +154,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{c: c}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("db: open %s: %w", redact(cfg.URL), err)
+		return nil, openError(ctx, cfg.URL, err)
 	}
 	return s, nil
 }
