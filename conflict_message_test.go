@@ -93,6 +93,19 @@ var databases = map[string]func(t *testing.T) string{
 	"mysql":    func(t *testing.T) string { return dbtest.FreshMySQL(t, testenv.MySQLURL(t)) },
 }
 
+// onEachDatabase runs test in parallel on the profiles app of each dialect,
+// with a first profile (acme, alice, score 5) saved.
+func onEachDatabase(t *testing.T, test func(t *testing.T, name string, app *kerneltest.Kernel)) {
+	for name, fresh := range databases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			app := profilesApp(t, fresh(t))
+			app.Client().Post(t, "/profiles", map[string]any{"tenant": "acme", "handle": "alice", "score": 5}).Expect(t, http.StatusCreated)
+			test(t, name, app)
+		})
+	}
+}
+
 // driverWords are what drivers put in their messages: none may reach a client.
 var driverWords = []string{"Duplicate", "1062", "23000", "23505", "SQLSTATE", "constraint", "profiles_tenant_handle_key",
 	"UNIQUE", "acme", "alice", "Error ", "ERROR", "42883", "does not exist", "function", "operator", "double precision"}
@@ -101,61 +114,52 @@ var driverWords = []string{"Duplicate", "1062", "23000", "23505", "SQLSTATE", "c
 // fields of the index, never the driver's message, the value, the index
 // or the SQLSTATE; those go to the access line of the request.
 func TestConflictBodyCarriesNoDriverText(t *testing.T) {
-	for name, fresh := range databases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			app := profilesApp(t, fresh(t))
-			c := app.Client()
-			c.Post(t, "/profiles", map[string]any{"tenant": "acme", "handle": "alice"}).Expect(t, http.StatusCreated)
-			res := c.Post(t, "/profiles", map[string]any{"tenant": "acme", "handle": "alice"}).Expect(t, http.StatusConflict)
-			e := errorBody(t, res)
-			if e.Code != "conflict" || e.Message != "this combination of tenant and handle is already taken" {
-				t.Errorf("conflict body: %s", res.Body)
+	onEachDatabase(t, func(t *testing.T, name string, app *kerneltest.Kernel) {
+		c := app.Client()
+		res := c.Post(t, "/profiles", map[string]any{"tenant": "acme", "handle": "alice"}).Expect(t, http.StatusConflict)
+		e := errorBody(t, res)
+		if e.Code != "conflict" || e.Message != "this combination of tenant and handle is already taken" {
+			t.Errorf("conflict body: %s", res.Body)
+		}
+		for _, w := range driverWords {
+			if strings.Contains(string(res.Body), w) {
+				t.Errorf("the body carries %q: %s", w, res.Body)
 			}
-			for _, w := range driverWords {
-				if strings.Contains(string(res.Body), w) {
-					t.Errorf("the body carries %q: %s", w, res.Body)
-				}
-			}
-			line := accessLine(t, app.Logs, e.RequestID)
-			logged, _ := line["error"].(string)
-			want := map[string]string{"sqlite": "UNIQUE constraint failed", "postgres": "23505", "mysql": "Duplicate entry"}[name]
-			if line["status"] != float64(409) || line["level"] != "INFO" || !strings.Contains(logged, want) {
-				t.Errorf("access line of the request does not carry the driver's %q at INFO: %v", want, line)
-			}
-		})
-	}
+		}
+		line := accessLine(t, app.Logs, e.RequestID)
+		logged, _ := line["error"].(string)
+		want := map[string]string{"sqlite": "UNIQUE constraint failed", "postgres": "23505", "mysql": "Duplicate entry"}[name]
+		if line["status"] != float64(409) || line["level"] != "INFO" || !strings.Contains(logged, want) {
+			t.Errorf("access line of the request does not carry the driver's %q at INFO: %v", want, line)
+		}
+	})
 }
 
 // A clause the database cannot type is a 400 in the kernel's words; the
 // driver's (operators, types, SQLSTATE) go to the access line.
 func TestInvalidQueryBodyCarriesNoDriverText(t *testing.T) {
-	for name, fresh := range databases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			app := profilesApp(t, fresh(t))
-			c := app.Client()
-			c.Post(t, "/profiles", map[string]any{"tenant": "acme", "handle": "alice", "score": 5}).Expect(t, http.StatusCreated)
-			for _, where := range []string{"LOWER([score]) = ?", "? IS NULL", "[score] + ? = 6"} {
-				res := c.Get(t, "/profiles?where="+url.QueryEscape(where)+"&p=1")
-				if res.Status == http.StatusOK {
-					continue // the database typed it
-				}
-				if res.Status != http.StatusBadRequest {
-					t.Fatalf("%s: status %d: %s", where, res.Status, res.Body)
-				}
-				e := errorBody(t, res)
-				for _, w := range driverWords {
-					if strings.Contains(e.Message, w) {
-						t.Errorf("%s: the body carries %q: %s", where, w, res.Body)
-					}
-				}
-				if name == "postgres" && strings.HasPrefix(e.Message, "the database cannot type the clause") {
-					if line := accessLine(t, app.Logs, e.RequestID); !strings.Contains(line["error"].(string), "SQLSTATE") {
-						t.Errorf("%s: the access line does not carry the driver's message: %v", where, line)
-					}
+	onEachDatabase(t, func(t *testing.T, name string, app *kerneltest.Kernel) {
+		c := app.Client()
+		for _, where := range []string{"LOWER([score]) = ?", "? IS NULL", "[score] + ? = 6"} {
+			res := c.Get(t, "/profiles?where="+url.QueryEscape(where)+"&p=1")
+			if res.Status == http.StatusOK {
+				continue // the database typed it
+			}
+			if res.Status != http.StatusBadRequest {
+				t.Fatalf("%s: status %d: %s", where, res.Status, res.Body)
+			}
+			e := errorBody(t, res)
+			for _, w := range driverWords {
+				if strings.Contains(e.Message, w) {
+					t.Errorf("%s: the body carries %q: %s", where, w, res.Body)
 				}
 			}
-		})
-	}
+			if name == "postgres" && strings.HasPrefix(e.Message, "the database cannot type the clause") {
+				line := accessLine(t, app.Logs, e.RequestID)
+				if logged, _ := line["error"].(string); !strings.Contains(logged, "SQLSTATE") {
+					t.Errorf("%s: the access line does not carry the driver's message: %v", where, line)
+				}
+			}
+		}
+	})
 }

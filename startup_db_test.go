@@ -36,8 +36,8 @@ func TestNewSaysWhyTheDatabaseDoesNotOpen(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	refused := closedPort(t)
-	silent := silentServer(t)
+	refused := testenv.ClosedPort(t)
+	silent := testenv.SilentServer(t)
 	type tc struct {
 		name, url string
 		reason    error

@@ -109,7 +109,12 @@ func (e *ConflictError) Error() string {
 	if len(e.Fields) > 0 {
 		what += " (" + strings.Join(e.Fields, ", ") + ")"
 	}
-	return what + " violated (" + e.Err.Error() + "): conflict"
+	if e.Err != nil {
+		what += " violated (" + e.Err.Error() + ")"
+	} else {
+		what += " violated"
+	}
+	return what + ": conflict"
 }
 
 // Unwrap returns ErrConflict and the driver's error.
