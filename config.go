@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"appkernel/db"
 	"appkernel/jobs"
 	"appkernel/middleware"
 )
@@ -54,6 +55,10 @@ type Config struct {
 	// sqlite:////abs.db, postgres://..., mysql://... Empty means no database
 	// (and no auth). Defaults to sqlite:///./data/app.db.
 	DatabaseURL string
+	// MaxColumns bounds the columns of each table of the app database
+	// (MAX_COLUMNS), the store's four own included: a save whose new fields
+	// would pass it is refused (db.Config.MaxColumns). Defaults to 200.
+	MaxColumns int
 	// AdminDBURL is where the admin worker will keep audit and usage events
 	// (ADMIN_DB_URL). Defaults to DatabaseURL. Reserved: the admin worker is
 	// not built yet, so nothing reads it today.
@@ -170,6 +175,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.boolean("DEBUG", &c.Debug)
 	e.level("LOG_LEVEL", &c.LogLevel)
 	e.str("DATABASE_URL", &c.DatabaseURL)
+	e.positiveInt("MAX_COLUMNS", &c.MaxColumns)
 	e.str("ADMIN_DB_URL", &c.AdminDBURL)
 	e.str("REDIS_URL", &c.RedisURL)
 	e.boolean("DEV_AUTOSTART", &c.DevAutostart)
@@ -227,6 +233,9 @@ func (c *Config) validate() error {
 		case scheme != "sqlite" && scheme != "postgres" && scheme != "postgresql" && scheme != "mysql":
 			bad("%s %q has scheme %q; want sqlite, postgres, postgresql or mysql", u.name, MaskURL(u.val), scheme)
 		}
+	}
+	if c.MaxColumns < 0 {
+		bad("MaxColumns (MAX_COLUMNS) is %d; want a positive number, or 0 for the default of %d", c.MaxColumns, db.DefaultMaxColumns)
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {

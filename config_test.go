@@ -57,6 +57,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"TRUSTED_PROXIES":       "10.0.0.0/8,127.0.0.1",
 		"DEV_AUTOSTART":         "false",
 		"WORKER_CONCURRENCY":    "3",
+		"MAX_COLUMNS":           "50",
 	}
 	c, err := configFromLookup(lookupFrom(env))
 	if err != nil {
@@ -82,6 +83,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1"}
 	want.DevAutostart = false
 	want.WorkerConcurrency = 3
+	want.MaxColumns = 50
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -94,6 +96,7 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 	}{
 		{map[string]string{"JWT_EXPIRY_HOURS": "soon"}, []string{"JWT_EXPIRY_HOURS", `"soon"`, "positive whole number"}},
 		{map[string]string{"RATE_LIMIT_REQUESTS": "-1"}, []string{"RATE_LIMIT_REQUESTS", `"-1"`}},
+		{map[string]string{"MAX_COLUMNS": "many"}, []string{"MAX_COLUMNS", `"many"`}},
 		{map[string]string{"RATE_LIMIT_WINDOW": "forever"}, []string{"RATE_LIMIT_WINDOW", `"forever"`, "seconds"}},
 		{map[string]string{"ALLOW_SELF_SIGNUP": "maybe"}, []string{"ALLOW_SELF_SIGNUP", `"maybe"`, "true or false"}},
 		{map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", `"loud"`}},

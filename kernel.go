@@ -131,14 +131,9 @@ func (k *Kernel) build(ctx context.Context) error {
 	if cfg.DatabaseURL == "" {
 		feature("database", "off (DATABASE_URL not set)")
 	} else {
-		octx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-		store, err := db.Open(octx, cfg.DatabaseURL)
-		cancel()
+		store, err := openStore(ctx, cfg)
 		if err != nil {
-			if octx.Err() != nil && ctx.Err() == nil {
-				return fmt.Errorf("appkernel: database (DATABASE_URL) %s does not answer within %s (Config.ConnectTimeout): %w", MaskURL(cfg.DatabaseURL), cfg.ConnectTimeout, err)
-			}
-			return fmt.Errorf("appkernel: database (DATABASE_URL) %s: %w", MaskURL(cfg.DatabaseURL), err)
+			return err
 		}
 		k.store = store
 		k.closers = append(k.closers, store.Close)

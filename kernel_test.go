@@ -91,7 +91,7 @@ func TestStartupSaysWhatIsOnAndOff(t *testing.T) {
 
 func TestNewRefusesBadConfig(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	closed := closedPort(t)
+	closed := testenv.ClosedPort(t)
 	cases := map[string]struct {
 		mutate func(*appkernel.Config)
 		want   string
@@ -125,16 +125,6 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {

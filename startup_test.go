@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,41 +18,10 @@ import (
 	"appkernel/kerneltest"
 )
 
-// silentServer accepts connections and never answers: a database behind a
-// dead proxy, or a firewall that drops replies.
-func silentServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // A database or Redis that accepts connections but never answers refuses
 // the start within Config.ConnectTimeout, naming what did not answer.
 func TestNewGivesUpOnServicesThatDoNotAnswer(t *testing.T) {
-	addr := silentServer(t)
+	addr := testenv.SilentServer(t)
 	for name, set := range map[string]func(*appkernel.Config){
 		"postgres": func(c *appkernel.Config) { c.DatabaseURL = "postgres://app:hunter2@" + addr + "/app?sslmode=disable" },
 		"mysql":    func(c *appkernel.Config) { c.DatabaseURL = "mysql://app:hunter2@" + addr + "/app" },
@@ -266,7 +234,7 @@ func TestNewWiresDevAutostart(t *testing.T) {
 			calls := fakeDocker(t)
 			var logs kerneltest.LogBuffer
 			cfg := appkernel.DefaultConfig()
-			cfg.DatabaseURL = "postgres://app:pw@127.0.0.1:" + portOf(t, closedPort(t)) + "/app?sslmode=disable"
+			cfg.DatabaseURL = "postgres://app:pw@127.0.0.1:" + portOf(t, testenv.ClosedPort(t)) + "/app?sslmode=disable"
 			cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			cfg.ConnectTimeout = time.Second
 			tc.set(&cfg)

@@ -63,6 +63,11 @@ type dialect interface {
 	ddlInTx() bool
 	// classify tells what a driver error means to the store.
 	classify(err error) errClass
+	// uniqueViolated names what a driver error classified errUnique or
+	// errDupID violated: the index (or constraint) name where the database
+	// gives one, the columns where it gives those instead (SQLite); "id"
+	// for the primary key.
+	uniqueViolated(err error) (index string, columns []string)
 	// tableCaseQuery lists the tables whose name equals its first parameter
 	// but for case (and not exactly: the second parameter is the same name).
 	tableCaseQuery() string

@@ -171,6 +171,27 @@ func (mysqlDialect) classify(err error) errClass {
 	return errOther
 }
 
+// uniqueViolated reads the key of "Duplicate entry '…' for key 'name'"
+// (MySQL 8: 'table.name'); the key of the primary key is PRIMARY.
+func (mysqlDialect) uniqueViolated(err error) (string, []string) {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return "", nil
+	}
+	i := strings.LastIndex(me.Message, " for key '")
+	if i < 0 || !strings.HasSuffix(me.Message, "'") {
+		return "", nil
+	}
+	key := me.Message[i+len(" for key '") : len(me.Message)-1]
+	if j := strings.LastIndexByte(key, '.'); j >= 0 {
+		key = key[j+1:]
+	}
+	if key == "PRIMARY" {
+		return "", []string{"id"}
+	}
+	return key, nil
+}
+
 func (mysqlDialect) likeEscape() string { return "" }
 
 // LENGTH counts bytes on MySQL.

@@ -131,6 +131,17 @@ func (postgresDialect) classify(err error) errClass {
 	return errOther
 }
 
+func (postgresDialect) uniqueViolated(err error) (string, []string) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return "", nil
+	}
+	if pe.TableName != "" && pe.ConstraintName == pe.TableName+"_pkey" {
+		return "", []string{"id"}
+	}
+	return pe.ConstraintName, nil
+}
+
 func (postgresDialect) likeEscape() string { return "" }
 
 func (postgresDialect) charLength() string { return "LENGTH" }

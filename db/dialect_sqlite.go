@@ -118,6 +118,29 @@ func (sqliteDialect) classify(err error) errClass {
 	return errOther
 }
 
+// uniqueViolated reads the columns of "UNIQUE constraint failed: t.a, t.b":
+// SQLite names no index.
+func (sqliteDialect) uniqueViolated(err error) (string, []string) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return "", nil
+	}
+	msg := se.Error()
+	i := strings.LastIndex(msg, "constraint failed: ")
+	if i < 0 {
+		return "", nil
+	}
+	list, _, _ := strings.Cut(msg[i+len("constraint failed: "):], " (")
+	var cols []string
+	for _, c := range strings.Split(list, ", ") {
+		if i := strings.LastIndexByte(c, '.'); i >= 0 {
+			c = c[i+1:]
+		}
+		cols = append(cols, c)
+	}
+	return "", cols
+}
+
 func (sqliteDialect) likeEscape() string { return ` ESCAPE '\'` }
 
 func (sqliteDialect) charLength() string { return "LENGTH" }

@@ -43,6 +43,10 @@
 // mysql://user:pass@host:3306/name (MySQL and MariaDB). SQLite runs in WAL
 // mode with a busy timeout and foreign keys on, with one writer connection
 // beside a read pool, so concurrent writers queue instead of failing.
+// When the database cannot be opened, the error is an *OpenError that says
+// why and what to do, matching one of ErrMalformedURL, ErrUnknownHost,
+// ErrConnectionRefused, ErrAuthFailed, ErrNoDatabase, ErrNotWritable and
+// ErrTimeout.
 //
 // # Errors
 //
@@ -50,7 +54,10 @@
 // ErrConflict, ErrTypeMismatch and ErrBusy (test with errors.Is); each
 // carries the HTTP status and code the kernel's error writer shows (404
 // not_found, 400 invalid_query, 400 invalid_name, 409 conflict, 422
-// type_mismatch, 503 busy).
+// type_mismatch, 503 busy). Their text is for logs and may hold the
+// driver's message; where it does (a unique violation is a *ConflictError),
+// the error has a ClientMessage method in the kernel's words, which the
+// kernel's error writer shows instead.
 //
 // Deadlocks, serialization failures and lock wait timeouts are the
 // database's way to end one of two colliding transactions. The store runs
@@ -66,6 +73,9 @@
 // another instance added is picked up when a read returns it or a where
 // clause names it. Column names are compared case-insensitively ("Email"
 // next to "email" is ErrInvalidName), as SQLite and MySQL do.
+// A table has at most Config.MaxColumns columns (200 by default):
+// a save whose new fields would pass the limit adds none and fails with a
+// *ColumnLimitError, even when several stores add columns at once.
 //
 // The statements the store writes are prepared once and kept per
 // connection pool (Config.MaxStatements), so a warm call sends no SQL text

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Entity is one stored object: field name to value. Every entity has the
@@ -38,16 +37,28 @@ func (s *Store) wrapRead(what string, err error) error {
 		// Postgres types every placeholder and function argument: a ?
 		// compared with nothing (? IS NULL) or lower() of a number is the
 		// caller's clause at fault, not the database.
-		msg := err.Error()
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
-			msg = pe.Message
-		}
-		return fmt.Errorf("db: %s: the database cannot type the clause (%s); compare each ? with a column or a value of known type: %w", what, msg, ErrInvalidQuery)
+		// The driver's words (operators, types) stay in the log.
+		return fmt.Errorf("db: %s: %w", what, &clientError{
+			msg:      "the database cannot type the clause: compare each ? with a column or a value of known type",
+			sentinel: ErrInvalidQuery,
+			cause:    err,
+		})
 	case errBadText:
 		return fmt.Errorf("db: %s: a text value is not valid UTF-8 or contains NUL, which the database cannot compare: %w", what, ErrInvalidQuery)
 	}
 	return wrapDB(what, err)
+}
+
+// conflict is the error of a write that broke a unique index (err is the
+// driver's), naming the index's fields where they are known.
+func (c *core) conflict(err error) *ConflictError {
+	index, cols := c.d.uniqueViolated(err)
+	if cols == nil && index != "" {
+		c.mu.RLock()
+		cols = slices.Clone(c.indexes[index])
+		c.mu.RUnlock()
+	}
+	return &ConflictError{Fields: cols, Index: index, Err: err}
 }
 
 // GetEntity returns the entity of table with the given id, or an error
@@ -281,7 +292,7 @@ func (s *Store) writeError(op, table, id string, err error) error {
 	}
 	switch s.c.d.classify(err) {
 	case errUnique, errDupID:
-		return fmt.Errorf("db: %s %s %q: unique index violated (%v): %w", op, table, id, err, ErrConflict)
+		return fmt.Errorf("db: %s %s %q: %w", op, table, id, s.c.conflict(err))
 	case errBusy:
 		return fmt.Errorf("db: %s %s %q: %w: %w", op, table, id, ErrBusy, err)
 	}
@@ -299,10 +310,6 @@ func newID() string {
 // prepareColumns makes sure table has a column for every non-nil field and
 // converts each value to its column's type.
 func (s *Store) prepareColumns(ctx context.Context, table string, fields []field) (*tableInfo, error) {
-	if len(table)+len("_history") > maxNameLen && s.c.historyOn(table) {
-		return nil, fmt.Errorf("db: table name %q too long for its history table %q (disable history or use at most %d characters): %w",
-			table, historyTable(table), maxNameLen-len("_history"), ErrInvalidName)
-	}
 	t, err := s.ensureTable(ctx, table)
 	if err != nil {
 		return nil, err

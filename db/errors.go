@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // kernelError is the type of the package's sentinel errors. It carries the
@@ -89,6 +90,83 @@ func (e *QueryError) Error() string {
 
 // Unwrap returns ErrInvalidQuery.
 func (e *QueryError) Unwrap() error { return ErrInvalidQuery }
+
+// ConflictError reports a write that broke a unique index. It matches
+// ErrConflict with errors.Is, and the driver's error with errors.As. Its
+// Error text carries the driver's message (values, index names, codes) for
+// logs; ClientMessage says what a client may see.
+type ConflictError struct {
+	Fields []string // fields of the index, when the store knows them (from EnsureIndex, or the database names them).
+	Index  string   // the index's name, when the database names it.
+	Err    error    // the driver's error.
+}
+
+func (e *ConflictError) Error() string {
+	what := "unique index"
+	if e.Index != "" {
+		what += " " + e.Index
+	}
+	if len(e.Fields) > 0 {
+		what += " (" + strings.Join(e.Fields, ", ") + ")"
+	}
+	if e.Err != nil {
+		what += " violated (" + e.Err.Error() + ")"
+	} else {
+		what += " violated"
+	}
+	return what + ": conflict"
+}
+
+// Unwrap returns ErrConflict and the driver's error.
+func (e *ConflictError) Unwrap() []error { return []error{ErrConflict, e.Err} }
+
+// ClientMessage says which fields hold a taken value, in the app's own
+// field names, without the value or anything of the database's.
+func (e *ConflictError) ClientMessage() string {
+	switch len(e.Fields) {
+	case 0:
+		return "an entity with the same unique values already exists"
+	case 1:
+		return e.Fields[0] + " is already taken"
+	}
+	last := len(e.Fields) - 1
+	return "this combination of " + strings.Join(e.Fields[:last], ", ") + " and " + e.Fields[last] + " is already taken"
+}
+
+// clientError is a kernel error whose message for clients (msg, the
+// kernel's words) leaves out the driver's error it wraps (cause, for logs).
+type clientError struct {
+	msg      string
+	sentinel error
+	cause    error
+}
+
+func (e *clientError) Error() string {
+	return "db: " + e.msg + " (" + e.cause.Error() + "): " + e.sentinel.Error()
+}
+
+func (e *clientError) Unwrap() []error { return []error{e.sentinel, e.cause} }
+
+// ClientMessage is the message without the driver's words.
+func (e *clientError) ClientMessage() string { return e.msg }
+
+// ColumnLimitError reports a save (or EnsureIndex) whose new fields would
+// take a table past its column limit (Config.MaxColumns). None of them was
+// added. It matches ErrInvalidQuery with errors.Is.
+type ColumnLimitError struct {
+	Table   string   // table of the entity.
+	Limit   int      // the limit, the store's own columns included.
+	Columns int      // columns the table has.
+	New     []string // the fields that would have become columns, sorted.
+}
+
+func (e *ColumnLimitError) Error() string {
+	return fmt.Sprintf("db: %s: %d new fields (%s) would take the table from %d columns past its limit of %d: invalid query",
+		e.Table, len(e.New), strings.Join(e.New, ", "), e.Columns, e.Limit)
+}
+
+// Unwrap returns ErrInvalidQuery.
+func (e *ColumnLimitError) Unwrap() error { return ErrInvalidQuery }
 
 func notFound(table, id string) error {
 	return fmt.Errorf("db: %s %q: %w", table, id, ErrNotFound)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // EnsureIndex creates an index on columns of table, unique or not, creating
@@ -34,12 +35,19 @@ func (s *Store) EnsureIndex(ctx context.Context, table string, columns []string,
 		kinds[i] = t.cols[c]
 	}
 	name := indexName(table, columns, unique)
+	if unique {
+		// A conflict on it can then name its fields to a client.
+		s.c.mu.Lock()
+		s.c.indexes[name] = slices.Clone(columns)
+		s.c.mu.Unlock()
+	}
 	class, err := s.ddl(ctx, table, s.c.d.createIndex(table, name, columns, kinds, unique))
 	switch {
 	case err == nil, class == errDupObject:
 		return nil
 	case class == errUnique:
-		return fmt.Errorf("db: unique index %s on %s: existing entities share values (%v): %w", name, table, err, ErrConflict)
+		return fmt.Errorf("db: unique index %s on %s: existing entities share values: %w", name, table,
+			&ConflictError{Fields: slices.Clone(columns), Index: name, Err: err})
 	}
 	return fmt.Errorf("db: creating index %s on %s: %w", name, table, err)
 }

@@ -36,3 +36,17 @@ func checkField(table, field string) error {
 }
 
 func historyTable(table string) string { return table + "_history" }
+
+// maxHistoryTableLen is the longest table name whose history table name
+// still fits every database (Postgres would cut a longer one short).
+const maxHistoryTableLen = maxNameLen - len("_history")
+
+// checkHistoryName refuses a table with history whose "{table}_history"
+// name would not fit in an identifier.
+func (c *core) checkHistoryName(table string) error {
+	if len(table) > maxHistoryTableLen && c.historyOn(table) {
+		return fmt.Errorf("db: table name %q is too long: its history table %q would exceed %d characters (use at most %d characters, or DisableHistory for it): %w",
+			table, historyTable(table), maxNameLen, maxHistoryTableLen, ErrInvalidName)
+	}
+	return nil
+}

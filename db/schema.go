@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// numSystemColumns counts the columns the store gives every entity table
+// (see isSystemColumn).
+const numSystemColumns = 4
+
 func isSystemColumn(c string) bool {
 	switch c {
 	case "id", "created_at", "updated_at", "deleted_at":
@@ -301,20 +305,30 @@ func (s *Store) withNameLock(ctx context.Context, q querier, table string, fn fu
 	return fn(conn)
 }
 
-// withTableLock runs fn holding, where the dialect has one, the lock
-// ALTER TABLE takes on table (so taking it first adds no lock to deadlock
-// on): in the store's transaction until it ends, else in a transaction of
-// its own around fn, which fn is given to use. Without one (SQLite, MySQL,
-// whose column names are one whatever their case) fn runs on the DDL
-// querier.
+// withTableLock runs fn while no other caller, in this process or
+// another, adds columns to table, so that what fn checks against the
+// columns (names differing only in case, the column limit) still holds
+// when it adds its own; fn is given the querier to use:
+//
+//   - where the dialect has a lock statement (Postgres), the lock ALTER
+//     TABLE takes on table (so taking it first adds no lock to deadlock
+//     on), in the store's transaction until it ends, else in a transaction
+//     of its own around fn;
+//   - where DDL is transactional without one (SQLite), the write
+//     transaction: the store's, else one of its own around fn;
+//   - else (MySQL) the lock on the table's name, on a connection of its
+//     own (see withNameLock). Inside a transaction that used a table,
+//     addColumns never gets here: it defers the columns to the rerun.
 func (s *Store) withTableLock(ctx context.Context, table string, fn func(q querier) error) error {
-	lock := s.c.d.lockTable(table)
-	if lock == "" || s.ddlCostsRerun() {
-		return fn(s.ddlQuerier())
+	if !s.c.d.ddlInTx() {
+		return s.withNameLock(ctx, s.c.w, table, fn)
 	}
+	lock := s.c.d.lockTable(table)
 	if s.tx != nil {
-		if _, err := s.exec(ctx, s.tx.tx, lock); err != nil {
-			return fmt.Errorf("db: locking table %s: %w", table, err)
+		if lock != "" {
+			if _, err := s.exec(ctx, s.tx.tx, lock); err != nil {
+				return fmt.Errorf("db: locking table %s: %w", table, err)
+			}
 		}
 		return fn(s.tx.tx)
 	}
@@ -322,9 +336,11 @@ func (s *Store) withTableLock(ctx context.Context, table string, fn func(q queri
 	if err != nil {
 		return fmt.Errorf("db: locking table %s: %w", table, err)
 	}
-	if _, err := s.exec(ctx, tx, lock); err != nil {
-		tx.Rollback()
-		return fmt.Errorf("db: locking table %s: %w", table, err)
+	if lock != "" {
+		if _, err := s.exec(ctx, tx, lock); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("db: locking table %s: %w", table, err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
@@ -338,6 +354,9 @@ func (s *Store) withTableLock(ctx context.Context, table string, fn func(q queri
 func (s *Store) ensureTable(ctx context.Context, table string) (*tableInfo, error) {
 	if t := s.cached(table); t != nil {
 		return t, nil
+	}
+	if err := s.c.checkHistoryName(table); err != nil {
+		return nil, err
 	}
 	q := s.ddlQuerier()
 	t, err := s.introspect(ctx, q, table)
@@ -410,20 +429,18 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 		if nt != nil {
 			s.publish(nt, false)
 			t = nt
-			for c := range missing {
-				if _, ok := t.cols[c]; ok {
-					delete(missing, c)
-				}
-			}
-			if len(missing) == 0 {
-				return t, nil
-			}
 		}
+		add, err := s.newColumns(t, missing)
+		if err != nil || len(add) == 0 {
+			return t, err
+		}
+		// Added (and checked again, under the lock) after the transaction
+		// ends, before it runs again.
+		return nil, s.tx.retryColumns(t.name, missing)
 	}
-	// Against the columns the database has now, under the table's lock
-	// where column names are case-sensitive (Postgres), so that two
-	// processes adding "Title" and "title" at once cannot both pass the
-	// check.
+	// Against the columns the database has now, under the table's lock,
+	// so that two processes adding "Title" and "title", or columns past
+	// the limit, at once cannot both pass the check.
 	err := s.withTableLock(ctx, t.name, func(q querier) error {
 		now, err := s.introspect(ctx, q, t.name)
 		if err != nil {
@@ -435,22 +452,9 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 			// was known; the ADD COLUMN itself settles a clash there.
 			now = t
 		}
-		// Every new name is checked, against the columns and each other,
-		// before the first is added.
-		names := slices.Clone(now.order)
-		var add []string
-		for _, c := range slices.Sorted(maps.Keys(missing)) {
-			if _, ok := now.cols[c]; ok {
-				continue
-			}
-			for _, have := range names {
-				if strings.EqualFold(have, c) {
-					return fmt.Errorf("db: %s: field %q clashes with %q (column names are case-insensitive on some databases): %w",
-						t.name, c, have, ErrInvalidName)
-				}
-			}
-			names = append(names, c)
-			add = append(add, c)
+		add, err := s.newColumns(now, missing)
+		if err != nil {
+			return err
 		}
 		for _, c := range add {
 			class, err := s.ddlOn(ctx, q, t.name, s.c.d.addColumn(t.name, c, missing[c]))
@@ -472,6 +476,32 @@ func (s *Store) addColumns(ctx context.Context, t *tableInfo, missing map[string
 	}
 	s.publish(nt, s.c.d.ddlInTx())
 	return nt, nil
+}
+
+// newColumns returns the names of missing that t lacks, sorted, after
+// checking every one, against the columns and each other, before the first
+// is added: none may differ only in case from another, and together they
+// may not take t past the column limit.
+func (s *Store) newColumns(t *tableInfo, missing map[string]kind) ([]string, error) {
+	names := slices.Clone(t.order)
+	var add []string
+	for _, c := range slices.Sorted(maps.Keys(missing)) {
+		if _, ok := t.cols[c]; ok {
+			continue
+		}
+		for _, have := range names {
+			if strings.EqualFold(have, c) {
+				return nil, fmt.Errorf("db: %s: field %q clashes with %q (column names are case-insensitive on some databases): %w",
+					t.name, c, have, ErrInvalidName)
+			}
+		}
+		names = append(names, c)
+		add = append(add, c)
+	}
+	if limit := s.c.cfg.MaxColumns; len(add) > 0 && len(names) > limit {
+		return nil, &ColumnLimitError{Table: t.name, Limit: limit, Columns: len(t.order), New: add}
+	}
+	return add, nil
 }
 
 // indexName is a deterministic index name that fits every database.

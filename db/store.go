@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// DefaultMaxColumns is the column limit of a table when Config.MaxColumns is 0.
+const DefaultMaxColumns = 200
+
 // Config configures a Store opened with OpenConfig. Only URL is required.
 type Config struct {
 	// URL selects the database: sqlite:///./relative.db, sqlite:////abs.db,
@@ -34,6 +37,17 @@ type Config struct {
 	// max_prepared_stmt_count). Defaults to 128; negative turns the cache
 	// off.
 	MaxStatements int
+
+	// MaxColumns bounds the columns of a table, the store's own four (id,
+	// created_at, updated_at, deleted_at) included. A save or EnsureIndex
+	// that would add columns past it adds none and fails with an error
+	// matching ErrInvalidQuery that names the limit: every new key of a
+	// saved map becomes a column, so a client choosing its own keys could
+	// otherwise grow a table up to the database's hard limit (1600 columns
+	// on Postgres, 1017 on MySQL). The limit holds under concurrent saves
+	// from any number of stores: columns of a table are added one caller at
+	// a time, each checking the count first. Defaults to 200.
+	MaxColumns int
 }
 
 func (c Config) withDefaults() Config {
@@ -46,6 +60,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxStatements == 0 {
 		c.MaxStatements = 128
 	}
+	if c.MaxColumns == 0 {
+		c.MaxColumns = DefaultMaxColumns
+	}
 	return c
 }
 
@@ -57,6 +74,10 @@ func (c Config) validate() error {
 		return errors.New("db: Config.MaxLimit is negative: use 0 for the default of 1000")
 	case c.MaxOpenConns < 0:
 		return errors.New("db: Config.MaxOpenConns is negative: use 0 for the default")
+	case c.MaxColumns < 0:
+		return errors.New("db: Config.MaxColumns is negative: use 0 for the default of 200")
+	case c.MaxColumns > 0 && c.MaxColumns < numSystemColumns+1:
+		return fmt.Errorf("db: Config.MaxColumns is %d: a table needs its %d own columns and one more at least", c.MaxColumns, numSystemColumns)
 	case c.BusyTimeout < 0:
 		return errors.New("db: Config.BusyTimeout is negative: use 0 for the default of 5s")
 	}
@@ -82,6 +103,7 @@ type core struct {
 	mu        sync.RWMutex
 	tables    map[string]*tableInfo
 	noHistory map[string]bool
+	indexes   map[string][]string // columns of the unique indexes EnsureIndex made, by index name
 
 	obsMu     sync.RWMutex
 	observers []func(context.Context, Change)
@@ -110,13 +132,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return OpenConfig(ctx, Config{URL: url})
 }
 
-// OpenConfig opens a store configured by cfg. The caller must call Close.
+// OpenConfig opens a store configured by cfg and checks that the database
+// answers. When it cannot, the error is an *OpenError saying why (matching
+// ErrMalformedURL, ErrUnknownHost, ErrConnectionRefused, ErrAuthFailed,
+// ErrNoDatabase, ErrNotWritable or ErrTimeout) and what to do. The caller
+// must call Close.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &core{cfg: cfg, tables: map[string]*tableInfo{}, noHistory: map[string]bool{}}
+	c := &core{cfg: cfg, tables: map[string]*tableInfo{}, noHistory: map[string]bool{}, indexes: map[string][]string{}}
 	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -128,7 +154,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{c: c}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("db: open %s: %w", redact(cfg.URL), err)
+		return nil, openError(ctx, cfg.URL, err)
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -55,13 +56,21 @@ func (t *txn) usedAny() bool { return len(t.used) > 0 }
 // pendingDDL is a schema change of table that waits for the rerun.
 // A create (stmt "") creates the table as a store outside the transaction
 // would, checking its name.
+// Columns (stmt "") are added as a store outside the transaction would,
+// checking their names and the column limit.
 type pendingDDL struct {
 	table, stmt string
 	create      bool
+	columns     map[string]kind
 }
 
 func (t *txn) retryAfter(table, stmt string) error {
 	t.retryDDL = append(t.retryDDL, pendingDDL{table: table, stmt: stmt})
+	return errRetryTx
+}
+
+func (t *txn) retryColumns(table string, columns map[string]kind) error {
+	t.retryDDL = append(t.retryDDL, pendingDDL{table: table, columns: maps.Clone(columns)})
 	return errRetryTx
 }
 
@@ -115,8 +124,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 				return fmt.Errorf("db: transaction still needed schema changes after %d runs", ddlRuns)
 			}
 			for _, p := range ddl {
-				if p.create {
-					if _, err := s.ensureTable(ctx, p.table); err != nil {
+				if p.create || p.columns != nil {
+					t, err := s.ensureTable(ctx, p.table)
+					if err == nil && p.columns != nil {
+						_, err = s.addColumns(ctx, t, p.columns)
+					}
+					if err != nil {
 						return fmt.Errorf("db: schema change for transaction: %w", err)
 					}
 				} else if class, err := s.ddl(ctx, p.table, p.stmt); err != nil && class != errDupColumn && class != errDupObject {
@@ -229,7 +242,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 	if err := sqlTx.Commit(); err != nil {
 		switch s.c.d.classify(err) {
 		case errUnique, errDupID:
-			return nil, fmt.Errorf("db: commit: %v: %w", err, ErrConflict)
+			return nil, fmt.Errorf("db: commit: %w", s.c.conflict(err))
 		case errBusy:
 			return nil, fmt.Errorf("db: commit: %w: %w", ErrBusy, err)
 		}

@@ -25,7 +25,7 @@ func (c *core) connect(ctx context.Context) error {
 	raw := c.cfg.URL
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
-		return fmt.Errorf("db: malformed database URL %q: want sqlite://, postgres:// or mysql://", redact(raw))
+		return malformed(raw, "no scheme", nil)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
@@ -35,8 +35,7 @@ func (c *core) connect(ctx context.Context) error {
 	case "mysql", "mariadb":
 		return c.openMySQL(ctx, raw)
 	}
-	return fmt.Errorf("db: unknown database URL scheme %q in %q: want sqlite, postgres, postgresql or mysql",
-		scheme, redact(raw))
+	return malformed(raw, fmt.Sprintf("unknown scheme %q", scheme), nil)
 }
 
 // redact masks the password of a URL for error messages.
@@ -59,7 +58,7 @@ func redact(raw string) string {
 func (c *core) openSQLite(ctx context.Context, rest string) error {
 	path, rawQuery, _ := strings.Cut(rest, "?")
 	if _, err := url.ParseQuery(rawQuery); err != nil {
-		return fmt.Errorf("db: malformed query in %q: %v", c.cfg.URL, err)
+		return malformed(c.cfg.URL, "malformed query", err)
 	}
 	busy := strconv.FormatInt(c.cfg.BusyTimeout.Milliseconds(), 10)
 	// case_sensitive_like makes LIKE behave as on Postgres and MySQL (with
@@ -79,7 +78,7 @@ func (c *core) openSQLite(ctx context.Context, rest string) error {
 		path = strings.TrimPrefix(path, "/") // sqlite:///./rel.db and sqlite:////abs.db
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("db: creating folder of %q: %w", path, err)
+				return openError(ctx, c.cfg.URL, err)
 			}
 		}
 		name = "file:" + path + "?"
@@ -104,7 +103,7 @@ func (c *core) openSQLite(ctx context.Context, rest string) error {
 	// The writer creates the file (and sets WAL) before readers open it.
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return fmt.Errorf("db: open %q: %w", c.cfg.URL, err)
+		return openError(ctx, c.cfg.URL, err)
 	}
 	r, err := sql.Open("sqlite", readDSN)
 	if err != nil {
@@ -140,7 +139,7 @@ func (c *core) openSQLite(ctx context.Context, rest string) error {
 func (c *core) openPostgres(raw string) error {
 	cfg, err := pgx.ParseConfig(raw)
 	if err != nil {
-		return fmt.Errorf("db: malformed Postgres URL %q: %v", redact(raw), err)
+		return malformed(raw, "not a Postgres URL", err)
 	}
 	d := stdlib.OpenDB(*cfg)
 	n := c.cfg.MaxOpenConns
@@ -156,7 +155,7 @@ func (c *core) openPostgres(raw string) error {
 func (c *core) openMySQL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("db: malformed MySQL URL %q", redact(raw))
+		return malformed(raw, "not a MySQL URL", nil)
 	}
 	mc := mysql.NewConfig()
 	if u.User != nil {
@@ -170,7 +169,7 @@ func (c *core) openMySQL(ctx context.Context, raw string) error {
 	}
 	mc.DBName = strings.TrimPrefix(u.Path, "/")
 	if mc.DBName == "" {
-		return fmt.Errorf("db: MySQL URL %q names no database: want mysql://user:pass@host:3306/name", redact(raw))
+		return malformed(raw, "the MySQL URL names no database", nil)
 	}
 	// utf8mb4_bin: case-sensitive comparison of literals, as on Postgres
 	// and SQLite. Columns compare with their tables' collation, which is
@@ -184,7 +183,7 @@ func (c *core) openMySQL(ctx context.Context, raw string) error {
 			sep = "&"
 		}
 		if mc, err = mysql.ParseDSN(dsn + sep + u.RawQuery); err != nil {
-			return fmt.Errorf("db: MySQL URL %q: %v", redact(raw), err)
+			return malformed(raw, "malformed MySQL parameters", err)
 		}
 	}
 	connector, err := mysql.NewConnector(mc)
@@ -201,7 +200,7 @@ func (c *core) openMySQL(ctx context.Context, raw string) error {
 	coll, err := mysqlCollation(ctx, d)
 	if err != nil {
 		d.Close()
-		return fmt.Errorf("db: open %s: %w", redact(raw), err)
+		return openError(ctx, raw, err)
 	}
 	c.d, c.w, c.r = mysqlDialect{collation: coll}, d, d
 	return nil

@@ -51,6 +51,11 @@ type statusCoder interface{ HTTPStatus() int }
 
 type errorCoder interface{ ErrorCode() string }
 
+// clientMessager is implemented by errors of other kernel packages whose
+// text carries what a client must not see (a database driver's message:
+// values, index names, SQLSTATEs): ClientMessage is what it may see.
+type clientMessager interface{ ClientMessage() string }
+
 // Classify returns the status, code and client-facing message for err.
 // Errors that carry no HTTP meaning are 500 "internal_error" with a generic
 // message; their text is never shown to the client (unless debug).
@@ -60,7 +65,9 @@ type errorCoder interface{ ErrorCode() string }
 // error with an HTTPStatus method, such as db.ErrBusy's "database busy"),
 // never the text of the errors wrapping it: those name tables, ids and
 // driver messages. Below 500 the message is meant for the client: an
-// *Error's Message, or else the text of the whole chain.
+// *Error's Message, else the ClientMessage of the first error in the chain
+// that has one (such as db.ConflictError, whose text holds the driver's
+// message), else the text of the whole chain.
 func Classify(err error) (status int, code, message string) {
 	var sc statusCoder
 	if errors.As(err, &sc) {
@@ -78,6 +85,10 @@ func Classify(err error) (status int, code, message string) {
 		var ke *Error
 		if errors.As(err, &ke) && ke.Message != "" {
 			return status, code, ke.Message
+		}
+		var cm clientMessager
+		if errors.As(err, &cm) {
+			return status, code, cm.ClientMessage()
 		}
 		return status, code, err.Error()
 	}

@@ -36,7 +36,8 @@ type LoggerOptions struct {
 // authentication recorded one (see SetUserID). Responses with status 5xx are
 // logged at ERROR with the internal error WriteError recorded (and the stack
 // of a recovered panic); everything else at INFO, so client mistakes never
-// show up as faults. A handler that panics past Logger (with
+// show up as faults, with the error's whole text when the client saw only
+// part of it (see WriteError). A handler that panics past Logger (with
 // http.ErrAbortHandler, as Recover does once the response has started, or
 // without Recover below) still gets its line, at ERROR with the status that
 // was sent (0 when none was), before the panic goes on. Handlers get a
@@ -167,13 +168,12 @@ func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, lev
 		clientIP:   st.clientIP,
 		userID:     st.userID,
 	}
-	if level == slog.LevelError {
-		if st.err != nil {
-			line.err = st.err.Error()
-		}
-		if st.stack != nil {
-			line.stack = string(st.stack)
-		}
+	if st.err != nil {
+		// Below 500 WriteError records only what it kept from the client.
+		line.err = st.err.Error()
+	}
+	if level == slog.LevelError && st.stack != nil {
+		line.stack = string(st.stack)
 	}
 	if fast != nil {
 		_ = fast.handleAccess(end, level, &line)

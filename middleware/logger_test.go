@@ -400,3 +400,24 @@ func TestLoggerAccessLineSameWithFastHandler(t *testing.T) {
 		}
 	}
 }
+
+// A 4xx whose error text the client did not see (only its ClientMessage:
+// a database conflict) has that text in the request's access line, at
+// INFO; a 4xx shown whole to the client adds nothing.
+func TestLoggerKeepsWithheldErrorText(t *testing.T) {
+	t.Parallel()
+	logs, r := stackRouter(t)
+	r.Get("/taken", func(w http.ResponseWriter, r *http.Request) { middleware.WriteError(w, r, driverConflict{}) })
+	r.Get("/missing", func(w http.ResponseWriter, r *http.Request) { middleware.WriteError(w, r, notFoundErr{}) })
+	for path, want := range map[string]any{"/taken": driverConflict{}.Error(), "/missing": nil} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		line := logs.accessLine(t, rec.Header().Get("X-Request-ID"))
+		if line["level"] != "INFO" || line["error"] != want {
+			t.Errorf("%s: access line %v, want error %v at INFO", path, line, want)
+		}
+		if strings.Contains(rec.Body.String(), "Duplicate") {
+			t.Errorf("%s: body %s", path, rec.Body)
+		}
+	}
+}

@@ -71,18 +71,33 @@ const maxPooledJSONBuf = 64 << 10
 // 500 or more the client sees only the message of the error that carries
 // the status (see Classify), or "internal server error"; the whole text of
 // err is shown only in debug mode and is attached to the request's log line.
+// Below 500, when the client saw only an error's ClientMessage (a database
+// conflict: its driver message names values and indexes), the whole text
+// of err is attached to the request's log line too.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := Classify(err)
 	st := stateFrom(r)
-	if status >= 500 {
-		if st != nil {
+	if st != nil {
+		switch {
+		case status >= 500:
 			st.err = err
 			if st.debug {
 				msg = err.Error()
 			}
+		case withheld(err):
+			// The client saw the kernel's words; the driver's go to the
+			// access line of the request.
+			st.err = err
 		}
 	}
 	writeErrorBody(w, r, status, code, msg)
+}
+
+// withheld reports whether err has text the client did not see: an error
+// with a ClientMessage and no *Error choosing the message above it.
+func withheld(err error) bool {
+	var cm clientMessager
+	return errors.As(err, &cm)
 }
 
 // WriteErrorCode writes an error response with an explicit status, code and message.

@@ -168,6 +168,14 @@ func TestBodyLimitRejectsNonPositive(t *testing.T) {
 
 type conflictErr struct{}
 
+// driverConflict is an error whose text a client must not see, as
+// db.ConflictError's.
+type driverConflict struct{}
+
+func (driverConflict) Error() string         { return "Duplicate entry 'acme-alice' for key 'x_key'" }
+func (driverConflict) HTTPStatus() int       { return http.StatusConflict }
+func (driverConflict) ClientMessage() string { return "handle is already taken" }
+
 func (conflictErr) Error() string   { return "name already taken" }
 func (conflictErr) HTTPStatus() int { return http.StatusConflict }
 
@@ -184,6 +192,8 @@ func TestWriteError(t *testing.T) {
 		{"wrapped kernel error", fmt.Errorf("saving: %w", middleware.Errorf(http.StatusForbidden, "forbidden", "not your %s", "widget")), 403, "forbidden", "not your widget"},
 		{"sentinel of another package", fmt.Errorf("get widget: %w", notFoundErr{}), 404, "not_found", "get widget: widget not found"},
 		{"status without code", conflictErr{}, 409, "conflict", "name already taken"},
+		{"client message", fmt.Errorf("save: %w", driverConflict{}), 409, "conflict", "handle is already taken"},
+		{"client message under a kernel error", &middleware.Error{Status: 409, Code: "taken", Message: "pick another handle", Err: driverConflict{}}, 409, "taken", "pick another handle"},
 		{"internal error", fmt.Errorf("query: %w", errInternal), 500, "internal_error", "internal server error"},
 		{"rate limited", middleware.NewError(http.StatusTooManyRequests, "rate_limited", "slow down"), 429, "rate_limited", "slow down"},
 		{"unauthorized", middleware.NewError(http.StatusUnauthorized, "unauthorized", "token expired"), 401, "unauthorized", "token expired"},

@@ -40,6 +40,7 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TypeMismatch", testTypeMismatch},
 		{"UniqueIndex", testUniqueIndex},
 		{"UniqueIndexInTx", testUniqueIndexInTx},
+		{"ConflictNamesFields", testConflictNamesFields},
 		{"TxCommit", testTxCommit},
 		{"TxConcurrentNewIDs", testTxConcurrentNewIDs},
 		{"TxRollback", testTxRollback},
@@ -63,6 +64,9 @@ func Exercise(t *testing.T, freshURL func(t *testing.T) string) {
 		{"TableNamesDifferingInCaseRace", testTableNameCaseRace},
 		{"FieldNamesDifferingInCaseRace", testFieldNameCaseRace},
 		{"ConcurrentSaves", testConcurrentSaves},
+		{"ColumnLimit", testColumnLimit},
+		{"ColumnLimitRace", testColumnLimitRace},
+		{"HistoryNameLength", testHistoryNameLength},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

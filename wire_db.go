@@ -1,0 +1,27 @@
+package appkernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"appkernel/db"
+)
+
+// openStore opens the app database of cfg (DATABASE_URL), waiting at most
+// cfg.ConnectTimeout for it to answer. Its error names the variable; the
+// store's says what happened and what to do.
+func openStore(ctx context.Context, cfg Config) (*db.Store, error) {
+	octx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	store, err := db.OpenConfig(octx, db.Config{URL: cfg.DatabaseURL, MaxColumns: cfg.MaxColumns})
+	switch {
+	case err == nil:
+		return store, nil
+	case errors.Is(err, db.ErrTimeout) && ctx.Err() == nil:
+		return nil, fmt.Errorf("appkernel: database (DATABASE_URL) does not answer within %s (Config.ConnectTimeout): %w", cfg.ConnectTimeout, err)
+	case errors.Is(err, db.ErrMalformedURL):
+		return nil, fmt.Errorf("%w: DATABASE_URL: %w", ErrConfig, err)
+	}
+	return nil, fmt.Errorf("appkernel: database (DATABASE_URL): %w", err)
+}
