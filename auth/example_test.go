@@ -90,7 +90,7 @@ func ExampleService_CreateUser() {
 	fmt.Println(u.Email, u.Role, u.IsActive)
 	u, _ = a.MakeAdmin(ctx, u.ID)
 	fmt.Println(u.Role)
-	_, err = a.Login(ctx, "ops@example.com", "wrong-password", "192.0.2.1")
+	_, err = a.Login(ctx, auth.LoginInput{Email: "ops@example.com", Password: "wrong-password", ClientIP: "192.0.2.1"})
 	fmt.Println(err)
 	// Output:
 	// ops@example.com user true
@@ -110,7 +110,7 @@ func ExampleService_Refresh() {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: "a@example.com", Password: "a-good-password"})
-	first, _ := a.Login(ctx, "a@example.com", "a-good-password", "192.0.2.1")
+	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
 	second, _ := a.Refresh(ctx, first.RefreshToken)
 	fmt.Println(second.RefreshToken != first.RefreshToken, len(second.RefreshToken))
 	_ = a.Logout(ctx, second.RefreshToken)

@@ -215,6 +215,7 @@ func bearerH(token string) []string { return []string{"Authorization", "Bearer "
 
 // session is what register and login answer.
 type session struct {
+	DeviceToken  string `json:"device_token"`
 	User         User   `json:"user"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
