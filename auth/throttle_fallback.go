@@ -11,6 +11,9 @@ import (
 const (
 	throttleWarnInterval = 30 * time.Second
 	throttleRedisBackoff = time.Second
+	// throttleRedisTimeout bounds one Redis call of the throttle: a down
+	// Redis costs the client's dial retries (about 1.7 s) otherwise.
+	throttleRedisTimeout = 500 * time.Millisecond
 )
 
 // fallbackThrottler uses Redis and, while Redis fails, this process's
@@ -27,6 +30,7 @@ type fallbackThrottler struct {
 
 	warnEvery time.Duration // least time between two warnings
 	backoff   time.Duration // how long Redis is not asked after it failed
+	timeout   time.Duration // bound of one Redis call
 
 	mu        sync.Mutex
 	skipUntil time.Time // Redis is not asked before this time
@@ -38,13 +42,15 @@ type fallbackThrottler struct {
 func newFallbackThrottler(r *redisThrottler, log *slog.Logger, now func() time.Time) *fallbackThrottler {
 	return &fallbackThrottler{
 		redis: r, local: newMemoryThrottler(now), log: log, now: now,
-		warnEvery: throttleWarnInterval, backoff: throttleRedisBackoff,
+		warnEvery: throttleWarnInterval, backoff: throttleRedisBackoff, timeout: throttleRedisTimeout,
 	}
 }
 
 func (f *fallbackThrottler) reserve(ctx context.Context, c client) (attempt, error) {
 	if f.useRedis() {
-		a, err := f.redis.reserve(ctx, c)
+		rctx, cancel := context.WithTimeout(ctx, f.timeout)
+		a, err := f.redis.reserve(rctx, c)
+		cancel()
 		if err == nil || asThrottle(err) != nil {
 			f.redisAnswered(ctx)
 			return a, err
@@ -67,6 +73,8 @@ func (f *fallbackThrottler) succeeded(ctx context.Context, a attempt) error {
 	if a.local {
 		return f.local.succeeded(ctx, a)
 	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
 	return f.redis.succeeded(ctx, a)
 }
 
