@@ -90,14 +90,7 @@ func TestKnownDeviceSurvivesAccountLockout(t *testing.T) {
 			t.Fatalf("other account: %d %s", r.status, r.body)
 		}
 	}
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup))
-	})
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup, withRedis(t)))
-	})
+	forEachThrottle(t, run)
 }
 
 // TestDeviceCookie: login sets the device token as an HttpOnly, Secure,
@@ -187,12 +180,5 @@ func TestChangePasswordFailuresStayOnTheSession(t *testing.T) {
 			t.Fatalf("another session changes the password: %d %s", r.status, r.body)
 		}
 	}
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup))
-	})
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup, withRedis(t)))
-	})
+	forEachThrottle(t, run)
 }

@@ -172,14 +172,7 @@ func TestLoginThrottling(t *testing.T) {
 			t.Fatalf("account Retry-After %d s, want close to an hour", ra)
 		}
 	}
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup))
-	})
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup, withRedis(t)))
-	})
+	forEachThrottle(t, run)
 }
 
 func TestLoginDeactivatedUser(t *testing.T) {

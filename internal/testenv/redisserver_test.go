@@ -1,41 +1,25 @@
-package testenv_test
+package testenv
 
 import (
 	"net"
 	"testing"
-	"time"
-
-	"appkernel/internal/testenv"
 )
 
 func TestRedisServerKillRestart(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartRedis(t)
+	s := StartRedis(t)
 	url := s.URL()
-	answers := func() bool {
-		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(time.Second))
-		if _, err := c.Write([]byte("PING\r\n")); err != nil {
-			return false
-		}
-		b := make([]byte, 7)
-		n, _ := c.Read(b)
-		return string(b[:n]) == "+PONG\r\n"
-	}
-	if !answers() {
-		t.Fatal("a started server does not answer PING")
+	if err := s.ping(); err != nil {
+		t.Fatalf("a started server: %v", err)
 	}
 	s.Kill()
-	if answers() {
-		t.Fatal("a killed server answers")
+	if c, err := net.Dial("tcp", s.Addr()); err == nil {
+		c.Close()
+		t.Fatal("a killed server still accepts connections")
 	}
 	s.Kill() // again: nothing happens
 	s.Restart()
-	if !answers() || s.URL() != url {
-		t.Fatalf("restarted server: answers %v, URL %s (was %s)", answers(), s.URL(), url)
+	if err := s.ping(); err != nil || s.URL() != url {
+		t.Fatalf("restarted server: %v, URL %s (was %s)", err, s.URL(), url)
 	}
 }
