@@ -120,3 +120,27 @@ func ExampleService_Refresh() {
 	// true 86
 	// token is invalid or expired
 }
+
+// A client keeps the device token of a sign-in and presents it at the
+// next one (browsers do so with the ak_device cookie): its failures are
+// then throttled on its own budget, and strangers who spent the account's
+// budget do not lock it out. Every sign-in answers a fresh token.
+func ExampleLoginInput() {
+	ctx := context.Background()
+	store, _ := db.Open(ctx, "sqlite://:memory:")
+	defer store.Close()
+	a, _ := auth.New(ctx, auth.Config{
+		Store:  store,
+		Secret: []byte("example-secret-of-at-least-32-bytes!"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: "a@example.com", Password: "a-good-password"})
+	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
+	next, err := a.Login(ctx, auth.LoginInput{
+		Email: "a@example.com", Password: "a-good-password", ClientIP: "203.0.113.9",
+		DeviceToken: first.DeviceToken,
+	})
+	fmt.Println(err, next.DeviceToken != first.DeviceToken)
+	// Output:
+	// <nil> true
+}
