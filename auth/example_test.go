@@ -102,14 +102,8 @@ func ExampleService_CreateUser() {
 // answer carries its successor.
 func ExampleService_Refresh() {
 	ctx := context.Background()
-	store, _ := db.Open(ctx, "sqlite://:memory:")
-	defer store.Close()
-	a, _ := auth.New(ctx, auth.Config{
-		Store:  store,
-		Secret: []byte("example-secret-of-at-least-32-bytes!"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: "a@example.com", Password: "a-good-password"})
+	a, done := serviceWithUser(ctx, "a@example.com", "a-good-password")
+	defer done()
 	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
 	second, _ := a.Refresh(ctx, first.RefreshToken)
 	fmt.Println(second.RefreshToken != first.RefreshToken, len(second.RefreshToken))
@@ -127,14 +121,8 @@ func ExampleService_Refresh() {
 // budget do not lock it out. Every sign-in answers a fresh token.
 func ExampleLoginInput() {
 	ctx := context.Background()
-	store, _ := db.Open(ctx, "sqlite://:memory:")
-	defer store.Close()
-	a, _ := auth.New(ctx, auth.Config{
-		Store:  store,
-		Secret: []byte("example-secret-of-at-least-32-bytes!"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: "a@example.com", Password: "a-good-password"})
+	a, done := serviceWithUser(ctx, "a@example.com", "a-good-password")
+	defer done()
 	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
 	next, err := a.Login(ctx, auth.LoginInput{
 		Email: "a@example.com", Password: "a-good-password", ClientIP: "203.0.113.9",
@@ -143,4 +131,16 @@ func ExampleLoginInput() {
 	fmt.Println(err, next.DeviceToken != first.DeviceToken)
 	// Output:
 	// <nil> true
+}
+
+// serviceWithUser is a Service on an in-memory SQLite store with one user.
+func serviceWithUser(ctx context.Context, email, password string) (*auth.Service, func()) {
+	store, _ := db.Open(ctx, "sqlite://:memory:")
+	a, _ := auth.New(ctx, auth.Config{
+		Store:  store,
+		Secret: []byte("example-secret-of-at-least-32-bytes!"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: email, Password: password})
+	return a, func() { store.Close() }
 }
