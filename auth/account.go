@@ -24,6 +24,29 @@ type Tokens struct {
 	RefreshToken string `json:"refresh_token"`
 	TokenType    string `json:"token_type"` // always "bearer"
 	ExpiresIn    int64  `json:"expires_in"` // access-token lifetime in seconds
+	// DeviceToken names this client a known device of the account (set
+	// by Register and Login, not by Refresh): present it at the next
+	// login (LoginInput.DeviceToken) to be throttled on the device's own
+	// budget. The HTTP routes also set it as the DeviceCookie.
+	DeviceToken string `json:"device_token,omitempty"`
+}
+
+// LoginInput is the body of POST /auth/login.
+type LoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	// DeviceToken is the device token of an earlier sign-in to this
+	// account from this client, or "". A valid one is throttled on its
+	// own budget (10 failures per 15 minutes) and is not refused when
+	// strangers spent the account's budget; an invalid, expired or other
+	// account's token counts as none. Over HTTP the DeviceCookie is
+	// used when the field is empty.
+	DeviceToken string `json:"device_token,omitempty"`
+	// ClientIP is the client's address (the host of RemoteAddr behind the
+	// kernel's RealIP); failures of unknown devices are throttled per
+	// account and IP (an IPv6 address by its /64, see
+	// middleware.ClientKey). Not read from the body.
+	ClientIP string `json:"-"`
 }
 
 // RegisterInput is the body of POST /auth/register.
@@ -239,17 +262,24 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 }
 
 // Login checks an email and password and starts a session
-// (POST /auth/login). clientIP keys the failure throttling together with
-// the email (an IPv6 address by its /64, see middleware.ClientKey). An unknown email and a wrong password give the same
-// ErrInvalidCredentials after the same work (a dummy hash is verified).
+// (POST /auth/login). Failures are throttled: a known device (a valid
+// in.DeviceToken of the account) on its own budget, any other client per
+// account and IP and per account (see LoginInput). An unknown email and a
+// wrong password give the same ErrInvalidCredentials after the same work
+// (a dummy hash is verified). A success answers a fresh device token.
 // Errors: ErrInvalidCredentials, ErrAccountDisabled, *ThrottleError.
-func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*Tokens, error) {
-	email = NormalizeEmail(email)
+func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
+	email, password := NormalizeEmail(in.Email), in.Password
 	if password == "" || len(password) > MaxPasswordLen || len(email) > 254 || !isText(email) {
 		// (No account has such an email: Register refuses it.)
 		return nil, ErrInvalidCredentials
 	}
-	att, err := s.throttle.reserve(ctx, accountKey(email), middleware.ClientKey(clientIP))
+	account := accountKey(email)
+	att, err := s.throttle.reserve(ctx, client{
+		account: account,
+		ip:      middleware.ClientKey(in.ClientIP),
+		device:  s.devices.verify(account, in.DeviceToken),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +318,12 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if err := s.checkPasswordKept(ctx, u.ID, sid, password, hash); err != nil {
 		return nil, err
 	}
-	return s.tokens(u, sid, raw)
+	t, err := s.tokens(u, sid, raw)
+	if err != nil {
+		return nil, err
+	}
+	t.DeviceToken = s.devices.issue(account)
+	return t, nil
 }
 
 // checkPasswordKept makes sure a password change that ran while Login was
@@ -419,7 +454,10 @@ func (s *Service) GetUserByEmail(ctx context.Context, email string) (User, error
 // ChangePassword replaces the password of userID after checking the
 // current one (POST /auth/password) and ends every other session of the
 // user: keepSessionID (the caller's session, "" for none) survives.
-// Failed checks count against the login throttle.
+// Failed checks are throttled like logins: those of a session (a client
+// that signed in) on the session's own budget, as a known device's, so a
+// stolen access token gets 10 guesses per 15 minutes and cannot lock the
+// owner out; without a session per account and IP and per account.
 // Errors: ErrWrongPassword, ErrInvalidPassword, *ThrottleError, ErrUserNotFound.
 func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, current, next, clientIP string) error {
 	u, err := s.GetUser(ctx, userID)
@@ -432,7 +470,11 @@ func (s *Service) ChangePassword(ctx context.Context, userID, keepSessionID, cur
 	if len(current) > MaxPasswordLen {
 		return ErrWrongPassword
 	}
-	att, err := s.throttle.reserve(ctx, accountKey(u.Email), middleware.ClientKey(clientIP))
+	c := client{account: accountKey(u.Email), ip: middleware.ClientKey(clientIP)}
+	if keepSessionID != "" {
+		c.device = "session:" + keepSessionID
+	}
+	att, err := s.throttle.reserve(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	if _, err := a.CreateUser(ctx, CreateUserInput{Email: "bench@example.com", Password: "bench-password"}); err != nil {
 		b.Fatal(err)
 	}
-	tok, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1")
+	tok, err := a.Login(ctx, LoginInput{Email: "bench@example.com", Password: "bench-password", ClientIP: "127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func BenchmarkLogin(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1"); err != nil {
+			if _, err := a.Login(ctx, LoginInput{Email: "bench@example.com", Password: "bench-password", ClientIP: "127.0.0.1"}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -153,7 +153,7 @@ func BenchmarkRefresh(b *testing.B) {
 	if _, err := a.CreateUser(ctx, CreateUserInput{Email: "bench@example.com", Password: "bench-password"}); err != nil {
 		b.Fatal(err)
 	}
-	tok, err := a.Login(ctx, "bench@example.com", "bench-password", "127.0.0.1")
+	tok, err := a.Login(ctx, LoginInput{Email: "bench@example.com", Password: "bench-password", ClientIP: "127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)
 	}

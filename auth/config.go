@@ -67,6 +67,16 @@ type Config struct {
 	// MaxConcurrentHashes bounds the password hashings running at once
 	// (each takes Argon2.Memory). Defaults to GOMAXPROCS.
 	MaxConcurrentHashes int
+	// PerIPLimit is how many POST /auth/login and /auth/register requests
+	// one client IP (an IPv6 client by its /64) may send per PerIPWindow,
+	// counted in this process whether or not Redis is configured: it
+	// guards this process's hashing slots. The budget may be spent at
+	// once, then one request is earned back every PerIPWindow/PerIPLimit;
+	// past it the routes answer 429 rate_limited without hashing.
+	// Defaults to 60.
+	PerIPLimit int
+	// PerIPWindow is the period of PerIPLimit. Defaults to one minute.
+	PerIPWindow time.Duration
 	// Insecure accepts a Secret shorter than MinSecretLen and Argon2
 	// parameters below the defaults. For development and tests only.
 	Insecure bool
@@ -99,6 +109,12 @@ func (c Config) withDefaults() Config {
 	c.Argon2 = c.Argon2.withDefaults()
 	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if c.PerIPLimit == 0 {
+		c.PerIPLimit = 60
+	}
+	if c.PerIPWindow == 0 {
+		c.PerIPWindow = time.Minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -142,6 +158,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxConcurrentHashes < 0 {
 		bad("MaxConcurrentHashes is %d; want a positive number", c.MaxConcurrentHashes)
+	}
+	if c.PerIPLimit < 0 {
+		bad("PerIPLimit is %d; want a positive number of requests", c.PerIPLimit)
+	}
+	if c.PerIPWindow < 0 || c.PerIPWindow < time.Duration(c.PerIPLimit) {
+		bad("PerIPWindow is %s; want a positive duration (at least 1ns per request of PerIPLimit)", c.PerIPWindow)
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		{"weak argon2", Config{Store: store, Secret: testSecret, Argon2: Argon2Params{Memory: 1024}}, "Argon2"},
 		{"stronger argon2", Config{Store: store, Secret: testSecret, Argon2: Argon2Params{Memory: 64 * 1024, Time: 3}}, ""},
 		{"cache ttl over 60s", Config{Store: store, Secret: testSecret, IdentityCacheTTL: 2 * time.Minute}, "IdentityCacheTTL"},
+		{"negative per-IP limit", Config{Store: store, Secret: testSecret, PerIPLimit: -1}, "PerIPLimit"},
+		{"negative per-IP window", Config{Store: store, Secret: testSecret, PerIPWindow: -time.Second}, "PerIPWindow"},
 		{"negative access ttl", Config{Store: store, Secret: testSecret, AccessTTL: -time.Second}, "AccessTTL"},
 	} {
 		_, err := New(context.Background(), tc.cfg)
@@ -41,7 +43,8 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.Issuer != "appkernel" || c.AccessTTL != 24*time.Hour || c.RefreshTTL != 30*24*time.Hour ||
 		c.RefreshGrace != 10*time.Second || c.AllowSelfSignup || c.IdentityCacheTTL != 30*time.Second ||
-		c.Argon2 != DefaultArgon2Params() || c.MaxConcurrentHashes < 1 {
+		c.Argon2 != DefaultArgon2Params() || c.MaxConcurrentHashes < 1 ||
+		c.PerIPLimit != 60 || c.PerIPWindow != time.Minute {
 		t.Fatalf("defaults %+v", c)
 	}
 }

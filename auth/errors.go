@@ -77,31 +77,47 @@ var (
 	// ErrTooManyAttempts means too many failed logins; the error is a
 	// *ThrottleError that says when to retry (429 too_many_attempts).
 	ErrTooManyAttempts error = &authError{http.StatusTooManyRequests, "too_many_attempts", "too many failed attempts, try again later"}
+	// ErrRateLimited means the client IP sent more login and registration
+	// requests than Config.PerIPLimit allows; the error is a *ThrottleError
+	// with PerIP set that says when to retry (429 rate_limited).
+	ErrRateLimited error = &authError{http.StatusTooManyRequests, "rate_limited", "too many sign-in requests from your address, try again later"}
 	// ErrBusy means every password-hashing slot stayed taken until the
 	// request's context ended (503 busy).
 	ErrBusy error = &authError{http.StatusServiceUnavailable, "busy", "server is busy, try again"}
 )
 
-// ThrottleError is returned by Login (and ChangePassword) when the failure
-// budget of the account or of the account and client IP is spent. It
-// unwraps to ErrTooManyAttempts.
+// ThrottleError is returned by Login (and ChangePassword) when a failure
+// budget is spent (the account's, the account and client IP's, or the
+// device's): it unwraps to ErrTooManyAttempts. The login and register
+// routes return it with PerIP set when the client IP's request budget is
+// spent: it unwraps to ErrRateLimited.
 type ThrottleError struct {
 	// RetryAfter is how long until the next attempt can succeed.
 	RetryAfter time.Duration
+	// PerIP reports a spent per-IP request budget (Config.PerIPLimit).
+	PerIP bool
 }
 
 func (e *ThrottleError) Error() string {
+	if e.PerIP {
+		return fmt.Sprintf("too many sign-in requests from this address, retry in %s", e.RetryAfter.Round(time.Second))
+	}
 	return fmt.Sprintf("too many failed attempts, retry in %s", e.RetryAfter.Round(time.Second))
 }
 
-// Unwrap returns ErrTooManyAttempts.
-func (e *ThrottleError) Unwrap() error { return ErrTooManyAttempts }
+// Unwrap returns ErrRateLimited when PerIP is set, else ErrTooManyAttempts.
+func (e *ThrottleError) Unwrap() error {
+	if e.PerIP {
+		return ErrRateLimited
+	}
+	return ErrTooManyAttempts
+}
 
 // HTTPStatus reports 429.
 func (e *ThrottleError) HTTPStatus() int { return http.StatusTooManyRequests }
 
-// ErrorCode reports "too_many_attempts".
-func (e *ThrottleError) ErrorCode() string { return "too_many_attempts" }
+// ErrorCode reports "rate_limited" when PerIP is set, else "too_many_attempts".
+func (e *ThrottleError) ErrorCode() string { return e.Unwrap().(*authError).code }
 
 // retryAfterSeconds is the Retry-After header value: whole seconds, rounded up, at least 1.
 func (e *ThrottleError) retryAfterSeconds() string {
@@ -119,7 +135,7 @@ func (e *ThrottleError) retryAfterSeconds() string {
 func detail(err error) (status int, code, msg string, ok bool) {
 	var te *ThrottleError
 	if errors.As(err, &te) {
-		return te.HTTPStatus(), te.ErrorCode(), ErrTooManyAttempts.Error(), true
+		return te.HTTPStatus(), te.ErrorCode(), te.Unwrap().Error(), true
 	}
 	var ae *authError
 	if errors.As(err, &ae) {

@@ -90,7 +90,7 @@ func ExampleService_CreateUser() {
 	fmt.Println(u.Email, u.Role, u.IsActive)
 	u, _ = a.MakeAdmin(ctx, u.ID)
 	fmt.Println(u.Role)
-	_, err = a.Login(ctx, "ops@example.com", "wrong-password", "192.0.2.1")
+	_, err = a.Login(ctx, auth.LoginInput{Email: "ops@example.com", Password: "wrong-password", ClientIP: "192.0.2.1"})
 	fmt.Println(err)
 	// Output:
 	// ops@example.com user true
@@ -102,15 +102,9 @@ func ExampleService_CreateUser() {
 // answer carries its successor.
 func ExampleService_Refresh() {
 	ctx := context.Background()
-	store, _ := db.Open(ctx, "sqlite://:memory:")
-	defer store.Close()
-	a, _ := auth.New(ctx, auth.Config{
-		Store:  store,
-		Secret: []byte("example-secret-of-at-least-32-bytes!"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: "a@example.com", Password: "a-good-password"})
-	first, _ := a.Login(ctx, "a@example.com", "a-good-password", "192.0.2.1")
+	a, done := serviceWithUser(ctx, "a@example.com", "a-good-password")
+	defer done()
+	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
 	second, _ := a.Refresh(ctx, first.RefreshToken)
 	fmt.Println(second.RefreshToken != first.RefreshToken, len(second.RefreshToken))
 	_ = a.Logout(ctx, second.RefreshToken)
@@ -119,4 +113,34 @@ func ExampleService_Refresh() {
 	// Output:
 	// true 86
 	// token is invalid or expired
+}
+
+// A client keeps the device token of a sign-in and presents it at the
+// next one (browsers do so with the ak_device cookie): its failures are
+// then throttled on its own budget, and strangers who spent the account's
+// budget do not lock it out. Every sign-in answers a fresh token.
+func ExampleLoginInput() {
+	ctx := context.Background()
+	a, done := serviceWithUser(ctx, "a@example.com", "a-good-password")
+	defer done()
+	first, _ := a.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "a-good-password", ClientIP: "192.0.2.1"})
+	next, err := a.Login(ctx, auth.LoginInput{
+		Email: "a@example.com", Password: "a-good-password", ClientIP: "203.0.113.9",
+		DeviceToken: first.DeviceToken,
+	})
+	fmt.Println(err, next.DeviceToken != first.DeviceToken)
+	// Output:
+	// <nil> true
+}
+
+// serviceWithUser is a Service on an in-memory SQLite store with one user.
+func serviceWithUser(ctx context.Context, email, password string) (*auth.Service, func()) {
+	store, _ := db.Open(ctx, "sqlite://:memory:")
+	a, _ := auth.New(ctx, auth.Config{
+		Store:  store,
+		Secret: []byte("example-secret-of-at-least-32-bytes!"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	_, _ = a.CreateUser(ctx, auth.CreateUserInput{Email: email, Password: password})
+	return a, func() { store.Close() }
 }

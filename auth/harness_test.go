@@ -153,6 +153,19 @@ func withRedis(t *testing.T) harnessOption {
 	return func(c *Config) { c.Redis, c.RedisPrefix = rdb, prefix }
 }
 
+// forEachThrottle runs fn as parallel subtests on a SQLite harness with
+// open signup, its login throttle in memory and in Redis.
+func forEachThrottle(t *testing.T, fn func(t *testing.T, h *harness)) {
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		fn(t, newHarness(t, "sqlite", withSignup))
+	})
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		fn(t, newHarness(t, "sqlite", withSignup, withRedis(t)))
+	})
+}
+
 // resp is an HTTP response with its body read.
 type resp struct {
 	status int
@@ -215,6 +228,7 @@ func bearerH(token string) []string { return []string{"Authorization", "Bearer "
 
 // session is what register and login answer.
 type session struct {
+	DeviceToken  string `json:"device_token"`
 	User         User   `json:"user"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`

@@ -99,7 +99,7 @@ func TestLoginEnumerationStatements(t *testing.T) {
 		ctx := context.Background()
 		statements := func(email string) int64 {
 			before := h.store.Stats().Statements
-			if _, err := h.auth.Login(ctx, email, "wrong-password", "10.0.0.1"); err != ErrInvalidCredentials {
+			if _, err := h.auth.Login(ctx, LoginInput{Email: email, Password: "wrong-password", ClientIP: "10.0.0.1"}); err != ErrInvalidCredentials {
 				t.Fatalf("login %s: %v", email, err)
 			}
 			return h.store.Stats().Statements - before
@@ -172,14 +172,7 @@ func TestLoginThrottling(t *testing.T) {
 			t.Fatalf("account Retry-After %d s, want close to an hour", ra)
 		}
 	}
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup))
-	})
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		run(t, newHarness(t, "sqlite", withSignup, withRedis(t)))
-	})
+	forEachThrottle(t, run)
 }
 
 func TestLoginDeactivatedUser(t *testing.T) {

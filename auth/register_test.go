@@ -29,7 +29,7 @@ func TestRegisterFirstUserBecomesAdmin(t *testing.T) {
 			t.Fatalf("status %d, body %s", r.status, r.body)
 		}
 		body := r.json(t)
-		if got := keysOf(body); !slices.Equal(got, []string{"access_token", "expires_in", "refresh_token", "token_type", "user"}) {
+		if got := keysOf(body); !slices.Equal(got, []string{"access_token", "device_token", "expires_in", "refresh_token", "token_type", "user"}) {
 			t.Fatalf("body keys %v", got)
 		}
 		if body["token_type"] != "bearer" || body["expires_in"] != float64(86400) {

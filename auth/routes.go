@@ -12,17 +12,22 @@ import (
 // Routes returns the /auth router:
 //
 //	POST /register  {"email","password","invite_token"?} → 201 Tokens
-//	POST /login     {"email","password"}                 → 200 Tokens
+//	POST /login     {"email","password","device_token"?} → 200 Tokens
 //	POST /refresh   {"refresh_token"}                    → 200 Tokens
 //	POST /logout    {"refresh_token"} or {"all":true}    → 204 (all needs a user)
 //	GET  /me                                             → 200 User
 //	POST /password  {"current_password","new_password"}  → 204
 //
+// Register and login answer a device token in the body and in the
+// DeviceCookie (HttpOnly, Secure, SameSite=Strict, for the router's
+// path); login reads it back from the body's "device_token" or else the
+// cookie. Both routes are limited per client IP (Config.PerIPLimit).
+//
 // The kernel mounts it at /auth behind Authenticate; it also works alone.
 func (s *Service) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Post("/register", s.handleRegister)
-	r.Post("/login", s.handleLogin)
+	r.With(s.limitPerIP).Post("/register", s.handleRegister)
+	r.With(s.limitPerIP).Post("/login", s.handleLogin)
 	r.Post("/refresh", s.handleRefresh)
 	r.Group(func(r chi.Router) {
 		r.Use(s.ensureAuthenticated)
@@ -45,26 +50,25 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noStore(w)
+	setDeviceCookie(w, r, t.DeviceToken)
 	middleware.WriteJSON(w, http.StatusCreated, t)
 }
 
-type loginInput struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var in loginInput
+	var in LoginInput
 	if err := middleware.DecodeJSON(r, &in); err != nil {
 		middleware.WriteError(w, r, err)
 		return
 	}
-	t, err := s.Login(r.Context(), in.Email, in.Password, clientIP(r))
+	in.ClientIP = clientIP(r)
+	in.DeviceToken = deviceTokenOf(r, in.DeviceToken)
+	t, err := s.Login(r.Context(), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	noStore(w)
+	setDeviceCookie(w, r, t.DeviceToken)
 	middleware.WriteJSON(w, http.StatusOK, t)
 }
 

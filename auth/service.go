@@ -48,6 +48,8 @@ type Service struct {
 	hasher   *hasher
 	signer   *tokenSigner
 	throttle throttler
+	devices  devices
+	perIP    *ipLimiter
 	// successorKey derives a refresh token's successor from the token, so
 	// that a retry within the grace window gets the same successor back.
 	successorKey []byte
@@ -96,9 +98,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		users:         newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		sessions:      newTTLCache[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		members:       newTTLCache[bool](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
+		devices:       devices{key: derive("appkernel/auth device v1\x00" + cfg.Issuer), now: cfg.Now},
+		perIP:         newIPLimiter(cfg.PerIPLimit, cfg.PerIPWindow, cfg.Now),
 	}
 	if cfg.Redis != nil {
-		s.throttle = &redisThrottler{rdb: cfg.Redis, prefix: cfg.RedisPrefix, now: cfg.Now}
+		s.throttle = newFallbackThrottler(&redisThrottler{rdb: cfg.Redis, prefix: cfg.RedisPrefix, now: cfg.Now}, s.log, cfg.Now)
 	} else {
 		s.throttle = newMemoryThrottler(cfg.Now)
 	}

@@ -129,13 +129,19 @@ func (s *Service) sessionState(ctx context.Context, sid string) (sessionState, e
 	})
 }
 
-// startSession opens a session for u and returns its first token pair.
+// startSession opens a session for u, who just registered, and returns
+// its first token pair and a device token (the client is a known device).
 func (s *Service) startSession(ctx context.Context, u User) (*Tokens, error) {
 	sid, raw, err := s.openSession(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	return s.tokens(u, sid, raw)
+	t, err := s.tokens(u, sid, raw)
+	if err != nil {
+		return nil, err
+	}
+	t.DeviceToken = s.devices.issue(accountKey(u.Email))
+	return t, nil
 }
 
 // openSession stores a new session of u with its first refresh token and

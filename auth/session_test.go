@@ -280,7 +280,7 @@ func TestChangePasswordEndsConcurrentLogins(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for !stop.Load() {
-					tk, err := h.auth.Login(ctx, "victim@example.com", "old-password-1", "10.9.9.9")
+					tk, err := h.auth.Login(ctx, LoginInput{Email: "victim@example.com", Password: "old-password-1", ClientIP: "10.9.9.9"})
 					if err == nil {
 						mu.Lock()
 						stolen = append(stolen, tk)

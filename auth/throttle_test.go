@@ -72,12 +72,12 @@ func TestThrottleAccountAndIPWindow(t *testing.T) {
 			ctx := context.Background()
 			acct := accountKey("a@example.com")
 			for i := range accountIPFailures {
-				if _, err := th.reserve(ctx, acct, "10.0.0.1"); err != nil {
+				if _, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"}); err != nil {
 					t.Fatalf("failure %d refused: %v", i+1, err)
 				}
 				clock.add(time.Second)
 			}
-			_, err := th.reserve(ctx, acct, "10.0.0.1")
+			_, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"})
 			var te *ThrottleError
 			if !errors.As(err, &te) || !errors.Is(err, ErrTooManyAttempts) {
 				t.Fatalf("11th attempt from one IP = %v, want *ThrottleError", err)
@@ -87,11 +87,11 @@ func TestThrottleAccountAndIPWindow(t *testing.T) {
 				t.Fatalf("RetryAfter = %s, want %s", te.RetryAfter, want)
 			}
 			// Another IP still has its own budget for this account.
-			if _, err := th.reserve(ctx, acct, "10.0.0.2"); err != nil {
+			if _, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.2"}); err != nil {
 				t.Fatalf("other IP refused: %v", err)
 			}
 			clock.add(te.RetryAfter)
-			if _, err := th.reserve(ctx, acct, "10.0.0.1"); err != nil {
+			if _, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"}); err != nil {
 				t.Fatalf("after RetryAfter: %v", err)
 			}
 		})
@@ -107,16 +107,16 @@ func TestThrottleAccountWindowAcrossIPs(t *testing.T) {
 			ctx := context.Background()
 			acct := accountKey("b@example.com")
 			for i := range accountFailures {
-				if _, err := th.reserve(ctx, acct, fmt.Sprintf("10.1.%d.%d", i/250, i%250)); err != nil {
+				if _, err := th.reserve(ctx, client{account: acct, ip: fmt.Sprintf("10.1.%d.%d", i/250, i%250)}); err != nil {
 					t.Fatalf("failure %d refused: %v", i+1, err)
 				}
 			}
 			var te *ThrottleError
-			if _, err := th.reserve(ctx, acct, "10.9.9.9"); !errors.As(err, &te) || te.RetryAfter != accountWindow {
+			if _, err := th.reserve(ctx, client{account: acct, ip: "10.9.9.9"}); !errors.As(err, &te) || te.RetryAfter != accountWindow {
 				t.Fatalf("101st failure in the hour from a fresh IP = %v, want retry after 1h", err)
 			}
 			// Other accounts are not affected.
-			if _, err := th.reserve(ctx, accountKey("c@example.com"), "10.9.9.9"); err != nil {
+			if _, err := th.reserve(ctx, client{account: accountKey("c@example.com"), ip: "10.9.9.9"}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -132,11 +132,11 @@ func TestThrottleSuccessGivesBackAndResets(t *testing.T) {
 			ctx := context.Background()
 			acct := accountKey("d@example.com")
 			for range accountIPFailures - 1 {
-				if _, err := th.reserve(ctx, acct, "10.0.0.1"); err != nil {
+				if _, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			a, err := th.reserve(ctx, acct, "10.0.0.1")
+			a, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestThrottleSuccessGivesBackAndResets(t *testing.T) {
 			}
 			// The account+IP window starts over after a success.
 			for i := range accountIPFailures {
-				if _, err := th.reserve(ctx, acct, "10.0.0.1"); err != nil {
+				if _, err := th.reserve(ctx, client{account: acct, ip: "10.0.0.1"}); err != nil {
 					t.Fatalf("failure %d after a success refused: %v", i+1, err)
 				}
 			}
@@ -163,7 +163,7 @@ func TestThrottleConcurrentAttemptsCannotOvershoot(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 40 {
 				wg.Go(func() {
-					if _, err := th.reserve(context.Background(), acct, "10.0.0.1"); err == nil {
+					if _, err := th.reserve(context.Background(), client{account: acct, ip: "10.0.0.1"}); err == nil {
 						ok.Add(1)
 					}
 				})

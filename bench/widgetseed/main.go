@@ -83,7 +83,7 @@ func run(ctx context.Context, name string, n int, email, password string) error 
 	}
 	fmt.Fprintf(os.Stderr, "widgetseed: %s has %d widgets (%d added in %s)\n", email, max(n, int(have)), max(0, n-int(have)), time.Since(start).Round(time.Millisecond))
 
-	tok, err := k.Auth().Login(ctx, email, password, "127.0.0.1")
+	tok, err := k.Auth().Login(ctx, auth.LoginInput{Email: email, Password: password, ClientIP: "127.0.0.1"})
 	if err != nil {
 		return errors.Join(errors.New("login"), err)
 	}
