@@ -17,16 +17,22 @@ import (
 	"appkernel/internal/testenv"
 )
 
-// BenchmarkStore compares each hot path of the store with hand-written
-// database/sql doing the same work on the same database, in the same run.
-// Sub-benchmarks are named db=<dialect>/op=<op>/impl=<kernel|raw|rawprep>
-// (raw sends statement text, as database/sql code usually does; rawprep
-// prepares each statement once, as the store does), so
+// BenchmarkStore compares each hot path of the store with the best
+// hand-written database/sql doing the same work on the same database, in
+// the same run. Sub-benchmarks are named db=<dialect>/op=<op>/impl=<kernel|raw>,
+// so
 //
 //	go test -run '^$' -bench BenchmarkStore -count 6 ./db/ > bench.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
 //
 // prints the ratio per dialect and operation.
+//
+// Like with like: get and find100 read one shared table that no write
+// touches; insert and update each start from a table of their own with the
+// same contents (empty, or the same 200 rows) on both sides. The raw side
+// prepares every statement once and scans into typed values. Every
+// benchmark checks what it did (the row it read, the 100 rows in the same
+// order, the rows and history rows written) and fails otherwise.
 func BenchmarkStore(b *testing.B) {
 	b.Run("db=sqlite", func(b *testing.B) { benchStore(b, dbtest.FreshSQLite(b)) })
 	b.Run("db=postgres", func(b *testing.B) {
@@ -37,123 +43,95 @@ func BenchmarkStore(b *testing.B) {
 	})
 }
 
-// rawSQL is the hand-written side: fixed SQL text, database/sql only.
-type rawSQL struct {
-	db    *sql.DB
-	d     db.DialectName
-	table string
-	q     func(string) string // ? -> $n on Postgres
-	lock  string
-	stmts map[string]*sql.Stmt // prepared statements by text (the rawprep side)
+// benchRow is a row of the benchmark tables, as the raw side reads and
+// snapshots it.
+type benchRow struct {
+	ID        string  `json:"id"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+	DeletedAt *string `json:"deleted_at"`
+	Name      string  `json:"name"`
+	N         int64   `json:"n"`
+	F         float64 `json:"f"`
+	OK        bool    `json:"ok"`
 }
 
-// prepared is the same hand-written SQL, each statement prepared once on
-// the pool and bound to each transaction with tx.StmtContext.
-func (r *rawSQL) prepared(ctx context.Context) (*rawSQL, error) {
-	p := *r
-	p.stmts = map[string]*sql.Stmt{}
-	for _, text := range []string{r.insertText(), r.historyText(), r.lockText(), r.updateText(), r.historyNextText(), r.getText(), r.findText()} {
-		st, err := r.db.PrepareContext(ctx, text)
-		if err != nil {
+func (r *benchRow) ptrs() []any {
+	return []any{&r.ID, &r.CreatedAt, &r.UpdatedAt, &r.DeletedAt, &r.Name, &r.N, &r.F, &r.OK}
+}
+
+// rawSQL is the hand-written side for one table: the store's SQL written
+// out with explicit columns, each statement prepared once.
+type rawSQL struct {
+	db                                                          *sql.DB
+	insert, history, lock, update, historyNext, getOne, findAll *sql.Stmt
+}
+
+func newRaw(ctx context.Context, s *db.Store, table string) (*rawSQL, error) {
+	d := s.Dialect()
+	quote := func(name string) string {
+		if d == db.MySQL {
+			return "`" + name + "`"
+		}
+		return `"` + name + `"`
+	}
+	q := func(text string) string { // ? -> $n on Postgres
+		if d != db.Postgres {
+			return text
+		}
+		var b strings.Builder
+		n := 0
+		for _, c := range text {
+			if c == '?' {
+				n++
+				b.WriteString("$" + strconv.Itoa(n))
+			} else {
+				b.WriteRune(c)
+			}
+		}
+		return b.String()
+	}
+	lock := ""
+	if d != db.SQLite {
+		lock = " FOR UPDATE"
+	}
+	t, h := quote(table), quote(table+"_history")
+	cols := "id, created_at, updated_at, deleted_at, name, n, f, ok"
+	r := &rawSQL{db: s.DB()}
+	for _, st := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&r.insert, "INSERT INTO " + t + " (id, created_at, updated_at, f, n, name, ok) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+		{&r.history, "INSERT INTO " + h + " (entity_id, version, op, data, changed_at) VALUES (?, 1, ?, ?, ?)"},
+		{&r.lock, "SELECT " + cols + " FROM " + t + " WHERE id = ?" + lock},
+		{&r.update, "UPDATE " + t + " SET name = ?, updated_at = ? WHERE id = ?"},
+		{&r.historyNext, "INSERT INTO " + h + " (entity_id, version, op, data, changed_at) SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM " + h + " WHERE entity_id = ?"},
+		{&r.getOne, "SELECT " + cols + " FROM " + t + " WHERE id = ? AND deleted_at IS NULL"},
+		{&r.findAll, "SELECT " + cols + " FROM " + t + " WHERE (n >= ?) AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT ? OFFSET ?"},
+	} {
+		var err error
+		if *st.dst, err = r.db.PrepareContext(ctx, q(st.text)); err != nil {
+			r.close()
 			return nil, err
 		}
-		p.stmts[text] = st
 	}
-	return &p, nil
+	return r, nil
 }
 
 func (r *rawSQL) close() {
-	for _, st := range r.stmts {
-		st.Close()
-	}
-}
-
-func (r *rawSQL) txExec(ctx context.Context, tx *sql.Tx, text string, args ...any) (sql.Result, error) {
-	if st := r.stmts[text]; st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, text, args...)
-}
-
-func (r *rawSQL) txQuery(ctx context.Context, tx *sql.Tx, text string, args ...any) (*sql.Rows, error) {
-	if st := r.stmts[text]; st != nil {
-		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
-	return tx.QueryContext(ctx, text, args...)
-}
-
-func (r *rawSQL) dbQuery(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	if st := r.stmts[text]; st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return r.db.QueryContext(ctx, text, args...)
-}
-
-func (r *rawSQL) insertText() string {
-	return r.q("INSERT INTO " + r.ident(r.table) + " (id, created_at, updated_at, f, n, name, ok) VALUES (?, ?, ?, ?, ?, ?, ?)")
-}
-
-func (r *rawSQL) historyText() string {
-	return r.q("INSERT INTO " + r.ident(r.table+"_history") + " (entity_id, version, op, data, changed_at) VALUES (?, 1, ?, ?, ?)")
-}
-
-func (r *rawSQL) lockText() string {
-	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE id = ?" + r.lock)
-}
-
-func (r *rawSQL) updateText() string {
-	return r.q("UPDATE " + r.ident(r.table) + " SET name = ?, updated_at = ? WHERE id = ?")
-}
-
-func (r *rawSQL) historyNextText() string {
-	h := r.ident(r.table + "_history")
-	return r.q("INSERT INTO " + h + " (entity_id, version, op, data, changed_at) SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM " + h + " WHERE entity_id = ?")
-}
-
-func (r *rawSQL) getText() string {
-	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE id = ? AND deleted_at IS NULL")
-}
-
-func (r *rawSQL) findText() string {
-	return r.q("SELECT * FROM " + r.ident(r.table) + " WHERE (n >= ?) AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT ? OFFSET ?")
-}
-
-func newRaw(s *db.Store, table string) *rawSQL {
-	r := &rawSQL{db: s.DB(), d: s.Dialect(), table: table, q: func(q string) string { return q }}
-	if r.d == db.Postgres {
-		r.q = func(q string) string {
-			var b strings.Builder
-			n := 0
-			for _, c := range q {
-				if c == '?' {
-					n++
-					b.WriteString("$" + strconv.Itoa(n))
-				} else {
-					b.WriteRune(c)
-				}
-			}
-			return b.String()
+	for _, st := range []*sql.Stmt{r.insert, r.history, r.lock, r.update, r.historyNext, r.getOne, r.findAll} {
+		if st != nil {
+			st.Close()
 		}
 	}
-	if r.d != db.SQLite {
-		r.lock = " FOR UPDATE"
-	}
-	return r
-}
-
-func (r *rawSQL) ident(s string) string {
-	if r.d == db.MySQL {
-		return "`" + s + "`"
-	}
-	return `"` + s + `"`
 }
 
 func now() string { return time.Now().UTC().Format(db.TimeFormat) }
 
-func (r *rawSQL) insert(ctx context.Context, name string, n int64, f float64, ok bool) (string, error) {
-	id := uuid.Must(uuid.NewV7()).String()
+func (r *rawSQL) create(ctx context.Context, name string, n int64, f float64, ok bool) (string, error) {
 	ts := now()
-	row := map[string]any{"id": id, "created_at": ts, "updated_at": ts, "deleted_at": nil, "name": name, "n": n, "f": f, "ok": ok}
+	row := benchRow{ID: uuid.Must(uuid.NewV7()).String(), CreatedAt: ts, UpdatedAt: ts, Name: name, N: n, F: f, OK: ok}
 	data, err := json.Marshal(row)
 	if err != nil {
 		return "", err
@@ -163,88 +141,116 @@ func (r *rawSQL) insert(ctx context.Context, name string, n int64, f float64, ok
 		return "", err
 	}
 	defer tx.Rollback()
-	if _, err := r.txExec(ctx, tx, r.insertText(), id, ts, ts, f, n, name, ok); err != nil {
+	if _, err := tx.StmtContext(ctx, r.insert).ExecContext(ctx, row.ID, ts, ts, f, n, name, ok); err != nil {
 		return "", err
 	}
-	if _, err := r.txExec(ctx, tx, r.historyText(), id, "create", string(data), ts); err != nil {
+	if _, err := tx.StmtContext(ctx, r.history).ExecContext(ctx, row.ID, "create", string(data), ts); err != nil {
 		return "", err
 	}
-	return id, tx.Commit()
+	return row.ID, tx.Commit()
 }
 
-func scanMaps(rows *sql.Rows, hint int) ([]map[string]any, error) {
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	out := make([]map[string]any, 0, hint)
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]any, len(cols))
-		for i, c := range cols {
-			m[c] = vals[i]
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-func (r *rawSQL) update(ctx context.Context, id, name string) error {
+func (r *rawSQL) rename(ctx context.Context, id, name string) error {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	rows, err := r.txQuery(ctx, tx, r.lockText(), id)
-	if err != nil {
-		return err
-	}
-	old, err := scanMaps(rows, 1)
-	if err != nil || len(old) != 1 {
-		return fmt.Errorf("read old row: %v", err)
+	var row benchRow
+	if err := tx.StmtContext(ctx, r.lock).QueryRowContext(ctx, id).Scan(row.ptrs()...); err != nil {
+		return fmt.Errorf("read old row: %w", err)
 	}
 	ts := now()
-	if _, err := r.txExec(ctx, tx, r.updateText(), name, ts, id); err != nil {
+	if _, err := tx.StmtContext(ctx, r.update).ExecContext(ctx, name, ts, id); err != nil {
 		return err
 	}
-	row := old[0]
-	row["name"], row["updated_at"] = name, ts
+	row.Name, row.UpdatedAt = name, ts
 	data, err := json.Marshal(row)
 	if err != nil {
 		return err
 	}
-	if _, err := r.txExec(ctx, tx, r.historyNextText(), id, "update", string(data), ts, id); err != nil {
+	if _, err := tx.StmtContext(ctx, r.historyNext).ExecContext(ctx, id, "update", string(data), ts, id); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-func (r *rawSQL) get(ctx context.Context, id string) (map[string]any, error) {
-	rows, err := r.dbQuery(ctx, r.getText(), id)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := scanMaps(rows, 1)
-	if err != nil || len(ms) != 1 {
-		return nil, fmt.Errorf("get: %v", err)
-	}
-	return ms[0], nil
+func (r *rawSQL) get(ctx context.Context, id string) (benchRow, error) {
+	var row benchRow
+	err := r.getOne.QueryRowContext(ctx, id).Scan(row.ptrs()...)
+	return row, err
 }
 
-func (r *rawSQL) find(ctx context.Context, min int64) ([]map[string]any, error) {
-	rows, err := r.dbQuery(ctx, r.findText(), min, 100, 0)
+func (r *rawSQL) find(ctx context.Context, min int64) ([]benchRow, error) {
+	rows, err := r.findAll.QueryContext(ctx, min, 100, 0)
 	if err != nil {
 		return nil, err
 	}
-	return scanMaps(rows, 100)
+	defer rows.Close()
+	out := make([]benchRow, 0, 100)
+	for rows.Next() {
+		var row benchRow
+		if err := rows.Scan(row.ptrs()...); err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// benchTables hands out the tables of one database's benchmarks.
+type benchTables struct {
+	s    *db.Store
+	next int
+}
+
+// fresh returns a new empty table (and history table) of the benchmark
+// shape, created by the store, and the raw side's statements for it.
+func (bt *benchTables) fresh(b *testing.B, ctx context.Context, prefix string) (string, *rawSQL) {
+	b.Helper()
+	bt.next++
+	table := fmt.Sprintf("%s_%d", prefix, bt.next)
+	if err := bt.s.EnsureColumns(ctx, table, db.Entity{"name": "x", "n": int64(0), "f": 0.5, "ok": true}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := newRaw(ctx, bt.s, table)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(raw.close)
+	return table, raw
+}
+
+// seed gives table n rows through the store and returns their ids.
+func (bt *benchTables) seed(b *testing.B, ctx context.Context, table string, n int) []string {
+	b.Helper()
+	ids := make([]string, 0, n)
+	err := bt.s.Tx(ctx, func(tx *db.Store) error {
+		for i := range n {
+			e, err := tx.SaveEntity(ctx, table, db.Entity{"name": "seed", "n": int64(i), "f": 1.5, "ok": true})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, e["id"].(string))
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// expectCount fails b unless the query counts want rows.
+func expectCount(b *testing.B, ctx context.Context, s *db.Store, what, query string, want int) {
+	b.Helper()
+	var got int
+	if err := s.DB().QueryRowContext(ctx, query).Scan(&got); err != nil {
+		b.Fatal(err)
+	}
+	if got != want {
+		b.Fatalf("%s: %d rows, want %d (one per iteration)", what, got, want)
+	}
 }
 
 func benchStore(b *testing.B, url string) {
@@ -254,110 +260,113 @@ func benchStore(b *testing.B, url string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	sample := db.Entity{"name": "x", "n": int64(0), "f": 0.5, "ok": true}
-	// Both sides get the same table shape, created by the store.
-	for _, t := range []string{"kernel_t", "raw_t"} {
-		if err := s.EnsureColumns(ctx, t, sample); err != nil {
-			b.Fatal(err)
+	bt := &benchTables{s: s}
+	quote := func(name string) string {
+		if s.Dialect() == db.MySQL {
+			return "`" + name + "`"
 		}
+		return `"` + name + `"`
 	}
-	raw := newRaw(s, "raw_t")
-	rawp, err := raw.prepared(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(rawp.close)
-	var kernelIDs, rawIDs []string
-	for i := 0; i < 200; i++ {
-		e, err := s.SaveEntity(ctx, "kernel_t", db.Entity{"name": "seed", "n": int64(i), "f": 1.5, "ok": true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		kernelIDs = append(kernelIDs, e["id"].(string))
-		id, err := raw.insert(ctx, "seed", int64(i), 1.5, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rawIDs = append(rawIDs, id)
+	// written checks that table holds n rows and n history rows of op.
+	written := func(b *testing.B, table, op string, rows, n int) {
+		b.Helper()
+		expectCount(b, ctx, s, table, "SELECT COUNT(*) FROM "+quote(table), rows)
+		expectCount(b, ctx, s, table+" history", "SELECT COUNT(*) FROM "+quote(table+"_history")+" WHERE op = '"+op+"'", n)
 	}
 
+	// The reads: one table of 1,000 rows, read by both sides.
+	readTable, readRaw := bt.fresh(b, ctx, "read")
+	readIDs := bt.seed(b, ctx, readTable, 1000)
+	first100, err := s.FindEntities(ctx, readTable, db.Query{Where: "[n] >= ?", Params: []any{0}, Limit: 100})
+	if err != nil || len(first100) != 100 {
+		b.Fatal(len(first100), err)
+	}
+	rawFirst100, err := readRaw.find(ctx, 0)
+	if err != nil || len(rawFirst100) != 100 {
+		b.Fatal(len(rawFirst100), err)
+	}
+	for i := range first100 {
+		if first100[i]["id"] != rawFirst100[i].ID {
+			b.Fatalf("find100: row %d is %v for the store, %s for raw SQL", i, first100[i]["id"], rawFirst100[i].ID)
+		}
+	}
+	wantFirst, wantLast := rawFirst100[0].ID, rawFirst100[99].ID
+
 	b.Run("op=insert/impl=kernel", func(b *testing.B) {
+		table, _ := bt.fresh(b, ctx, "insert_kernel")
 		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := s.SaveEntity(ctx, "kernel_t", db.Entity{"name": "bench", "n": int64(-1), "f": 2.5, "ok": false}); err != nil {
+		n := 0
+		for b.Loop() {
+			if _, err := s.SaveEntity(ctx, table, db.Entity{"name": "bench", "n": int64(-1), "f": 2.5, "ok": false}); err != nil {
 				b.Fatal(err)
 			}
+			n++
 		}
+		written(b, table, "create", n, n)
 	})
 	b.Run("op=insert/impl=raw", func(b *testing.B) {
+		table, raw := bt.fresh(b, ctx, "insert_raw")
 		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := raw.insert(ctx, "bench", -1, 2.5, false); err != nil {
+		n := 0
+		for b.Loop() {
+			if _, err := raw.create(ctx, "bench", -1, 2.5, false); err != nil {
 				b.Fatal(err)
 			}
+			n++
 		}
-	})
-	b.Run("op=insert/impl=rawprep", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := rawp.insert(ctx, "bench", -1, 2.5, false); err != nil {
-				b.Fatal(err)
-			}
-		}
+		written(b, table, "create", n, n)
 	})
 	b.Run("op=update/impl=kernel", func(b *testing.B) {
+		table, _ := bt.fresh(b, ctx, "update_kernel")
+		ids := bt.seed(b, ctx, table, 200)
 		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := s.SaveEntity(ctx, "kernel_t", db.Entity{"id": kernelIDs[i%len(kernelIDs)], "name": "upd"}); err != nil {
+		n := 0
+		for b.Loop() {
+			if _, err := s.SaveEntity(ctx, table, db.Entity{"id": ids[n%len(ids)], "name": "upd"}); err != nil {
 				b.Fatal(err)
 			}
+			n++
 		}
+		written(b, table, "update", len(ids), n)
 	})
 	b.Run("op=update/impl=raw", func(b *testing.B) {
+		table, raw := bt.fresh(b, ctx, "update_raw")
+		ids := bt.seed(b, ctx, table, 200)
 		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if err := raw.update(ctx, rawIDs[i%len(rawIDs)], "upd"); err != nil {
+		n := 0
+		for b.Loop() {
+			if err := raw.rename(ctx, ids[n%len(ids)], "upd"); err != nil {
 				b.Fatal(err)
 			}
+			n++
 		}
-	})
-	b.Run("op=update/impl=rawprep", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if err := rawp.update(ctx, rawIDs[i%len(rawIDs)], "upd"); err != nil {
-				b.Fatal(err)
-			}
-		}
+		written(b, table, "update", len(ids), n)
 	})
 	b.Run("op=get/impl=kernel", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			if _, err := s.GetEntity(ctx, "kernel_t", kernelIDs[i%len(kernelIDs)]); err != nil {
-				b.Fatal(err)
+			id := readIDs[i%len(readIDs)]
+			e, err := s.GetEntity(ctx, readTable, id)
+			if err != nil || e["id"] != id {
+				b.Fatalf("get %s: %v, %v", id, e["id"], err)
 			}
 		}
 	})
 	b.Run("op=get/impl=raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			if _, err := raw.get(ctx, rawIDs[i%len(rawIDs)]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("op=get/impl=rawprep", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := rawp.get(ctx, rawIDs[i%len(rawIDs)]); err != nil {
-				b.Fatal(err)
+			id := readIDs[i%len(readIDs)]
+			row, err := readRaw.get(ctx, id)
+			if err != nil || row.ID != id {
+				b.Fatalf("get %s: %v, %v", id, row.ID, err)
 			}
 		}
 	})
 	b.Run("op=find100/impl=kernel", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			es, err := s.FindEntities(ctx, "kernel_t", db.Query{Where: "[n] >= ?", Params: []any{0}, Limit: 100})
-			if err != nil || len(es) != 100 {
+			es, err := s.FindEntities(ctx, readTable, db.Query{Where: "[n] >= ?", Params: []any{0}, Limit: 100})
+			if err != nil || len(es) != 100 || es[0]["id"] != wantFirst || es[99]["id"] != wantLast {
 				b.Fatal(len(es), err)
 			}
 		}
@@ -365,18 +374,9 @@ func benchStore(b *testing.B, url string) {
 	b.Run("op=find100/impl=raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			ms, err := raw.find(ctx, 0)
-			if err != nil || len(ms) != 100 {
-				b.Fatal(len(ms), err)
-			}
-		}
-	})
-	b.Run("op=find100/impl=rawprep", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			ms, err := rawp.find(ctx, 0)
-			if err != nil || len(ms) != 100 {
-				b.Fatal(len(ms), err)
+			rows, err := readRaw.find(ctx, 0)
+			if err != nil || len(rows) != 100 || rows[0].ID != wantFirst || rows[99].ID != wantLast {
+				b.Fatal(len(rows), err)
 			}
 		}
 	})

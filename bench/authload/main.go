@@ -1,15 +1,22 @@
-// Command authload is a load generator for POST /auth/refresh that
-// follows each rotation: every worker logs in once, then refreshes in a
-// loop on its own keep-alive connection, always presenting the refresh
-// token the previous response returned (so every request is a real
-// rotation). Like wrk, the measured loop speaks HTTP/1.1 directly on the
-// connection and reads only what it needs (status, Content-Length, the
-// refresh_token), so the load generator takes as little of a shared
-// machine's CPU as it can.
+// Command authload is a load generator for token refresh that follows
+// each rotation: every worker logs in once, then refreshes in a loop on its
+// own keep-alive connection, always presenting the token the previous
+// response returned (so every request of appkernel is a real rotation).
+// Like wrk, the measured loop speaks HTTP/1.1 directly on the connection
+// and reads only what it needs (status, Content-Length, the token), so the
+// load generator takes as little of a shared machine's CPU as it can.
 //
 // Against a running service (the user must exist):
 //
 //	go run ./bench/authload -url http://127.0.0.1:8000 -email a@example.com -password '...' -c 50 -d 10s
+//
+// With -peer pocketbase it drives PocketBase the same way: log in with
+// auth-with-password, then POST auth-refresh with the token of the previous
+// answer in the Authorization header (PocketBase's tokens are stateless,
+// so nothing is spent, but the load has the same shape), so that
+// bench/compare.sh measures both sides with one tool:
+//
+//	go run ./bench/authload -peer pocketbase -url http://127.0.0.1:8090 -email bench@example.com -password bench-password-123
 //
 // Without -url it serves auth itself on a fresh SQLite file (in the same
 // process, so client and server share the CPU):
@@ -57,12 +64,46 @@ type options struct {
 	conns                int
 	dur                  time.Duration
 	prefix               string
+	peer                 peer
+}
+
+// peer is what differs between the two services authload drives: where
+// and how to log in and refresh, and where the next token is.
+type peer struct {
+	prefix       string // default -prefix
+	login        string // path under prefix
+	refresh      string
+	loginBody    func(email, password string) any
+	tokenKey     string // JSON key of the token to present next
+	tokenInBody  bool   // the refresh request carries the token as {"refresh_token":…}; else as Authorization
+	registerPath string // path under prefix; empty when authload cannot register there
+}
+
+// peerNamed returns the peer of -peer.
+func peerNamed(name string) (peer, bool) {
+	switch name {
+	case "appkernel":
+		return peer{
+			prefix: "/auth", login: "/login", refresh: "/refresh", registerPath: "/register",
+			loginBody:   func(email, password string) any { return map[string]string{"email": email, "password": password} },
+			tokenKey:    "refresh_token",
+			tokenInBody: true,
+		}, true
+	case "pocketbase":
+		return peer{
+			prefix: "/api/collections/users", login: "/auth-with-password", refresh: "/auth-refresh",
+			loginBody: func(email, password string) any { return map[string]string{"identity": email, "password": password} },
+			tokenKey:  "token",
+		}, true
+	}
+	return peer{}, false
 }
 
 func run() error {
 	var o options
 	flag.StringVar(&o.url, "url", "", "base URL of the service (auth mounted at /auth); empty serves auth in process on SQLite")
-	flag.StringVar(&o.prefix, "prefix", "/auth", "path where auth is mounted")
+	peerName := flag.String("peer", "appkernel", "the service's kind: appkernel or pocketbase")
+	flag.StringVar(&o.prefix, "prefix", "", "path where auth is mounted (default /auth for appkernel, /api/collections/users for pocketbase)")
 	flag.StringVar(&o.email, "email", "load@example.com", "account to log in with")
 	flag.StringVar(&o.password, "password", "load-test-password", "its password")
 	flag.BoolVar(&o.register, "register", false, "register the account first (needs the first user or self-signup)")
@@ -72,7 +113,17 @@ func run() error {
 	if o.conns < 1 || o.dur <= 0 {
 		return errors.New("-c and -d must be positive")
 	}
+	var ok bool
+	if o.peer, ok = peerNamed(*peerName); !ok {
+		return fmt.Errorf("-peer %q: want appkernel or pocketbase", *peerName)
+	}
+	if o.prefix == "" {
+		o.prefix = o.peer.prefix
+	}
 	ctx := context.Background()
+	if o.url == "" && *peerName != "appkernel" {
+		return errors.New("-peer pocketbase needs the -url of a running PocketBase")
+	}
 	if o.url == "" {
 		base, stop, err := serveInProcess(ctx, o)
 		if err != nil {
@@ -90,15 +141,18 @@ func run() error {
 		},
 	}
 	if o.register {
-		if _, status, err := post(client, o.url+o.prefix+"/register", map[string]string{"email": o.email, "password": o.password}); err != nil || status != http.StatusCreated {
+		if o.peer.registerPath == "" {
+			return fmt.Errorf("-register: not supported for -peer %s", *peerName)
+		}
+		if _, status, err := post(client, o.url+o.prefix+o.peer.registerPath, o.peer.loginBody(o.email, o.password), o.peer.tokenKey); err != nil || status != http.StatusCreated {
 			return fmt.Errorf("register: status %d: %v", status, err)
 		}
 	}
 	// Log every worker in before the clock starts.
 	tokens := make([]string, o.conns)
 	for i := range tokens {
-		t, status, err := post(client, o.url+o.prefix+"/login", map[string]string{"email": o.email, "password": o.password})
-		if err != nil || status != http.StatusOK {
+		t, status, err := post(client, o.url+o.prefix+o.peer.login, o.peer.loginBody(o.email, o.password), o.peer.tokenKey)
+		if err != nil || status != http.StatusOK || t == "" {
 			return fmt.Errorf("login of worker %d: status %d: %v", i, status, err)
 		}
 		tokens[i] = t
@@ -108,7 +162,7 @@ func run() error {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range o.conns {
-		wg.Go(func() { res[i] = worker(o.url+o.prefix+"/refresh", tokens[i], deadline) })
+		wg.Go(func() { res[i] = worker(o.url+o.prefix+o.peer.refresh, o.peer, tokens[i], deadline) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -124,7 +178,7 @@ type result struct {
 
 // worker refreshes until deadline, following each rotation. After a
 // failure it cannot continue its chain and stops.
-func worker(rawURL, token string, deadline time.Time) result {
+func worker(rawURL string, p peer, token string, deadline time.Time) result {
 	r := result{failures: map[int]int{}}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" {
@@ -138,17 +192,11 @@ func worker(rawURL, token string, deadline time.Time) result {
 	}
 	defer conn.Close()
 	br := bufio.NewReaderSize(conn, 16<<10)
-	head := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nContent-Type: application/json\r\nContent-Length: "
+	head := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\n"
 	var req, body []byte
 	for time.Now().Before(deadline) {
 		t0 := time.Now()
-		req = append(req[:0], head...)
-		req = strconv.AppendInt(req, int64(len(`{"refresh_token":""}`)+len(token)), 10)
-		req = append(req, "\r\n\r\n"...)
-		req = append(req, `{"refresh_token":"`...)
-		req = append(req, token...)
-		req = append(req, `"}`...)
+		req = appendRefresh(req[:0], head, p, token)
 		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := conn.Write(req); err != nil {
 			r.failures[0]++
@@ -160,7 +208,7 @@ func worker(rawURL, token string, deadline time.Time) result {
 			r.failures[0]++
 			return r
 		}
-		next := refreshTokenIn(body)
+		next := stringIn(body, p.tokenKey)
 		if status != http.StatusOK || next == "" {
 			r.failures[status]++
 			return r
@@ -238,15 +286,31 @@ func readResponse(br *bufio.Reader, body []byte) (int, []byte, error) {
 	}
 }
 
-// refreshTokenIn returns the refresh_token string of a JSON answer (the
-// kernel writes it unescaped: base64url).
-func refreshTokenIn(body []byte) string {
-	const key = `"refresh_token":"`
-	i := bytes.Index(body, []byte(key))
+// appendRefresh appends the refresh request of p presenting token.
+func appendRefresh(req []byte, head string, p peer, token string) []byte {
+	req = append(req, head...)
+	if !p.tokenInBody {
+		req = append(req, "Authorization: "...)
+		req = append(req, token...)
+		return append(req, "\r\nContent-Length: 0\r\n\r\n"...)
+	}
+	req = append(req, "Content-Type: application/json\r\nContent-Length: "...)
+	req = strconv.AppendInt(req, int64(len(`{"refresh_token":""}`)+len(token)), 10)
+	req = append(req, "\r\n\r\n"...)
+	req = append(req, `{"refresh_token":"`...)
+	req = append(req, token...)
+	return append(req, `"}`...)
+}
+
+// stringIn returns the string value of the first "key" of a JSON answer
+// (tokens are written unescaped: base64url and dots).
+func stringIn(body []byte, key string) string {
+	k := `"` + key + `":"`
+	i := bytes.Index(body, []byte(k))
 	if i < 0 {
 		return ""
 	}
-	rest := body[i+len(key):]
+	rest := body[i+len(k):]
 	j := bytes.IndexByte(rest, '"')
 	if j < 0 {
 		return ""
@@ -254,17 +318,15 @@ func refreshTokenIn(body []byte) string {
 	return string(rest[:j])
 }
 
-// post sends a JSON body and returns the refresh_token of the answer.
-func post(client *http.Client, url string, body any) (string, int, error) {
+// post sends a JSON body and returns the string at key of the answer.
+func post(client *http.Client, url string, body any, key string) (string, int, error) {
 	b, _ := json.Marshal(body)
 	res, err := client.Post(url, "application/json", bytes.NewReader(b))
 	if err != nil {
 		return "", 0, err
 	}
 	defer res.Body.Close()
-	var out struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var out map[string]any
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
 		return "", res.StatusCode, err
@@ -275,7 +337,8 @@ func post(client *http.Client, url string, body any) (string, int, error) {
 	if err := json.Unmarshal(data, &out); err != nil {
 		return "", res.StatusCode, err
 	}
-	return out.RefreshToken, res.StatusCode, nil
+	t, _ := out[key].(string)
+	return t, res.StatusCode, nil
 }
 
 func report(res []result, elapsed time.Duration, o options) {
@@ -296,8 +359,8 @@ func report(res []result, elapsed time.Duration, o options) {
 		}
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
-	fmt.Printf("POST %s/refresh with rotation: %d workers, %s\n", o.url+o.prefix, o.conns, elapsed.Round(time.Millisecond))
-	fmt.Printf("  rotations  %d (%.0f/s)\n", ok, float64(ok)/elapsed.Seconds())
+	fmt.Printf("POST %s, each with the token of the answer before: %d workers, %s\n", o.url+o.prefix+o.peer.refresh, o.conns, elapsed.Round(time.Millisecond))
+	fmt.Printf("  refreshes  %d (%.0f/s)\n", ok, float64(ok)/elapsed.Seconds())
 	fmt.Printf("  latency    p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(time.Microsecond),
 		pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
 	nerr := 0

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,13 +20,16 @@ import (
 
 // Widget is what a user owns.
 type Widget struct {
-	ID          string `json:"id,omitempty"`
-	OwnerID     string `json:"owner_id"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	CreatedAt   string `json:"created_at,omitempty"`
-	UpdatedAt   string `json:"updated_at,omitempty"`
+	ID        string `json:"id,omitempty"`
+	OwnerID   string `json:"owner_id"`
+	Name      string `json:"name"`
+	Color     string `json:"color"`
+	CreatedAt string `json:"created_at,omitempty"`
+	UpdatedAt string `json:"updated_at,omitempty"`
 }
+
+// DefaultColor is the color of a widget created without one.
+const DefaultColor = "blue"
 
 // Routes are the widget routes; every one needs a signed-in user.
 func Routes(k *appkernel.Kernel) http.Handler {
@@ -39,12 +43,11 @@ func Routes(k *appkernel.Kernel) http.Handler {
 	return r
 }
 
+// createRequest is the body of POST /widgets: {"name": "gear", "color": "red"}.
+// Any other field is refused (400 invalid_json).
 type createRequest struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	// title and body are accepted too, so the shared wrk scripts post here unchanged.
-	Title string `json:"title"`
-	Body  string `json:"body"`
+	Name  string  `json:"name"`
+	Color *string `json:"color"` // absent or null: DefaultColor
 }
 
 func createWidget(store *db.Store) http.HandlerFunc {
@@ -55,22 +58,49 @@ func createWidget(store *db.Store) http.HandlerFunc {
 			middleware.WriteError(w, r, err)
 			return
 		}
-		name := strings.TrimSpace(req.Name)
-		if name == "" || len(name) > 200 {
-			middleware.WriteErrorCode(w, r, http.StatusUnprocessableEntity, "validation_error", "name must be 1 to 200 characters")
+		wdg, err := newWidget(user.ID, req)
+		if err != nil {
+			middleware.WriteError(w, r, err)
 			return
 		}
-		desc := req.Description
-		if desc == "" {
-			desc = req.Body
-		}
-		saved, err := db.Save(r.Context(), store, "widgets", Widget{OwnerID: user.ID, Name: name, Description: desc})
+		saved, err := db.Save(r.Context(), store, "widgets", wdg)
 		if err != nil {
 			middleware.WriteError(w, r, err)
 			return
 		}
 		middleware.WriteJSON(w, http.StatusCreated, saved)
 	}
+}
+
+// newWidget validates a create request: a name of 1 to 200 characters
+// (spaces around it dropped) and a color of 1 to 32 letters a-z, any case,
+// stored lower-case ("Red" is "red").
+func newWidget(ownerID string, req createRequest) (Widget, error) {
+	name := strings.TrimSpace(req.Name)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return Widget{}, middleware.NewError(http.StatusUnprocessableEntity, "validation_error", "name must be 1 to 200 characters")
+	}
+	color := DefaultColor
+	if req.Color != nil {
+		if !isColor(*req.Color) {
+			return Widget{}, middleware.NewError(http.StatusUnprocessableEntity, "validation_error", "color must be 1 to 32 letters a-z, such as \"red\"")
+		}
+		color = strings.ToLower(*req.Color)
+	}
+	return Widget{OwnerID: ownerID, Name: name, Color: color}, nil
+}
+
+// isColor reports whether s is 1 to 32 ASCII letters.
+func isColor(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func listWidgets(store *db.Store) http.HandlerFunc {

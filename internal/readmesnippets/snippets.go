@@ -55,10 +55,11 @@ func EntityStore(ctx context.Context, id string) {
 	store.OnChange(func(ctx context.Context, c db.Change) { /* audit: c.Op, c.Table, c.ID, c.Old, c.New */ })
 
 	type Widget struct {
-		ID   string `json:"id,omitempty"`
-		Name string `json:"name"`
+		ID    string `json:"id,omitempty"`
+		Name  string `json:"name"`
+		Color string `json:"color"`
 	}
-	saved, err := db.Save(ctx, store, "widgets", Widget{Name: "gear"})
+	saved, err := db.Save(ctx, store, "widgets", Widget{Name: "gear", Color: "red"})
 	one, err := db.Get[Widget](ctx, store, "widgets", saved.ID)
 	all, err := db.Find[Widget](ctx, store, "widgets", db.Query{Limit: 100})
 
