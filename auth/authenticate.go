@@ -96,9 +96,10 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 // VerifyAccessToken checks an access token — signature, algorithm (HS256
-// only), issuer, expiry, type — and that its user is active and its
-// session live, and returns the user in their personal workspace. Results
-// of the lookups are cached for IdentityCacheTTL. Error: ErrInvalidToken.
+// only), issuer, expiry, type — and that its user is active and the
+// session it names live (a token that names none is refused), and returns
+// the user in their personal workspace. Results of the lookups are cached
+// for IdentityCacheTTL. Error: ErrInvalidToken.
 func (s *Service) VerifyAccessToken(ctx context.Context, token string) (User, error) {
 	u, _, err := s.verify(ctx, token)
 	return u, err
@@ -117,6 +118,12 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 		}
 		s.verified.putUntil(token, c, c.ExpiresAt.Time)
 	}
+	// Every access token the service issues names its session. One without
+	// is not the service's (a leaked or default secret signed it): with no
+	// session to end, logout-all and a password change could not end it.
+	if c.SessionID == "" {
+		return User{}, "", fmt.Errorf("%w: no session", ErrInvalidToken)
+	}
 	st, err := s.cachedUser(ctx, c.Subject)
 	if err != nil {
 		return User{}, "", err
@@ -124,14 +131,12 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 	if !st.ok {
 		return User{}, "", fmt.Errorf("%w: user inactive or deleted", ErrInvalidToken)
 	}
-	if c.SessionID != "" {
-		sess, err := s.sessionState(ctx, c.SessionID)
-		if err != nil {
-			return User{}, "", err
-		}
-		if !sess.liveAt(s.now()) || sess.userID != c.Subject {
-			return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
-		}
+	sess, err := s.sessionState(ctx, c.SessionID)
+	if err != nil {
+		return User{}, "", err
+	}
+	if !sess.liveAt(s.now()) || sess.userID != c.Subject {
+		return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
 	}
 	return st.u, c.SessionID, nil
 }
