@@ -35,6 +35,12 @@ type WorkspaceHooks interface {
 	// spent or expired token, or one issued to another email, is an error
 	// wrapping ErrInvalidInvite.
 	AcceptInvite(ctx context.Context, tx *db.Store, token string, u User) (string, error)
+	// CheckInvite reports whether token is an open invite for email,
+	// without consuming it: nil, or an error wrapping ErrInvalidInvite.
+	// Register calls it before hashing the password, so a made-up invite
+	// costs a read, not a hash; it must read the same rows whether or not
+	// an account has email.
+	CheckInvite(ctx context.Context, token, email string) error
 	// IsMember reports whether userID is a member of workspaceID.
 	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
 }
