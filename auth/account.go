@@ -58,8 +58,8 @@ func checkEmail(email string) error {
 
 // Register creates an account and signs it in (POST /auth/register).
 // With self-signup off it answers ErrSignupDisabled unless the database has
-// no user yet (the first user becomes admin) or in.InviteToken is a valid
-// invite. A personal workspace is created in the same transaction.
+// no user yet (the first user becomes admin; not with
+// Config.NoFirstUserAdmin) or in.InviteToken is a valid invite. A personal workspace is created in the same transaction.
 // Errors: ErrInvalidEmail, ErrInvalidPassword, ErrSignupDisabled,
 // ErrInvalidInvite, ErrEmailTaken.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
@@ -87,6 +87,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 	}
 	// Refuse a closed signup before paying for a hash.
 	if !s.cfg.AllowSelfSignup && in.InviteToken == "" {
+		if s.cfg.NoFirstUserAdmin {
+			return nil, ErrSignupDisabled
+		}
 		n, err := s.store.CountEntities(ctx, TableUsers, "")
 		if err != nil {
 			return nil, fmt.Errorf("auth: register: %w", err)
@@ -99,7 +102,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.insertUser(ctx, newUser{email: email, hash: hash, invite: in.InviteToken, open: s.cfg.AllowSelfSignup, bootstrap: true})
+	u, err := s.insertUser(ctx, newUser{email: email, hash: hash, invite: in.InviteToken, open: s.cfg.AllowSelfSignup, bootstrap: !s.cfg.NoFirstUserAdmin})
 	if errors.Is(err, ErrEmailTaken) && !s.cfg.AllowSelfSignup && in.InviteToken != "" {
 		// With signup closed, a made-up invite token must not reveal which
 		// emails have accounts: a taken email reads as a bad invite (an
