@@ -153,20 +153,40 @@ func (s *Service) cachedUser(ctx context.Context, id string) (userState, error) 
 	})
 }
 
-// MembershipCacheTTL bounds how long a workspace membership seen by
-// SwitchWorkspace is remembered: a removed member loses X-Workspace-ID
-// access within it, on every instance.
+// MembershipCacheTTL bounds how long the workspace memberships of a user
+// seen by SwitchWorkspace are remembered: a membership added or removed by
+// another process reaches X-Workspace-ID within it (in the process that
+// made the change at once, see ForgetMemberships).
 const MembershipCacheTTL = 5 * time.Second
 
+// maxCachedMemberships bounds the workspace ids cached per user. A user in
+// more workspaces is asked about the others one by one.
+const maxCachedMemberships = 256
+
+// memberSet is the cached list of the workspaces of one user; complete is
+// false when the user has more than maxCachedMemberships.
+type memberSet struct {
+	ids      map[string]struct{}
+	complete bool
+}
+
 // SwitchWorkspace returns u acting in workspaceID when u is a member of
-// it (a membership is cached for at most MembershipCacheTTL; a refusal is
-// not cached). workspaceID "" stands for u's personal workspace
-// (u.WorkspaceID), kept as the current one only while u is a member of it:
-// otherwise u comes back with no current workspace (WorkspaceID ""). Error:
-// ErrForbidden.
+// it. workspaceID "" stands for u's personal workspace (u.WorkspaceID),
+// kept as the current one only while u is a member of it: otherwise u
+// comes back with no current workspace (WorkspaceID ""). The workspaces
+// of a user are read in one statement and cached for MembershipCacheTTL,
+// refusals included: a client naming made-up workspace ids, one per
+// request, costs no statement per request. Error: ErrForbidden.
 func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID string) (User, error) {
 	return s.switchWorkspace(ctx, u, workspaceID)
 }
+
+// ForgetMemberships drops the cached workspace memberships of userID, so
+// that a membership added or removed in this process counts at its next
+// request (other processes see it within MembershipCacheTTL). The
+// workspaces package calls it after each membership change when the
+// kernel wires it to this Service.
+func (s *Service) ForgetMemberships(userID string) { s.members.forget(userID) }
 
 func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User, error) {
 	asked := ws != ""
@@ -188,17 +208,27 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 	if len(ws) > 128 || !isText(ws) {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
-	key := u.ID + "\x00" + ws
-	member, err := s.members.get(ctx, key, func(ctx context.Context) (bool, error) {
-		return hooks.IsMember(ctx, ws, u.ID)
+	set, err := s.members.get(ctx, u.ID, func(ctx context.Context) (memberSet, error) {
+		ids, err := hooks.MemberWorkspaces(ctx, u.ID, maxCachedMemberships+1)
+		if err != nil {
+			return memberSet{}, err
+		}
+		set := memberSet{ids: make(map[string]struct{}, min(len(ids), maxCachedMemberships)), complete: len(ids) <= maxCachedMemberships}
+		for _, id := range ids[:min(len(ids), maxCachedMemberships)] {
+			set.ids[id] = struct{}{}
+		}
+		return set, nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("auth: workspace membership: %w", err)
 	}
+	_, member := set.ids[ws]
+	if !member && !set.complete {
+		if member, err = hooks.IsMember(ctx, ws, u.ID); err != nil {
+			return User{}, fmt.Errorf("auth: workspace membership: %w", err)
+		}
+	}
 	if !member {
-		// Only memberships are cached: someone who just joined is let in
-		// at once.
-		s.members.forget(key)
 		if !asked {
 			// Removed from their personal workspace (by another owner):
 			// signed in, in no workspace.

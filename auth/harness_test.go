@@ -298,6 +298,15 @@ func (f *fakeWorkspaces) CheckInvite(ctx context.Context, token, email string) e
 	return err
 }
 
+func (f *fakeWorkspaces) MemberWorkspaces(ctx context.Context, userID string, limit int) ([]string, error) {
+	rows, err := f.store.FindEntities(ctx, "fake_members", db.Query{Where: "[user_id] = ?", Params: []any{userID}, Limit: limit})
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i], _ = r["workspace_id"].(string)
+	}
+	return ids, err
+}
+
 func (f *fakeWorkspaces) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
 	n, err := f.store.CountEntities(ctx, "fake_members", "[workspace_id] = ? AND [user_id] = ?", workspaceID, userID)
 	return n > 0, err

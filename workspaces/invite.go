@@ -121,6 +121,7 @@ func (s *Service) Join(ctx context.Context, u auth.User, token string) (Member, 
 	if err != nil {
 		return Member{}, err
 	}
+	s.membershipChanged(u.ID)
 	s.log.InfoContext(ctx, "workspace joined", "workspace_id", m.WorkspaceID, "user_id", u.ID, "role", m.Role)
 	return m, nil
 }
