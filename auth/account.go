@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,26 +34,9 @@ type RegisterInput struct {
 	InviteToken string `json:"invite_token,omitempty"`
 }
 
-// NormalizeEmail trims and lower-cases an email, the form in which emails
-// are stored, compared and unique.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
 // isText reports whether s is UTF-8 text without NUL, as every value the
 // databases store and compare as text is (PostgreSQL refuses others).
 func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
-
-func checkEmail(email string) error {
-	if len(email) > 254 || email == "" {
-		return ErrInvalidEmail
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
-		return ErrInvalidEmail
-	}
-	return nil
-}
 
 // Register creates an account and signs it in (POST /auth/register).
 // With self-signup off it answers ErrSignupDisabled unless the database has
@@ -63,8 +45,8 @@ func checkEmail(email string) error {
 // Errors: ErrInvalidEmail, ErrInvalidPassword, ErrSignupDisabled,
 // ErrInvalidInvite, ErrEmailTaken.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
-	email := NormalizeEmail(in.Email)
-	if err := checkEmail(email); err != nil {
+	email, err := CanonicalEmail(in.Email)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkPassword(in.Password); err != nil {
@@ -129,8 +111,8 @@ type CreateUserInput struct {
 // signup rules, for seed scripts and admin tools. The password rules still
 // apply. A personal workspace is created when workspaces are configured.
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (User, error) {
-	email := NormalizeEmail(in.Email)
-	if err := checkEmail(email); err != nil {
+	email, err := CanonicalEmail(in.Email)
+	if err != nil {
 		return User{}, err
 	}
 	if err := checkPassword(in.Password); err != nil {

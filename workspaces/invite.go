@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -35,21 +34,16 @@ type Invitation struct {
 	Token string `json:"token,omitempty"`
 }
 
-// NormalizeEmail trims and lower-cases email and checks it is a plain
-// address (no display name), as auth does for user emails.
+// NormalizeEmail returns the canonical form of email (auth.CanonicalEmail:
+// trimmed, NFKC, case-folded, IDNA domain), as auth stores user emails, or
+// ErrValidation saying what is wrong — also for a lookalike (mixed
+// scripts, invisible or direction characters).
 func NormalizeEmail(email string) (string, error) {
-	email = auth.NormalizeEmail(email)
-	if email == "" {
-		return "", invalid("email is required")
+	c, err := auth.CanonicalEmail(email)
+	if err != nil {
+		return "", invalid(err.Error())
 	}
-	if len(email) > 254 {
-		return "", invalid("email must be at most 254 characters")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
-		return "", invalid("email must be a valid address such as name@example.com")
-	}
-	return email, nil
+	return c, nil
 }
 
 // Invite creates an invite to workspaceID for email with role (RoleMember
