@@ -82,6 +82,14 @@ type Config struct {
 	// AllowSelfSignup lets anyone register (ALLOW_SELF_SIGNUP). Defaults to
 	// false: only the first user and holders of a workspace invite may.
 	AllowSelfSignup bool
+	// AdminEmail and AdminPassword make the first admin of a deployment
+	// (ADMIN_EMAIL, ADMIN_PASSWORD; both or neither): at start-up the
+	// kernel creates an admin account with them unless an account with
+	// that email exists, whose password and role are never changed. In
+	// production (Env "production") this, or auth.Service.EnsureAdmin from
+	// a seed script, is the only way to a first admin. Defaults to unset.
+	AdminEmail    string
+	AdminPassword string
 	// OAuthProviders configures OAuth login, keyed by provider name
 	// ("google", "github"; GOOGLE_CLIENT_ID/SECRET, GITHUB_CLIENT_ID/SECRET).
 	// Defaults to none.
@@ -182,6 +190,8 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.str("JWT_SECRET", &c.JWTSecret)
 	e.positiveInt("JWT_EXPIRY_HOURS", &c.JWTExpiryHours)
 	e.boolean("ALLOW_SELF_SIGNUP", &c.AllowSelfSignup)
+	e.str("ADMIN_EMAIL", &c.AdminEmail)
+	e.str("ADMIN_PASSWORD", &c.AdminPassword)
 	e.list("CORS_ORIGINS", &c.CORSOrigins)
 	e.boolean("CORS_CREDENTIALS", &c.CORSCredentials)
 	e.list("TRUSTED_PROXIES", &c.TrustedProxies)
@@ -247,6 +257,9 @@ func (c *Config) validate() error {
 	}
 	if c.RateLimitEnabled && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0 || c.RateLimitWindow > 0 && c.RateLimitWindow < time.Millisecond) {
 		bad("rate limit %d per %s; want positive RATE_LIMIT_REQUESTS and a RATE_LIMIT_WINDOW of at least 1ms", c.RateLimitRequests, c.RateLimitWindow)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("set both ADMIN_EMAIL and ADMIN_PASSWORD (AdminEmail, AdminPassword) to make the first admin, or neither")
 	}
 	if c.CORSCredentials && (len(c.CORSOrigins) == 0 || slices.Contains(c.CORSOrigins, "*")) {
 		bad("CORS_CREDENTIALS=true with CORS_ORIGINS=%s; list the allowed origins explicitly", strings.Join(c.CORSOrigins, ","))

@@ -39,6 +39,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"JWT_SECRET":            strings.Repeat("s", 40),
 		"JWT_EXPIRY_HOURS":      "2",
 		"ALLOW_SELF_SIGNUP":     "true",
+		"ADMIN_EMAIL":           "ops@example.com",
+		"ADMIN_PASSWORD":        "ops-password-1",
 		"REDIS_URL":             "redis://localhost:6379/1",
 		"ADMIN_WORKER_EMBEDDED": "false",
 		"ADMIN_DB_URL":          "sqlite:///./admin.db",
@@ -68,6 +70,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.JWTSecret = env["JWT_SECRET"]
 	want.JWTExpiryHours = 2
 	want.AllowSelfSignup = true
+	want.AdminEmail, want.AdminPassword = "ops@example.com", "ops-password-1"
 	want.RedisURL = env["REDIS_URL"]
 	want.AdminWorkerEmbedded = false
 	want.AdminDBURL = env["ADMIN_DB_URL"]

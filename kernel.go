@@ -199,6 +199,9 @@ func (k *Kernel) build(ctx context.Context) error {
 			Redis:           k.universalRedis(),
 			Workspaces:      k.ws,
 			Logger:          log,
+
+			// In production the first admin is the operator's (ADMIN_EMAIL).
+			NoFirstUserAdmin: cfg.Production(),
 		})
 		if err != nil {
 			return fmt.Errorf("appkernel: auth: %w", err)
@@ -211,6 +214,9 @@ func (k *Kernel) build(ctx context.Context) error {
 		}
 		feature("auth", "on (self-signup "+signup+")")
 		feature("workspaces", "on")
+	}
+	if err := k.bootstrapAdmin(ctx); err != nil {
+		return err
 	}
 	if len(cfg.OAuthProviders) == 0 {
 		feature("oauth", "off (no GOOGLE_CLIENT_ID or GITHUB_CLIENT_ID)")

@@ -96,9 +96,10 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 // VerifyAccessToken checks an access token — signature, algorithm (HS256
-// only), issuer, expiry, type — and that its user is active and its
-// session live, and returns the user in their personal workspace. Results
-// of the lookups are cached for IdentityCacheTTL. Error: ErrInvalidToken.
+// only), issuer, expiry, type — and that its user is active and the
+// session it names live (a token that names none is refused), and returns
+// the user in their personal workspace. Results of the lookups are cached
+// for IdentityCacheTTL. Error: ErrInvalidToken.
 func (s *Service) VerifyAccessToken(ctx context.Context, token string) (User, error) {
 	u, _, err := s.verify(ctx, token)
 	return u, err
@@ -117,6 +118,12 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 		}
 		s.verified.putUntil(token, c, c.ExpiresAt.Time)
 	}
+	// Every access token the service issues names its session. One without
+	// is not the service's (a leaked or default secret signed it): with no
+	// session to end, logout-all and a password change could not end it.
+	if c.SessionID == "" {
+		return User{}, "", fmt.Errorf("%w: no session", ErrInvalidToken)
+	}
 	st, err := s.cachedUser(ctx, c.Subject)
 	if err != nil {
 		return User{}, "", err
@@ -124,14 +131,12 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 	if !st.ok {
 		return User{}, "", fmt.Errorf("%w: user inactive or deleted", ErrInvalidToken)
 	}
-	if c.SessionID != "" {
-		sess, err := s.sessionState(ctx, c.SessionID)
-		if err != nil {
-			return User{}, "", err
-		}
-		if !sess.liveAt(s.now()) || sess.userID != c.Subject {
-			return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
-		}
+	sess, err := s.sessionState(ctx, c.SessionID)
+	if err != nil {
+		return User{}, "", err
+	}
+	if !sess.liveAt(s.now()) || sess.userID != c.Subject {
+		return User{}, "", fmt.Errorf("%w: session ended", ErrInvalidToken)
 	}
 	return st.u, c.SessionID, nil
 }
@@ -148,20 +153,40 @@ func (s *Service) cachedUser(ctx context.Context, id string) (userState, error) 
 	})
 }
 
-// MembershipCacheTTL bounds how long a workspace membership seen by
-// SwitchWorkspace is remembered: a removed member loses X-Workspace-ID
-// access within it, on every instance.
+// MembershipCacheTTL bounds how long the workspace memberships of a user
+// seen by SwitchWorkspace are remembered: a membership added or removed by
+// another process reaches X-Workspace-ID within it (in the process that
+// made the change at once, see ForgetMemberships).
 const MembershipCacheTTL = 5 * time.Second
 
+// maxCachedMemberships bounds the workspace ids cached per user. A user in
+// more workspaces is asked about the others one by one.
+const maxCachedMemberships = 256
+
+// memberSet is the cached list of the workspaces of one user; complete is
+// false when the user has more than maxCachedMemberships.
+type memberSet struct {
+	ids      map[string]struct{}
+	complete bool
+}
+
 // SwitchWorkspace returns u acting in workspaceID when u is a member of
-// it (a membership is cached for at most MembershipCacheTTL; a refusal is
-// not cached). workspaceID "" stands for u's personal workspace
-// (u.WorkspaceID), kept as the current one only while u is a member of it:
-// otherwise u comes back with no current workspace (WorkspaceID ""). Error:
-// ErrForbidden.
+// it. workspaceID "" stands for u's personal workspace (u.WorkspaceID),
+// kept as the current one only while u is a member of it: otherwise u
+// comes back with no current workspace (WorkspaceID ""). The workspaces
+// of a user are read in one statement and cached for MembershipCacheTTL,
+// refusals included: a client naming made-up workspace ids, one per
+// request, costs no statement per request. Error: ErrForbidden.
 func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID string) (User, error) {
 	return s.switchWorkspace(ctx, u, workspaceID)
 }
+
+// ForgetMemberships drops the cached workspace memberships of userID, so
+// that a membership added or removed in this process counts at its next
+// request (other processes see it within MembershipCacheTTL). The
+// workspaces package calls it after each membership change when the
+// kernel wires it to this Service.
+func (s *Service) ForgetMemberships(userID string) { s.members.forget(userID) }
 
 func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User, error) {
 	asked := ws != ""
@@ -183,17 +208,27 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 	if len(ws) > 128 || !isText(ws) {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
-	key := u.ID + "\x00" + ws
-	member, err := s.members.get(ctx, key, func(ctx context.Context) (bool, error) {
-		return hooks.IsMember(ctx, ws, u.ID)
+	set, err := s.members.get(ctx, u.ID, func(ctx context.Context) (memberSet, error) {
+		ids, err := hooks.MemberWorkspaces(ctx, u.ID, maxCachedMemberships+1)
+		if err != nil {
+			return memberSet{}, err
+		}
+		set := memberSet{ids: make(map[string]struct{}, min(len(ids), maxCachedMemberships)), complete: len(ids) <= maxCachedMemberships}
+		for _, id := range ids[:min(len(ids), maxCachedMemberships)] {
+			set.ids[id] = struct{}{}
+		}
+		return set, nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("auth: workspace membership: %w", err)
 	}
+	_, member := set.ids[ws]
+	if !member && !set.complete {
+		if member, err = hooks.IsMember(ctx, ws, u.ID); err != nil {
+			return User{}, fmt.Errorf("auth: workspace membership: %w", err)
+		}
+	}
 	if !member {
-		// Only memberships are cached: someone who just joined is let in
-		// at once.
-		s.members.forget(key)
 		if !asked {
 			// Removed from their personal workspace (by another owner):
 			// signed in, in no workspace.

@@ -111,7 +111,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	})
 }
 
-func sessionOf(b *testing.B, a *Service, token string) string {
+func sessionOf(b testing.TB, a *Service, token string) string {
 	c, err := a.signer.verify(token)
 	if err != nil {
 		b.Fatal(err)

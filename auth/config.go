@@ -45,6 +45,13 @@ type Config struct {
 	// first user of the database (who becomes admin) and holders of a valid
 	// workspace invite may.
 	AllowSelfSignup bool
+	// NoFirstUserAdmin turns off the development rule that the first
+	// account registered in an empty database becomes admin: the first
+	// registration is then like any other (refused while self-signup is
+	// off, an ordinary user while it is on), and the first admin is made
+	// by an operator with EnsureAdmin or CreateUser. The kernel sets it
+	// with APP_ENV=production. Defaults to false.
+	NoFirstUserAdmin bool
 	// Redis, when set, keeps login-failure throttling in Redis (shared by
 	// every process). Defaults to nil: in process memory.
 	Redis redis.UniversalClient

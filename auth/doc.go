@@ -16,5 +16,5 @@
 // format and rehashed on login when the parameters change. Every route has
 // a Go function behind it (Register, Login, Refresh, Logout, LogoutAll,
 // ChangePassword) and accounts can be managed without HTTP (CreateUser,
-// SetRole, MakeAdmin, SetActive).
+// SetRole, MakeAdmin, SetActive, EnsureAdmin for an operator's first admin).
 package auth

@@ -304,6 +304,23 @@ func (*fakeWorkspaces) AcceptInvite(ctx context.Context, tx *db.Store, token str
 	return ws, err
 }
 
+func (f *fakeWorkspaces) CheckInvite(ctx context.Context, token, email string) error {
+	n, err := f.store.CountEntities(ctx, "fake_invites", "[token] = ? AND [used] = ? AND [email] = ?", token, false, email)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("fake invite %q: %w", token, ErrInvalidInvite)
+	}
+	return err
+}
+
+func (f *fakeWorkspaces) MemberWorkspaces(ctx context.Context, userID string, limit int) ([]string, error) {
+	rows, err := f.store.FindEntities(ctx, "fake_members", db.Query{Where: "[user_id] = ?", Params: []any{userID}, Limit: limit})
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i], _ = r["workspace_id"].(string)
+	}
+	return ids, err
+}
+
 func (f *fakeWorkspaces) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
 	n, err := f.store.CountEntities(ctx, "fake_members", "[workspace_id] = ? AND [user_id] = ?", workspaceID, userID)
 	return n > 0, err

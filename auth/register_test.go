@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func keysOf(m map[string]any) []string {
@@ -348,6 +349,45 @@ func TestRegisterBadInviteStatements(t *testing.T) {
 			if i > 0 && taken != free {
 				t.Fatalf("a taken email sends %d statements, a free one %d", taken, free)
 			}
+		}
+	})
+}
+
+// TestRegisterMadeUpInviteHashesNothing: a made-up invite (or one issued
+// to another email) is refused before the password is hashed, so it costs
+// a read instead of an argon2id hash (19 MiB, tens of ms). The one hashing
+// slot is held by the test: a registration that tried to hash would wait
+// for it and fail busy.
+func TestRegisterMadeUpInviteHashesNothing(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		h := newHarness(t, dialect, withConfig(func(c *Config) { c.MaxConcurrentHashes = 1 }))
+		owner := h.register("owner@example.com", "owner-password")
+		h.createUser("taken@example.com", "taken-password", RoleUser)
+		h.invite(owner.User.WorkspaceID, "guest@example.com", "invite-1")
+
+		h.auth.hasher.slots <- struct{}{} // every hashing slot taken
+		register := func(email, token string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			_, err := h.auth.Register(ctx, RegisterInput{Email: email, Password: "guest-password", InviteToken: token})
+			return err
+		}
+		for name, tc := range map[string]struct{ email, token string }{
+			"made up, free email":  {"free@example.com", "made-up"},
+			"made up, taken email": {"taken@example.com", "made-up"},
+			"issued to another":    {"free@example.com", "invite-1"},
+		} {
+			if err := register(tc.email, tc.token); !errors.Is(err, ErrInvalidInvite) {
+				t.Errorf("%s: %v, want ErrInvalidInvite without waiting for a hashing slot", name, err)
+			}
+		}
+		// The valid invite passes the check and then needs the slot.
+		if err := register("guest@example.com", "invite-1"); !errors.Is(err, ErrBusy) {
+			t.Fatalf("valid invite with every hashing slot taken: %v, want ErrBusy", err)
+		}
+		h.auth.hasher.release()
+		if err := register("guest@example.com", "invite-1"); err != nil {
+			t.Fatalf("valid invite: %v", err)
 		}
 	})
 }

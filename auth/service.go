@@ -35,8 +35,19 @@ type WorkspaceHooks interface {
 	// spent or expired token, or one issued to another email, is an error
 	// wrapping ErrInvalidInvite.
 	AcceptInvite(ctx context.Context, tx *db.Store, token string, u User) (string, error)
+	// CheckInvite reports whether token is an open invite for email,
+	// without consuming it: nil, or an error wrapping ErrInvalidInvite.
+	// Register calls it before hashing the password, so a made-up invite
+	// costs a read, not a hash; it must read the same rows whether or not
+	// an account has email.
+	CheckInvite(ctx context.Context, token, email string) error
 	// IsMember reports whether userID is a member of workspaceID.
 	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+	// MemberWorkspaces returns the ids of the workspaces userID is a
+	// member of, at most limit of them (in any order). Authentication
+	// caches them per user, so a request naming a workspace in
+	// X-Workspace-ID costs no statement, also when it names made-up ids.
+	MemberWorkspaces(ctx context.Context, userID string, limit int) ([]string, error)
 }
 
 // Service is the auth feature: accounts, passwords, sessions and tokens.
@@ -59,7 +70,7 @@ type Service struct {
 	verified *ttlCache[*AccessClaims]
 	users    *ttlCache[userState]
 	sessions *ttlCache[sessionState]
-	members  *ttlCache[bool]
+	members  *ttlCache[memberSet]
 }
 
 // userState is a cached user: ok is false when the user is gone or inactive.
@@ -97,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		verified:      newTTLCache[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		users:         newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
 		sessions:      newTTLCache[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
-		members:       newTTLCache[bool](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
+		members:       newTTLCache[memberSet](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
 		devices:       devices{key: derive("appkernel/auth device v1\x00" + cfg.Issuer), now: cfg.Now},
 		perIP:         newIPLimiter(cfg.PerIPLimit, cfg.PerIPWindow, cfg.Now),
 	}

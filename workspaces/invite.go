@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -35,21 +34,16 @@ type Invitation struct {
 	Token string `json:"token,omitempty"`
 }
 
-// NormalizeEmail trims and lower-cases email and checks it is a plain
-// address (no display name), as auth does for user emails.
+// NormalizeEmail returns the canonical form of email (auth.CanonicalEmail:
+// trimmed, NFKC, case-folded, IDNA domain), as auth stores user emails, or
+// ErrValidation saying what is wrong — also for a lookalike (mixed
+// scripts, invisible or direction characters).
 func NormalizeEmail(email string) (string, error) {
-	email = auth.NormalizeEmail(email)
-	if email == "" {
-		return "", invalid("email is required")
+	c, err := auth.CanonicalEmail(email)
+	if err != nil {
+		return "", invalid(err.Error())
 	}
-	if len(email) > 254 {
-		return "", invalid("email must be at most 254 characters")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
-		return "", invalid("email must be a valid address such as name@example.com")
-	}
-	return email, nil
+	return c, nil
 }
 
 // Invite creates an invite to workspaceID for email with role (RoleMember
@@ -121,6 +115,7 @@ func (s *Service) Join(ctx context.Context, u auth.User, token string) (Member, 
 	if err != nil {
 		return Member{}, err
 	}
+	s.membershipChanged(u.ID)
 	s.log.InfoContext(ctx, "workspace joined", "workspace_id", m.WorkspaceID, "user_id", u.ID, "role", m.Role)
 	return m, nil
 }
@@ -137,34 +132,61 @@ func (s *Service) AcceptInvite(ctx context.Context, tx *db.Store, token string, 
 	return m.WorkspaceID, err
 }
 
-// acceptInvite does the work of Join inside tx. Single use rests on the
-// unique index of invite_redemptions(invite_id): a second redemption of one
-// invite fails on it even when both transactions read the invite as unused.
-func (s *Service) acceptInvite(ctx context.Context, tx *db.Store, token string, u auth.User) (Member, error) {
-	if u.ID == "" || !strings.HasPrefix(token, InviteTokenPrefix) {
-		return Member{}, ErrInvalidInvite
+// CheckInvite reports, with one read, whether token is an open invite
+// (known, unused, not revoked, not expired) addressed to email: nil, or an
+// error wrapping ErrInvalidInvite. It consumes nothing; auth calls it
+// before hashing a registering user's password (auth.WorkspaceHooks), so
+// a made-up invite costs no hash. Redemption checks again, inviter
+// included.
+func (s *Service) CheckInvite(ctx context.Context, token, email string) error {
+	if s.err != nil {
+		return s.err
 	}
-	es, err := tx.FindEntities(ctx, tableInvites, db.Query{
+	_, err := openInvite(ctx, s.store, token, email)
+	return err
+}
+
+// openInvite returns the invites row of token when it is open and
+// addressed to email, else ErrInvalidInvite.
+func openInvite(ctx context.Context, st *db.Store, token, email string) (db.Entity, error) {
+	if !strings.HasPrefix(token, InviteTokenPrefix) {
+		return nil, ErrInvalidInvite
+	}
+	es, err := st.FindEntities(ctx, tableInvites, db.Query{
 		Where:  "[token_hash] = ?",
 		Params: []any{hashToken(token)},
 		Limit:  1,
 	})
 	if err != nil {
-		return Member{}, fmt.Errorf("workspaces: read invite: %w", err)
+		return nil, fmt.Errorf("workspaces: read invite: %w", err)
 	}
 	if len(es) == 0 {
-		return Member{}, ErrInvalidInvite
+		return nil, ErrInvalidInvite
 	}
 	inv := es[0]
 	expires, err := time.Parse(time.RFC3339Nano, str(inv, "expires_at"))
 	switch {
 	case err != nil:
-		return Member{}, fmt.Errorf("workspaces: invite %s has a bad expires_at: %w", str(inv, "id"), err)
+		return nil, fmt.Errorf("workspaces: invite %s has a bad expires_at: %w", str(inv, "id"), err)
 	case str(inv, "used_at") != "",
 		str(inv, "revoked_at") != "",
 		!time.Now().Before(expires),
-		str(inv, "email") != auth.NormalizeEmail(u.Email):
+		str(inv, "email") != auth.NormalizeEmail(email):
+		return nil, ErrInvalidInvite
+	}
+	return inv, nil
+}
+
+// acceptInvite does the work of Join inside tx. Single use rests on the
+// unique index of invite_redemptions(invite_id): a second redemption of one
+// invite fails on it even when both transactions read the invite as unused.
+func (s *Service) acceptInvite(ctx context.Context, tx *db.Store, token string, u auth.User) (Member, error) {
+	if u.ID == "" {
 		return Member{}, ErrInvalidInvite
+	}
+	inv, err := openInvite(ctx, tx, token, u.Email)
+	if err != nil {
+		return Member{}, err
 	}
 	wsID := str(inv, "workspace_id")
 	if _, err := tx.GetEntity(ctx, tableWorkspaces, wsID); err != nil {

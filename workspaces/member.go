@@ -93,6 +93,28 @@ func (s *Service) IsMember(ctx context.Context, workspaceID, userID string) (boo
 	return err == nil, err
 }
 
+// MemberWorkspaces returns the ids of up to limit workspaces userID is a
+// member of, in no particular order (auth.WorkspaceHooks: auth caches
+// them per user to honour X-Workspace-ID without a statement per request).
+func (s *Service) MemberWorkspaces(ctx context.Context, userID string, limit int) ([]string, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	es, err := s.store.FindEntities(ctx, tableMembers, db.Query{
+		Where:  "[user_id] = ?",
+		Params: []any{userID},
+		Limit:  limit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workspaces: list memberships: %w", err)
+	}
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = str(e, "workspace_id")
+	}
+	return ids, nil
+}
+
 // Members lists the members of workspaceID, oldest first, as seen by the
 // member actorID, each with their email when the Service has Users (see
 // Config.Users). ErrNotFound when actorID is not a member.
@@ -138,7 +160,11 @@ func (s *Service) AddMember(ctx context.Context, workspaceID, userID, role strin
 		}
 		return Member{}, fmt.Errorf("workspaces: add member: %w", err)
 	}
-	return insertMember(ctx, s.store, workspaceID, userID, role)
+	m, err := insertMember(ctx, s.store, workspaceID, userID, role)
+	if err == nil {
+		s.membershipChanged(userID)
+	}
+	return m, err
 }
 
 // RemoveMember removes userID from workspaceID on behalf of actorID.
@@ -193,6 +219,7 @@ func (s *Service) RemoveMember(ctx context.Context, actorID, workspaceID, userID
 		if err != nil {
 			return err
 		}
+		s.membershipChanged(userID)
 		s.log.InfoContext(ctx, "workspace member removed", "workspace_id", workspaceID, "user_id", userID, "by", actorID)
 		return nil
 	}
@@ -205,6 +232,7 @@ func (s *Service) RemoveMember(ctx context.Context, actorID, workspaceID, userID
 			continue
 		}
 		if err == nil {
+			s.membershipChanged(userID)
 			s.log.InfoContext(ctx, "workspace owner removed", "workspace_id", workspaceID, "user_id", userID, "by", actorID)
 		}
 		return err

@@ -23,12 +23,35 @@ type Users interface {
 
 var _ Users = (*auth.Service)(nil)
 
+// membershipCache is implemented by *auth.Service, which caches each
+// user's workspace memberships for X-Workspace-ID (see
+// auth.MembershipCacheTTL).
+type membershipCache interface {
+	ForgetMemberships(userID string)
+}
+
+var _ membershipCache = (*auth.Service)(nil)
+
+// membershipChanged tells the Users, when it caches memberships (as
+// *auth.Service does), that userID's memberships changed, so that a member
+// added or removed in this process counts at the user's next request.
+// Other processes see the change within auth.MembershipCacheTTL.
+func (s *Service) membershipChanged(userID string) {
+	if ref := s.users.Load(); ref != nil {
+		if c, ok := ref.Users.(membershipCache); ok {
+			c.ForgetMemberships(userID)
+		}
+	}
+}
+
 // usersRef holds the Users of a Service, so SetUsers can swap it while
 // requests run.
 type usersRef struct{ Users }
 
 // SetUsers sets (or, with nil, clears) the Users the Service reads member
-// emails from, replacing Config.Users. It is for the kernel, which builds
+// emails from, replacing Config.Users. When u also caches memberships
+// (*auth.Service does), the Service tells it of every membership it adds
+// or removes, so X-Workspace-ID sees the change at once in this process. It is for the kernel, which builds
 // the Service before auth (auth takes the Service as its WorkspaceHooks):
 //
 //	ws := workspaces.New(workspaces.Config{Store: store})

@@ -70,6 +70,9 @@ func (s *Service) Create(ctx context.Context, userID, name string) (Workspace, e
 		ws, err = createWorkspace(ctx, tx, userID, name, false)
 		return err
 	})
+	if err == nil {
+		s.membershipChanged(userID)
+	}
 	return ws, err
 }
 
