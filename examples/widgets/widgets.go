@@ -23,6 +23,8 @@ type Widget struct {
 	OwnerID     string `json:"owner_id"`
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
+	Status      string `json:"status,omitempty"` // "processed" once process_document ran
+	Pages       int    `json:"pages,omitempty"`
 	CreatedAt   string `json:"created_at,omitempty"`
 	UpdatedAt   string `json:"updated_at,omitempty"`
 }
