@@ -381,4 +381,3 @@ func TestRunWorkerTaskReachesTheStore(t *testing.T) {
 		t.Fatalf("start-up lines:\nweb:\n%s\nworker:\n%s", webLogs.String(), workerLogs.String())
 	}
 }
-
