@@ -209,14 +209,21 @@ func TestRunCallsSetupBeforeTheWorkerStarts(t *testing.T) {
 	if st.State != jobs.StateSucceeded || st.Attempt != 1 || st.LastError != "" {
 		t.Fatalf("the waiting job: %+v\n%s", st, logs.String())
 	}
+	stopCleanly(t, "Run", cancel, done)
+}
+
+// stopCleanly cancels a running Run or RunWorker and checks that it
+// returns nil in time.
+func stopCleanly(t *testing.T, what string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("Run: %v", err)
+			t.Fatalf("%s: %v", what, err)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after ctx was done")
+		t.Fatalf("%s did not return after its context was done", what)
 	}
 }
 
@@ -299,13 +306,7 @@ func TestRunWorkerWiresDevAutostart(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- appkernel.RunWorker(ctx, cfg) }()
-	// The stand-in starts nothing: once docker was asked to run the
-	// container, stop waiting for its port.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(readFile(calls), "run ") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
+	awaitDockerRun(calls, cancel)
 	select {
 	case err := <-done:
 		if err == nil {
@@ -364,15 +365,7 @@ func TestRunWorkerTaskReachesTheStore(t *testing.T) {
 	if st := waitDone(t, k.Jobs(), info.ID, 15*time.Second); st.State != jobs.StateSucceeded {
 		t.Fatalf("the job under RunWorker: %+v\n%s", st, workerLogs.String())
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("RunWorker: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("RunWorker did not stop")
-	}
+	stopCleanly(t, "RunWorker", cancel, done)
 	got, err := k.DB().GetEntity(ctx, "documents", doc["id"].(string))
 	if err != nil || got["status"] != "processed" || got["parts"] != "true true" {
 		t.Fatalf("document after the job: %v %v", got, err)

@@ -1,4 +1,4 @@
-//lint:file-ignore SA4006 the snippets show calls, not error handling
+//lint:file-ignore SA4006,SA5001 the snippets show calls, not error handling
 
 // Package readmesnippets holds the Go snippets of the README inside
 // functions that declare what each snippet takes from its surroundings, so
