@@ -252,8 +252,8 @@ func (c *Config) validate() error {
 			bad("REDIS_URL %q is not a redis:// or rediss:// URL with a host", MaskURL(c.RedisURL))
 		}
 	}
-	if ns := c.redisNamespace(); strings.ContainsAny(ns, "{} \t\r\n") || len(ns) > 100 {
-		bad("the Redis namespace %q (RedisPrefix, REDIS_PREFIX, else Name) must be at most 100 characters without braces or spaces; set REDIS_PREFIX", ns)
+	if ns := c.redisNamespace(); strings.ContainsAny(ns, "{}") {
+		bad("the Redis namespace %q (RedisPrefix, REDIS_PREFIX, else Name) must not contain braces, which would break the Redis Cluster hash tags of job keys; set REDIS_PREFIX", ns)
 	}
 	if c.JWTExpiryHours < 0 || c.JWTExpiryHours > maxJWTExpiryHours {
 		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a whole number of hours from 1 to %d (a year)", c.JWTExpiryHours, maxJWTExpiryHours)
