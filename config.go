@@ -66,6 +66,11 @@ type Config struct {
 	// RedisURL switches on jobs, rate limiting, the Redis cache and metering
 	// (REDIS_URL, e.g. redis://localhost:6379/0). Defaults to empty: off.
 	RedisURL string
+	// RedisPrefix is the namespace of every Redis key the kernel writes
+	// (REDIS_PREFIX): jobs, rate limiting, the login throttle and the cache
+	// write under RedisPrefix + ":", so services sharing one Redis database
+	// stay apart. Defaults to Name.
+	RedisPrefix string
 	// DevAutostart starts a local Docker container for a localhost database
 	// or Redis URL that does not answer (DEV_AUTOSTART). Defaults to true,
 	// always off when Env is "production".
@@ -124,12 +129,20 @@ type Config struct {
 	// Jobs are the app's background tasks. With Redis, the kernel runs an
 	// embedded worker for them unless DisableEmbeddedWorker. Defaults to nil.
 	Jobs *jobs.Registry
+	// Setup, when set, is called by New once the kernel is built and
+	// before its embedded worker starts: it mounts the app's routes on k
+	// and registers its tasks in tasks (Config.Jobs, made when nil). Run
+	// and Main set it. Defaults to nil.
+	Setup SetupFunc
 	// DisableEmbeddedWorker leaves the running of Jobs to a separate worker
-	// process (see RunWorker). Defaults to false.
+	// process (see RunWorker; JOBS_WORKER_EMBEDDED=false). Defaults to false.
 	DisableEmbeddedWorker bool
 	// WorkerConcurrency is how many jobs a worker runs at once
 	// (WORKER_CONCURRENCY). Defaults to 10.
 	WorkerConcurrency int
+
+	// Addr is where Run serves HTTP (PORT: ":"+PORT). Defaults to ":8000".
+	Addr string
 
 	// ShutdownTimeout bounds graceful shutdown: ListenAndServe's draining of
 	// in-flight requests and the embedded worker's running jobs share it.
@@ -166,6 +179,7 @@ func DefaultConfig() Config {
 		WorkerConcurrency:   10,
 		ShutdownTimeout:     10 * time.Second,
 		ConnectTimeout:      10 * time.Second,
+		Addr:                ":8000",
 	}
 }
 
@@ -186,6 +200,8 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.positiveInt("MAX_COLUMNS", &c.MaxColumns)
 	e.str("ADMIN_DB_URL", &c.AdminDBURL)
 	e.str("REDIS_URL", &c.RedisURL)
+	e.str("REDIS_PREFIX", &c.RedisPrefix)
+	e.port("PORT", &c.Addr)
 	e.boolean("DEV_AUTOSTART", &c.DevAutostart)
 	e.str("JWT_SECRET", &c.JWTSecret)
 	e.positiveInt("JWT_EXPIRY_HOURS", &c.JWTExpiryHours)
@@ -200,6 +216,9 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.duration("RATE_LIMIT_WINDOW", &c.RateLimitWindow)
 	e.boolean("ADMIN_WORKER_EMBEDDED", &c.AdminWorkerEmbedded)
 	e.positiveInt("WORKER_CONCURRENCY", &c.WorkerConcurrency)
+	embedded := !c.DisableEmbeddedWorker
+	e.boolean("JOBS_WORKER_EMBEDDED", &embedded)
+	c.DisableEmbeddedWorker = !embedded
 	for _, p := range []struct{ name, prefix string }{{"google", "GOOGLE"}, {"github", "GITHUB"}} {
 		var id, secret string
 		e.str(p.prefix+"_CLIENT_ID", &id)
@@ -251,6 +270,9 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			bad("REDIS_URL %q is not a redis:// or rediss:// URL with a host", MaskURL(c.RedisURL))
 		}
+	}
+	if ns := c.redisNamespace(); strings.ContainsAny(ns, "{}") {
+		bad("the Redis namespace %q (RedisPrefix, REDIS_PREFIX, else Name) must not contain braces, which would break the Redis Cluster hash tags of job keys; set REDIS_PREFIX", ns)
 	}
 	if c.JWTExpiryHours < 0 || c.JWTExpiryHours > maxJWTExpiryHours {
 		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a whole number of hours from 1 to %d (a year)", c.JWTExpiryHours, maxJWTExpiryHours)
@@ -369,6 +391,19 @@ func (e *envReader) duration(name string, dst *time.Duration) {
 		return
 	}
 	*dst = d
+}
+
+func (e *envReader) port(name string, addr *string) {
+	v, ok := e.get(name)
+	if !ok || v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		e.fail(name, v, "a port number from 1 to 65535")
+		return
+	}
+	*addr = ":" + strconv.Itoa(n)
 }
 
 func (e *envReader) list(name string, dst *[]string) {

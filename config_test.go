@@ -28,7 +28,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		!d.RateLimitEnabled || d.RateLimitRequests != 100 || d.RateLimitWindow != time.Minute ||
 		!d.AdminWorkerEmbedded || !d.DevAutostart || !d.AuthEnabled || d.RedisURL != "" ||
 		!reflect.DeepEqual(d.CORSOrigins, []string{"*"}) || d.CORSCredentials || d.MaxBodyBytes != 1<<20 ||
-		d.ShutdownTimeout != 10*time.Second || d.ConnectTimeout != 10*time.Second {
+		d.ShutdownTimeout != 10*time.Second || d.ConnectTimeout != 10*time.Second ||
+		d.DisableEmbeddedWorker || d.RedisPrefix != "" || d.Addr != ":8000" {
 		t.Fatalf("defaults differ from the README: %+v", d)
 	}
 }
@@ -60,6 +61,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"DEV_AUTOSTART":         "false",
 		"WORKER_CONCURRENCY":    "3",
 		"MAX_COLUMNS":           "50",
+		"JOBS_WORKER_EMBEDDED":  "false",
+		"REDIS_PREFIX":          "billing",
+		"PORT":                  "9090",
 	}
 	c, err := configFromLookup(lookupFrom(env))
 	if err != nil {
@@ -87,6 +91,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.DevAutostart = false
 	want.WorkerConcurrency = 3
 	want.MaxColumns = 50
+	want.DisableEmbeddedWorker = true
+	want.RedisPrefix = "billing"
+	want.Addr = ":9090"
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -117,6 +124,10 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 		{map[string]string{"CORS_ORIGINS": "foo"}, []string{"CORS_ORIGINS", "foo", "origin"}},
 		{map[string]string{"CORS_ORIGINS": "https://a.example.com,*"}, []string{"CORS_ORIGINS", "*"}},
 		{map[string]string{"CORS_ORIGINS": "", "CORS_CREDENTIALS": "true"}, []string{"CORS_CREDENTIALS", "CORS_ORIGINS"}},
+		{map[string]string{"JOBS_WORKER_EMBEDDED": "nope"}, []string{"JOBS_WORKER_EMBEDDED", `"nope"`, "true or false"}},
+		{map[string]string{"PORT": "80a"}, []string{"PORT", `"80a"`, "port number"}},
+		{map[string]string{"PORT": "70000"}, []string{"PORT", "65535"}},
+		{map[string]string{"REDIS_PREFIX": "a{b}"}, []string{"REDIS_PREFIX", "braces"}},
 	}
 	for _, tc := range cases {
 		_, err := configFromLookup(lookupFrom(tc.env))
@@ -182,6 +193,36 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 	for _, name := range asked {
 		if !rows[name] {
 			t.Errorf("ConfigFromEnv reads %s, but the README's configuration table has no row for it", name)
+		}
+	}
+}
+
+// JOBS_WORKER_EMBEDDED=true (or unset) keeps the embedded worker; false
+// leaves the jobs to worker processes.
+func TestJobsWorkerEmbeddedFromEnv(t *testing.T) {
+	for v, disabled := range map[string]bool{"": false, "true": false, "1": false, "false": true, "off": true} {
+		c, err := configFromLookup(lookupFrom(map[string]string{"JOBS_WORKER_EMBEDDED": v}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DisableEmbeddedWorker != disabled {
+			t.Errorf("JOBS_WORKER_EMBEDDED=%q: DisableEmbeddedWorker %v, want %v", v, c.DisableEmbeddedWorker, disabled)
+		}
+	}
+}
+
+// The Redis namespace is REDIS_PREFIX, else the service's name, with one
+// colon after it.
+func TestRedisNamespace(t *testing.T) {
+	for _, tc := range []struct{ name, prefix, want string }{
+		{"", "", "appkernel:"},
+		{"widget_service", "", "widget_service:"},
+		{"widget_service", "shared-a", "shared-a:"},
+		{"widget_service", "shared-a:", "shared-a:"},
+	} {
+		c := Config{Name: tc.name, RedisPrefix: tc.prefix}
+		if got := c.redisNamespace(); got != tc.want {
+			t.Errorf("Name %q, RedisPrefix %q: namespace %q, want %q", tc.name, tc.prefix, got, tc.want)
 		}
 	}
 }

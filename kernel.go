@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
-	"appkernel/devdocker"
 	"appkernel/internal/health"
 	"appkernel/jobs"
 	"appkernel/middleware"
@@ -50,6 +48,9 @@ type Kernel struct {
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
 	stopWorker func(context.Context) error
+	// workerProcess is set for RunWorker's kernel, which runs its jobs in
+	// the foreground instead of an embedded worker.
+	workerProcess bool
 
 	root    chi.Router
 	handler http.Handler
@@ -60,15 +61,39 @@ type Kernel struct {
 }
 
 // New builds every part the Config asks for, checks that the database and
-// Redis answer, mounts the kernel's routes and returns the Kernel. It logs
-// one line per kernel feature saying whether it is on, and why not.
+// Redis answer, mounts the kernel's routes, calls Config.Setup, starts the
+// embedded worker and returns the Kernel. It logs one line per kernel
+// feature saying whether it is on, and why not.
 func New(ctx context.Context, cfg Config) (*Kernel, error) {
+	return newKernel(ctx, cfg, false)
+}
+
+// newKernel is New, or with workerProcess the kernel of RunWorker: the
+// parts a worker needs (all of them when Config.Setup must see them) and
+// no embedded worker.
+func newKernel(ctx context.Context, cfg Config, workerProcess bool) (*Kernel, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	k := &Kernel{cfg: cfg, log: cfg.Logger}
-	if err := k.build(ctx); err != nil {
+	if cfg.Setup != nil && cfg.Jobs == nil {
+		cfg.Jobs = jobs.NewRegistry()
+	}
+	k := &Kernel{cfg: cfg, log: cfg.Logger, workerProcess: workerProcess}
+	build := k.build
+	if workerProcess && cfg.Setup == nil {
+		build = k.buildWorker
+	}
+	err := build(ctx)
+	if err == nil && cfg.Setup != nil {
+		if err = cfg.Setup(ctx, k, cfg.Jobs); err != nil {
+			err = fmt.Errorf("appkernel: setup: %w", err)
+		}
+	}
+	if err == nil {
+		err = k.startEmbeddedWorker(ctx)
+	}
+	if err != nil {
 		_ = k.Close()
 		return nil, err
 	}
@@ -112,60 +137,13 @@ func (c Config) withDefaults() Config {
 
 func (k *Kernel) build(ctx context.Context) error {
 	cfg, log := k.cfg, k.log
-	feature := func(name, state string) { log.Info(name + ": " + state) }
+	feature := k.feature
 
-	// Local containers for localhost URLs that do not answer (development only).
-	switch {
-	case cfg.Production():
-		feature("dev auto-start", "off (APP_ENV=production)")
-	case !cfg.DevAutostart:
-		feature("dev auto-start", "off (DEV_AUTOSTART=false)")
-	default:
-		feature("dev auto-start", "on (a localhost database or Redis that does not answer gets a Docker container)")
-		if _, err := devdocker.Ensure(ctx, devdocker.Options{Enabled: true, Logger: log}, cfg.DatabaseURL, cfg.AdminDBURL, cfg.RedisURL); err != nil {
+	// Local containers, the database, Redis, the cache.
+	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireDB, k.wireRedis, k.wireCache} {
+		if err := step(ctx); err != nil {
 			return err
 		}
-	}
-
-	// Database.
-	if cfg.DatabaseURL == "" {
-		feature("database", "off (DATABASE_URL not set)")
-	} else {
-		store, err := openStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		k.store = store
-		k.closers = append(k.closers, store.Close)
-		feature("database", fmt.Sprintf("on (%s, %s)", store.Dialect(), MaskURL(cfg.DatabaseURL)))
-	}
-
-	// Redis.
-	if cfg.RedisURL == "" {
-		feature("redis", "off (REDIS_URL not set)")
-	} else {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, MaskURL(cfg.RedisURL), err)
-		}
-		rdb := redis.NewClient(opt)
-		k.redis = rdb
-		k.closers = append(k.closers, rdb.Close)
-		if err := pingRedis(ctx, rdb, cfg.ConnectTimeout); err != nil {
-			return fmt.Errorf("appkernel: Redis (REDIS_URL) at %s does not answer: %w", MaskURL(cfg.RedisURL), err)
-		}
-		feature("redis", "on ("+MaskURL(cfg.RedisURL)+")")
-	}
-	noRedis := "off (REDIS_URL not set)"
-
-	// Cache.
-	if k.redis != nil {
-		k.cache = cache.NewRedis(k.redis)
-		feature("cache", "redis")
-	} else {
-		mem := cache.NewMemory(cache.MemoryOptions{})
-		k.cache = mem
-		feature("cache", "memory (REDIS_URL not set)")
 	}
 
 	// Identity.
@@ -197,6 +175,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			AccessTTL:       time.Duration(cfg.JWTExpiryHours) * time.Hour,
 			AllowSelfSignup: cfg.AllowSelfSignup,
 			Redis:           k.universalRedis(),
+			RedisPrefix:     cfg.redisNamespace() + "auth:",
 			Workspaces:      k.ws,
 			Logger:          log,
 
@@ -226,41 +205,16 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature("api keys, feature flags, webhooks", "off (not built yet)")
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
-	// Jobs. Without Redis the client exists and Enqueue says jobs.ErrNoBackend.
-	var jobOpts []jobs.ClientOption
-	if cfg.Jobs != nil {
-		jobOpts = append(jobOpts, jobs.WithRegistry(cfg.Jobs))
-	}
-	k.jobs = jobs.NewClient(k.universalRedis(), jobOpts...)
-	switch {
-	case k.redis == nil:
-		feature("jobs", noRedis)
-	case cfg.Jobs == nil:
-		feature("jobs", "enqueue only (Config.Jobs not set, so no embedded worker)")
-	case cfg.DisableEmbeddedWorker:
-		feature("jobs", "enqueue only (embedded worker disabled; run the worker process)")
-	default:
-		k.worker = jobs.NewWorker(k.redis, cfg.Jobs, jobs.WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: log})
-		if err := k.worker.Start(context.WithoutCancel(ctx)); err != nil {
-			return fmt.Errorf("appkernel: jobs worker: %w", err)
-		}
-		w := k.worker
-		var once sync.Once
-		var stopErr error
-		k.stopWorker = func(ctx context.Context) error {
-			once.Do(func() { stopErr = w.Stop(ctx) })
-			return stopErr
-		}
-		k.closers = append(k.closers, func() error {
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			return k.stopWorker(sctx)
-		})
-		feature("jobs", fmt.Sprintf("on (embedded worker, concurrency %d, tasks %s)", cfg.WorkerConcurrency, strings.Join(cfg.Jobs.Names(), ", ")))
+	// Jobs: the client now, the embedded worker once Setup registered the tasks.
+	if err := k.wireJobs(ctx); err != nil {
+		return err
 	}
 
 	return k.routes()
 }
+
+// feature logs one start-up line saying whether a part is on, and why not.
+func (k *Kernel) feature(name, state string) { k.log.Info(name + ": " + state) }
 
 // routes builds the middleware stack and mounts the kernel's routers.
 func (k *Kernel) routes() error {
@@ -279,6 +233,7 @@ func (k *Kernel) routes() error {
 	default:
 		rl, err := middleware.RateLimit(middleware.RateLimitOptions{
 			Redis:  k.redis,
+			Prefix: cfg.redisNamespace() + "rl:",
 			Limit:  cfg.RateLimitRequests,
 			Window: cfg.RateLimitWindow,
 			Key:    rateLimitKey,

@@ -164,8 +164,9 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 }
 
 func TestWithRedis(t *testing.T) {
-	// A database of this package's own: the kernel's job queue has a fixed
-	// name, which another package's kernel test may be serving right now.
+	// A database of this package's own: every kerneltest kernel has the
+	// namespace "kerneltest", which another package's kernel test may be
+	// serving right now.
 	url := testenv.RedisURLOnDB(t, testenv.RedisDBKernel)
 	// The payload is this run's own: an echo job an earlier run left
 	// behind (its test ended first) is run but not reported, so done

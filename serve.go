@@ -7,10 +7,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"appkernel/jobs"
 )
 
 // ListenAndServe serves the kernel on addr until ctx is done (wire ctx to
@@ -72,27 +68,4 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	k.log.Info("stopped")
 	return nil
-}
-
-// RunWorker runs cfg.Jobs in this process until ctx is done: the
-// `myservice worker` half of a service binary. It needs REDIS_URL.
-func RunWorker(ctx context.Context, cfg Config) error {
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	cfg = cfg.withDefaults()
-	if cfg.RedisURL == "" {
-		return fmt.Errorf("%w: the job worker needs REDIS_URL", ErrConfig)
-	}
-	if cfg.Jobs == nil {
-		return fmt.Errorf("%w: the job worker needs Config.Jobs", ErrConfig)
-	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, MaskURL(cfg.RedisURL), err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	cfg.Logger.Info("jobs: worker running", "concurrency", cfg.WorkerConcurrency)
-	return jobs.NewWorker(rdb, cfg.Jobs, jobs.WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: cfg.Logger}).Run(ctx)
 }

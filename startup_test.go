@@ -249,13 +249,7 @@ func TestNewWiresDevAutostart(t *testing.T) {
 				done <- err
 			}()
 			if tc.docker {
-				// The stand-in starts nothing: once docker was asked to run
-				// the container, stop waiting for its port.
-				deadline := time.Now().Add(10 * time.Second)
-				for !strings.Contains(readFile(calls), "run ") && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-				}
-				cancel()
+				awaitDockerRun(calls, cancel)
 			}
 			select {
 			case err := <-done:
@@ -277,6 +271,17 @@ func TestNewWiresDevAutostart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// awaitDockerRun waits until the stand-in docker was asked to run a
+// container, then cancels: the stand-in starts nothing, so there is no
+// port to wait for.
+func awaitDockerRun(calls string, cancel context.CancelFunc) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readFile(calls), "run ") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
 }
 
 func portOf(t *testing.T, addr string) string {

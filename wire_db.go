@@ -25,3 +25,20 @@ func openStore(ctx context.Context, cfg Config) (*db.Store, error) {
 	}
 	return nil, fmt.Errorf("appkernel: database (DATABASE_URL): %w", err)
 }
+
+// wireDB opens the app database, when there is one.
+func (k *Kernel) wireDB(ctx context.Context) error {
+	cfg := k.cfg
+	if cfg.DatabaseURL == "" {
+		k.feature("database", "off (DATABASE_URL not set)")
+		return nil
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	k.store = store
+	k.closers = append(k.closers, store.Close)
+	k.feature("database", fmt.Sprintf("on (%s, %s)", store.Dialect(), MaskURL(cfg.DatabaseURL)))
+	return nil
+}

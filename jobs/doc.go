@@ -24,7 +24,11 @@
 // jitter; after MaxAttempts runs it goes to the dead set, where it can be
 // listed (Client.ListDead), retried (Client.RetryDead) or deleted
 // (Client.DeleteDead). Return Permanent(err) to skip the remaining
-// attempts. Delayed and retrying jobs become runnable within a second of
+// attempts. A job of a task the worker has no handler for (newer code
+// enqueued it during a rolling deploy) is given back to its queue without
+// spending an attempt and is due again after WorkerOptions.UnknownTaskDelay,
+// for a worker that has the task; the worker logs each such task name once.
+// Delayed and retrying jobs become runnable within a second of
 // their time; idle workers block in Redis instead of polling, so a job
 // enqueued on an idle system starts within a round trip or two.
 //
@@ -72,4 +76,11 @@
 //
 // Any number of worker processes may run against the same Redis; each job
 // runs on one of them at a time.
+//
+// # Reaching the service from a task
+//
+// A handler reaches the store, the cache and a jobs client of its service
+// in one line: job.Store(), job.Cache() and job.Jobs(), set by
+// WorkerOptions (the kernel passes its own, in the embedded worker and in
+// appkernel.RunWorker alike).
 package jobs

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"appkernel/cache"
+	"appkernel/db"
 )
 
 // Job is one run of a job, as its handler sees it.
@@ -21,7 +24,23 @@ type Job struct {
 	EnqueuedAt  time.Time
 	// Logger logs with the job's id, task name and attempt attached.
 	Logger *slog.Logger
+
+	store  *db.Store
+	cache  cache.Cache
+	client *Client
 }
+
+// Store returns the entity store of the worker's kernel (WorkerOptions.Store),
+// or nil when the worker was given none.
+func (j *Job) Store() *db.Store { return j.store }
+
+// Cache returns the cache of the worker's kernel (WorkerOptions.Cache), or
+// nil when the worker was given none.
+func (j *Job) Cache() cache.Cache { return j.cache }
+
+// Jobs returns a Client on the worker's Redis, to enqueue follow-up jobs
+// (WorkerOptions.Client, else one on the worker's prefix and Registry).
+func (j *Job) Jobs() *Client { return j.client }
 
 // Decode unmarshals the payload into v.
 func (j *Job) Decode(v any) error {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"appkernel/cache"
+	"appkernel/db"
 	"appkernel/jobs/internal/broker"
 
 	"github.com/redis/go-redis/v9"
@@ -48,6 +50,19 @@ type WorkerOptions struct {
 	// Logger receives the worker's logs; each Job.Logger derives from it.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
+	// UnknownTaskDelay is how long a job of a task this worker does not
+	// have (newer code enqueued it during a rolling deploy) waits before
+	// it is due again; it goes back to its queue without spending an
+	// attempt, for a worker that has the task. Defaults to 5s.
+	UnknownTaskDelay time.Duration
+
+	// Store, Cache and Client are what handlers reach through Job.Store,
+	// Job.Cache and Job.Jobs: the kernel passes its own. Store and Cache
+	// default to nil; Client defaults to a Client on the worker's Redis,
+	// Prefix and Registry.
+	Store  *db.Store
+	Cache  cache.Cache
+	Client *Client
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {
@@ -78,6 +93,9 @@ func (o WorkerOptions) withDefaults() WorkerOptions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.UnknownTaskDelay == 0 {
+		o.UnknownTaskDelay = 5 * time.Second
+	}
 	return o
 }
 
@@ -98,7 +116,7 @@ func (o WorkerOptions) validate() error {
 	if o.Lease < 100*time.Millisecond {
 		return fmt.Errorf("jobs: WorkerOptions.Lease must be at least 100ms (0 means 15s), got %s", o.Lease)
 	}
-	if o.RecoveryInterval < 0 || o.ShutdownTimeout < 0 || o.ResultRetention < 0 {
+	if o.RecoveryInterval < 0 || o.ShutdownTimeout < 0 || o.ResultRetention < 0 || o.UnknownTaskDelay < 0 {
 		return errors.New("jobs: WorkerOptions durations must not be negative")
 	}
 	return nil
@@ -165,6 +183,9 @@ type Worker struct {
 
 	inMu     sync.Mutex
 	inflight map[string]map[string]int64 // queue -> job id -> token of the run holding a lease here
+
+	unknownMu sync.Mutex
+	unknown   map[string]bool // task names without a handler here, already logged
 }
 
 type queuedOutcome struct {
@@ -176,12 +197,15 @@ type queuedOutcome struct {
 // are reported by Start (and Run).
 func NewWorker(rdb redis.UniversalClient, reg *Registry, opts WorkerOptions) *Worker {
 	opts = opts.withDefaults()
-	w := &Worker{reg: reg, opts: opts, log: opts.Logger}
+	w := &Worker{reg: reg, opts: opts, log: opts.Logger, unknown: map[string]bool{}}
 	w.err = opts.validate()
 	if rdb == nil {
 		w.err = ErrNoBackend
 	} else {
 		w.b = broker.New(rdb, opts.Prefix)
+		if w.opts.Client == nil {
+			w.opts.Client = NewClient(rdb, WithPrefix(opts.Prefix), WithRegistry(reg))
+		}
 	}
 	if reg == nil && w.err == nil {
 		w.err = errors.New("jobs: NewWorker needs a Registry")
@@ -526,14 +550,23 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		log.Error("job is out of attempts", "error", o.Data)
 		w.send(q, o)
 		return
+	case !known && f.Name != "":
+		// A rolling deploy: newer code enqueued a task this worker lacks.
+		// The job waits for a worker that has it, its attempts untouched.
+		w.logUnknown(f.Name, q)
+		o.Op, o.Delay = broker.OpRelease, w.opts.UnknownTaskDelay
+		o.Data = fmt.Sprintf("no handler is registered for task %q on the worker that fetched it; waiting for one that has it", f.Name)
+		w.send(q, o)
+		return
 	case !known:
-		err = fmt.Errorf("no handler is registered for task %q on this worker", f.Name)
+		err = errors.New("the stored job is not in a format this worker reads")
 	default:
 		job := &Job{
 			ID: f.ID, Name: f.Name, Queue: q, Payload: json.RawMessage(f.Payload),
 			Attempt: f.Attempt, MaxAttempts: maxAttempts,
 			UserID: f.UserID, WorkspaceID: f.WorkspaceID, EnqueuedAt: f.EnqueuedAt,
 			Logger: log,
+			store:  w.opts.Store, cache: w.opts.Cache, client: w.opts.Client,
 		}
 		var res any
 		timer := time.AfterFunc(t.timeout+abandonGrace, func() {
@@ -571,6 +604,25 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		return
 	}
 	w.send(q, o)
+}
+
+// maxUnknownLogged bounds the task names a worker remembers having logged
+// as unknown, so a producer inventing names cannot grow its memory.
+const maxUnknownLogged = 1000
+
+// logUnknown logs, once per task name, that this worker has no handler for
+// a task whose jobs it fetches and gives back.
+func (w *Worker) logUnknown(name, queue string) {
+	w.unknownMu.Lock()
+	first := !w.unknown[name] && len(w.unknown) < maxUnknownLogged
+	if first {
+		w.unknown[name] = true
+	}
+	w.unknownMu.Unlock()
+	if first {
+		w.log.Warn("jobs: no handler is registered for this task here; its jobs go back to their queue for a worker that has it, without spending an attempt (logged once per task)",
+			"task", name, "queue", queue, "retry_in", w.opts.UnknownTaskDelay)
+	}
 }
 
 // Who settles a run (runJob's settled).

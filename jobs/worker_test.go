@@ -253,19 +253,86 @@ func TestQueuesAreSeparate(t *testing.T) {
 	}
 }
 
-func TestUnknownTaskIsRetriedNotLost(t *testing.T) {
+// A rolling deploy: newer code enqueues a task the running workers lack.
+// Their worker gives each such job back after UnknownTaskDelay without
+// spending an attempt (it is never sent to the dead set), logs each task
+// name once, and a worker that has the task runs the job exactly once.
+// (This replaces a test that pinned the old behaviour: such a job used up
+// its attempts and went to the dead set.)
+func TestUnknownTaskWaitsForAWorkerThatHasIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	// The client knows nothing about the worker's registry.
+	// The client knows nothing about the workers' registries.
 	client := jobs.NewClient(b.rdb, jobs.WithPrefix(b.prefix))
-	b.start(t, b.fastOptions())
-	info, err := client.Enqueue(context.Background(), "from_the_future", nil, jobs.WithMaxAttempts(2))
+	var logs testenv.Buffer
+	opts := b.fastOptions()
+	opts.UnknownTaskDelay = 300 * time.Millisecond
+	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	b.start(t, opts) // the old worker: b.reg has no tasks
+	ctx := context.Background()
+	var ids []string
+	for range 3 {
+		info, err := client.Enqueue(ctx, "from_the_future", nil, jobs.WithMaxAttempts(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, info.ID)
+	}
+	other, err := client.Enqueue(ctx, "also_new", nil, jobs.WithMaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := b.waitState(t, info.ID, jobs.StateDead, 5*time.Second)
-	if st.Attempt != 2 || !strings.Contains(st.LastError, "no handler") {
-		t.Fatalf("Status = %+v", st)
+
+	// Given back with a delay: scheduled, due later, no attempt spent.
+	st := b.waitState(t, ids[0], jobs.StateScheduled, 5*time.Second)
+	if !st.RunAt.After(time.Now()) || st.Attempt != 0 || !strings.Contains(st.LastError, "no handler") {
+		t.Fatalf("a job of an unknown task after its first fetch: %+v", st)
+	}
+	// Several rounds later (more than MaxAttempts fetches each) nothing is dead.
+	waitFor(t, 10*time.Second, "the old worker to fetch every job several times", func() bool {
+		return strings.Count(logs.String(), "retry_in") >= 2 && time.Since(st.RunAt) > time.Second
+	})
+	for _, id := range append(ids, other.ID) {
+		st, err := client.Status(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == jobs.StateDead || st.Attempt != 0 {
+			t.Fatalf("job %s of an unknown task: %+v", id, st)
+		}
+	}
+	if dead, err := client.ListDead(ctx, jobs.DefaultQueue, 0, 10); err != nil || len(dead) != 0 {
+		t.Fatalf("dead set: %v, %v", dead, err)
+	}
+	for _, task := range []string{"from_the_future", "also_new"} {
+		if n := strings.Count(logs.String(), `"task":"`+task+`"`); n != 1 {
+			t.Errorf("task %s logged %d times, want once:\n%s", task, n, logs.String())
+		}
+	}
+
+	// The new worker arrives and runs each job once.
+	var runs sync.Map
+	var total atomic.Int32
+	reg := jobs.NewRegistry()
+	reg.Task("from_the_future", func(ctx context.Context, job *jobs.Job) (any, error) {
+		if _, again := runs.LoadOrStore(job.ID, true); again {
+			t.Errorf("job %s ran twice", job.ID)
+		}
+		total.Add(1)
+		return nil, nil
+	})
+	nw := jobs.NewWorker(b.rdb, reg, b.fastOptions())
+	if err := nw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Stop(context.Background()) })
+	for _, id := range ids {
+		if st := b.waitState(t, id, jobs.StateSucceeded, 10*time.Second); st.Attempt != 1 {
+			t.Fatalf("job %s succeeded on attempt %d, want 1", id, st.Attempt)
+		}
+	}
+	if n := total.Load(); n != 3 {
+		t.Fatalf("%d runs, want 3", n)
 	}
 }
 

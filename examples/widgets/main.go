@@ -9,55 +9,29 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"appkernel"
+	"appkernel/jobs"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "widgets:", err)
-		os.Exit(1)
-	}
+	// Reads the environment, builds the kernel, calls setup, then serves
+	// HTTP (or runs the job worker) until SIGINT or SIGTERM.
+	appkernel.Main("widget_service", setup)
 }
 
-func run(ctx context.Context, args []string) error {
-	cfg, err := appkernel.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	cfg.Name = "widget_service"
-	cfg.Jobs = Tasks()
-	if cfg.DatabaseURL == "" {
+// setup mounts the widget routes and registers the background tasks. The
+// kernel calls it once it is built, in the web process and in the worker.
+func setup(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry) error {
+	if k.DB() == nil {
 		return errors.New("widgets keep their data in a database: set DATABASE_URL (or leave it unset for SQLite)")
 	}
-
-	if len(args) > 0 && args[0] == "worker" {
-		// The same binary runs the job worker as its own process.
-		return appkernel.RunWorker(ctx, cfg)
-	}
-
-	k, err := appkernel.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer k.Close()
-
 	// Lists read a user's newest widgets first: index what they filter and
 	// sort on (id breaks ties between equal timestamps).
 	if err := k.DB().EnsureIndex(ctx, "widgets", []string{"owner_id", "created_at", "id"}, false); err != nil {
 		return err
 	}
 	k.Mount("/widgets", Routes(k))
-
-	addr := ":8000"
-	if p := os.Getenv("PORT"); p != "" {
-		addr = ":" + p
-	}
-	return k.ListenAndServe(ctx, addr)
+	RegisterTasks(tasks)
+	return nil
 }

@@ -54,6 +54,7 @@ func TestReadmeQuickStartIsTheExample(t *testing.T) {
 	for marker, file := range map[string]string{
 		"<!-- quickstart: examples/widgets/main.go -->":    "main.go",
 		"<!-- quickstart: examples/widgets/widgets.go -->": "widgets.go",
+		"<!-- quickstart: examples/widgets/tasks.go -->":   "tasks.go",
 	} {
 		want, err := os.ReadFile(file)
 		if err != nil {
@@ -67,8 +68,7 @@ func TestReadmeQuickStartIsTheExample(t *testing.T) {
 
 func TestReadmeCurlSession(t *testing.T) {
 	tk := kerneltest.New(t, &kerneltest.Options{
-		Config: func(c *appkernel.Config) { c.Jobs = Tasks() },
-		Mount:  func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
+		Config: func(c *appkernel.Config) { c.Setup = setup },
 	})
 	script := fenced(t, readme(t), "<!-- curl session: tested by examples/widgets/readme_test.go -->")
 	vars := map[string]string{}

@@ -24,6 +24,7 @@ type Widget struct {
 	OwnerID   string `json:"owner_id"`
 	Name      string `json:"name"`
 	Color     string `json:"color"`
+	Status    string `json:"status,omitempty"` // "processed" once process_document ran
 	CreatedAt string `json:"created_at,omitempty"`
 	UpdatedAt string `json:"updated_at,omitempty"`
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +14,16 @@ import (
 	"appkernel/kerneltest"
 )
 
+// newService starts the example as main.go does: the kernel calls setup.
 func newService(t *testing.T, mutate func(*appkernel.Config)) *kerneltest.Kernel {
 	t.Helper()
 	return kerneltest.New(t, &kerneltest.Options{
 		Config: func(c *appkernel.Config) {
-			c.Jobs = Tasks()
+			c.Setup = setup
 			if mutate != nil {
 				mutate(c)
 			}
 		},
-		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
 	})
 }
 
@@ -165,35 +166,89 @@ func TestProcessDocument(t *testing.T) {
 			t.Fatalf("code %s", code)
 		}
 	})
-	t.Run("with Redis", func(t *testing.T) {
-		// A database of this package's own: the kernel's job queue has a
-		// fixed name, which another package's kernel test may be serving
-		// right now with a worker that has no process_document handler.
+	// The task reads the widget and saves it back processed, through
+	// job.Store(): in the web process's embedded worker, and in a worker
+	// process (`widgets worker`) beside a web process that runs no jobs.
+	t.Run("embedded worker", func(t *testing.T) {
+		// A database of this package's own: another package's kernel
+		// test may be serving the "kerneltest" namespace right now.
 		url := testenv.RedisURLOnDB(t, testenv.RedisDBWidgets)
 		tk := newService(t, func(c *appkernel.Config) { c.RedisURL = url; c.RateLimitRequests = 1000 })
-		alice := tk.User(t, "alice@example.com")
-		var w Widget
-		alice.Post(t, "/widgets", map[string]any{"name": "doc"}).Expect(t, 201).JSON(t, &w)
-		var accepted struct {
-			JobID string `json:"job_id"`
-		}
-		alice.Post(t, "/widgets/"+w.ID+"/process", nil).Expect(t, 202).JSON(t, &accepted)
-		if accepted.JobID == "" {
-			t.Fatal("no job id")
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			info, err := tk.Jobs().Status(context.Background(), accepted.JobID)
+		processAndCheck(t, tk)
+	})
+	t.Run("worker process", func(t *testing.T) {
+		url := testenv.RedisURLOnDB(t, testenv.RedisDBWidgets)
+		tk := newService(t, func(c *appkernel.Config) {
+			c.RedisURL = url
+			c.RateLimitRequests = 1000
+			c.DisableEmbeddedWorker = true // JOBS_WORKER_EMBEDDED=false
+		})
+		web := tk.Config()
+		var logs kerneltest.LogBuffer
+		cfg := appkernel.DefaultConfig()
+		cfg.Name = web.Name
+		cfg.DatabaseURL = web.DatabaseURL
+		cfg.RedisURL = url
+		cfg.DevAutostart = false
+		cfg.JWTSecret = web.JWTSecret
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		cfg.Setup = setup
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- appkernel.Run(ctx, cfg, []string{"worker"}) }()
+		processAndCheck(t, tk)
+		cancel()
+		select {
+		case err := <-done:
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("the worker process: %v\n%s", err, logs.String())
 			}
-			if info.State == jobs.StateSucceeded {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job still %s", info.State)
-			}
-			time.Sleep(20 * time.Millisecond)
+		case <-time.After(15 * time.Second):
+			t.Fatal("the worker process did not stop")
+		}
+		if !strings.Contains(logs.String(), "jobs: on (worker process") {
+			t.Fatalf("worker logs:\n%s", logs.String())
+		}
+		if strings.Contains(tk.Logs.String(), "processing document") {
+			t.Fatal("the web process ran the job although its embedded worker is disabled")
 		}
 	})
+}
+
+// processAndCheck creates a widget, has it processed and waits until the
+// widget reads back processed.
+func processAndCheck(t *testing.T, tk *kerneltest.Kernel) {
+	t.Helper()
+	alice := tk.User(t, "alice@example.com")
+	var w Widget
+	alice.Post(t, "/widgets", map[string]any{"name": "doc", "color": "red"}).Expect(t, 201).JSON(t, &w)
+	if w.Status != "" {
+		t.Fatalf("a new widget is %q", w.Status)
+	}
+	var accepted struct {
+		JobID string `json:"job_id"`
+	}
+	alice.Post(t, "/widgets/"+w.ID+"/process", nil).Expect(t, 202).JSON(t, &accepted)
+	if accepted.JobID == "" {
+		t.Fatal("no job id")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := tk.Jobs().Status(context.Background(), accepted.JobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State == jobs.StateSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s: %+v", info.State, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got Widget
+	alice.Get(t, "/widgets/"+w.ID).Expect(t, 200).JSON(t, &got)
+	if got.Status != "processed" || got.Name != "doc" || got.Color != "red" {
+		t.Fatalf("widget after processing: %+v", got)
+	}
 }

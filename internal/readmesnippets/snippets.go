@@ -1,4 +1,4 @@
-//lint:file-ignore SA4006 the snippets show calls, not error handling
+//lint:file-ignore SA4006,SA5001 the snippets show calls, not error handling
 
 // Package readmesnippets holds the Go snippets of the README inside
 // functions that declare what each snippet takes from its surroundings, so
@@ -77,26 +77,29 @@ func Identity(k *appkernel.Kernel) {
 	k.Mount("/me", r)
 }
 
-// Email and mailer stand for an app's own payload and mail client.
+// Email stands for an app's own payload.
 type Email struct{ To, Subject string }
 
-type mailClient struct{}
-
-func (mailClient) Send(ctx context.Context, to, subject string) error { return nil }
-
-// Jobs: a task, an enqueue and a status.
-func Jobs(ctx context.Context, cfg appkernel.Config, k *appkernel.Kernel, mailer mailClient, userID string) {
-	reg := jobs.NewRegistry()
-	reg.Task("send_email", jobs.Typed(func(ctx context.Context, job *jobs.Job, p Email) (any, error) {
-		return nil, mailer.Send(ctx, p.To, p.Subject)
-	}), jobs.Timeout(30*time.Second), jobs.MaxAttempts(5))
-	cfg.Jobs = reg
-
+// Jobs: an enqueue and a status.
+func Jobs(ctx context.Context, k *appkernel.Kernel, userID string) {
 	info, err := k.Jobs().Enqueue(ctx, "send_email", Email{To: "a@example.com"},
 		jobs.WithUser(userID), jobs.WithDelay(time.Minute), jobs.WithUnique("welcome:"+userID, time.Hour))
 	st, err := k.Jobs().Status(ctx, info.ID) // scheduled, pending, running, retrying, succeeded, dead; attempts, last error, result
 
 	_, _ = st, err
+}
+
+// LongForm: the quick start without appkernel.Main.
+func LongForm(ctx context.Context, tasks *jobs.Registry, Routes func(*appkernel.Kernel) http.Handler) {
+	cfg, err := appkernel.ConfigFromEnv()
+	cfg.Name = "widget_service"
+	cfg.Jobs = tasks // a *jobs.Registry with the tasks registered
+	k, err := appkernel.New(ctx, cfg)
+	defer k.Close()
+	k.Mount("/widgets", Routes(k))
+	err = k.ListenAndServe(ctx, ":8000") // ctx from signal.NotifyContext; appkernel.RunWorker(ctx, cfg) for the worker
+
+	_ = err
 }
 
 // Widget is the app's entity in the caching snippet.

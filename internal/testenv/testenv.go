@@ -46,13 +46,14 @@ func lookup(t testing.TB, name, service string) string {
 }
 
 // Redis logical databases for tests that run a whole kernel on Redis. The
-// kernel writes under fixed key names (the default prefixes of jobs, rate
-// limiting, the login throttle and the cache), so two such tests in
-// packages that `go test ./...` runs at once would share a job queue: one
-// package's embedded worker would fetch the other's jobs, fail them for
-// want of a handler and delay them by a retry backoff. Each package gets a
-// database of its own instead (every other test uses the URL's database
-// under a random key prefix).
+// kernel writes its keys under the service's namespace (Config.Name, or
+// RedisPrefix), but kerneltest names every kernel "kerneltest", so two
+// such tests in packages that `go test ./...` runs at once would still
+// share one job queue, one rate-limit budget and one cache: one package's
+// embedded worker would fetch the other's jobs and hold them back for want
+// of a handler. Each package gets a database of its own instead (tests
+// that name their kernels uniquely, and every other test, use the URL's
+// database under a key prefix of their own).
 const (
 	RedisDBKernel  = 14 // package appkernel
 	RedisDBWidgets = 15 // examples/widgets

@@ -271,7 +271,7 @@ func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Dura
 	out := make([]Fetched, 0, len(r)/5)
 	for i := 0; i+4 < len(r); i += 5 {
 		// An undecodable job gets no task name, so the worker records it
-		// as a job of an unknown task instead of leaving it leased.
+		// as a failed run instead of leaving it leased.
 		d, _ := decodeJob(str(r[i+3]))
 		out = append(out, Fetched{
 			ID:          str(r[i]),
@@ -294,8 +294,9 @@ const (
 	OpRetry     = "r"
 	OpDead      = "d"
 	// OpRelease gives a run up without an outcome: the job is pending again
-	// at once and the run does not count as an attempt (a stopping worker
-	// out of grace releases the runs it abandons).
+	// at once, or after Outcome.Delay, and the run does not count as an
+	// attempt (a stopping worker out of grace releases the runs it
+	// abandons; a worker without the job's task gives it back).
 	OpRelease = "l"
 )
 
@@ -305,7 +306,7 @@ type Outcome struct {
 	ID          string
 	Run         int64         // the run's token, from Fetched
 	Data        string        // result JSON (succeeded) or error text
-	Delay       time.Duration // before the retry
+	Delay       time.Duration // before the retry, or before a released job is due
 	MaxAttempts int           // the attempts the job was run with
 }
 

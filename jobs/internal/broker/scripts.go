@@ -145,8 +145,9 @@ return out
 // run again meanwhile, cannot overwrite a newer run, not even one of a
 // fresh job under the same id.
 //
-// A released run ('l') puts its job back at the head of the pending list
-// and takes back its attempt: it was given up, not tried.
+// A released run ('l') takes back its attempt (it was given up, not
+// tried) and puts its job back at the head of the pending list, or, with a
+// delay, among the scheduled jobs.
 //
 // KEYS: 1 active, 2 scheduled, 3 dead, 4 pending
 // ARGV: 1 job key prefix, 2 retention ms, then for each job: op ('s'
@@ -168,8 +169,15 @@ for i = 3, #ARGV, 6 do
       redis.call('ZADD', KEYS[2], at, id)
     elseif op == 'l' then
       local a = math.max(0, tonumber(redis.call('HGET', k, 'attempt') or '1') - 1)
-      redis.call('HSET', k, 'state', 'pending', 'attempt', a, 'err', data)
-      redis.call('RPUSH', KEYS[4], id)
+      local d = tonumber(ARGV[i + 4])
+      if d > 0 then
+        local at = now + d
+        redis.call('HSET', k, 'state', 'scheduled', 'attempt', a, 'err', data, 'runat', at)
+        redis.call('ZADD', KEYS[2], at, id)
+      else
+        redis.call('HSET', k, 'state', 'pending', 'attempt', a, 'err', data)
+        redis.call('RPUSH', KEYS[4], id)
+      end
     else
       redis.call('HSET', k, 'state', 'dead', 'err', data, 'fin', now, 'max', ARGV[i + 5])
       redis.call('ZADD', KEYS[3], now, id)
