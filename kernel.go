@@ -80,8 +80,9 @@ func (c Config) withDefaults() Config {
 		c.Name = "appkernel"
 	}
 	if c.Logger == nil {
-		// The kernel's JSON handler writes what slog.JSONHandler writes, faster.
-		c.Logger = slog.New(middleware.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+		// JSON lines on stdout (twelve-factor). The kernel's JSON handler
+		// writes what slog.JSONHandler writes, faster.
+		c.Logger = slog.New(middleware.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: c.LogLevel}))
 	}
 	// Lines logged with a request's context carry its request_id, also
 	// through the app's own logger.
@@ -153,7 +154,7 @@ func (k *Kernel) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, MaskURL(cfg.RedisURL), err)
 		}
-		rdb := redis.NewClient(opt)
+		rdb := k.newRedis(opt) // with a circuit breaker, see wire_redis.go
 		k.redis = rdb
 		k.closers = append(k.closers, rdb.Close)
 		if err := pingRedis(ctx, rdb, cfg.ConnectTimeout); err != nil {

@@ -47,7 +47,7 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("appkernel: serve: %w", err)
 	case <-ctx.Done():
 	}
-	k.log.Info("shutting down", "timeout", k.cfg.ShutdownTimeout.String())
+	k.log.Info("shutting down", "timeout_ms", k.cfg.ShutdownTimeout.Milliseconds())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ShutdownTimeout)
 	defer cancel()
 	workerDone := make(chan error, 1)
@@ -93,6 +93,8 @@ func RunWorker(ctx context.Context, cfg Config) error {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
+	routeRedisLog(cfg.Logger) // go-redis's own messages as JSON lines
+	defer unrouteRedisLog(cfg.Logger)
 	cfg.Logger.Info("jobs: worker running", "concurrency", cfg.WorkerConcurrency)
 	return jobs.NewWorker(rdb, cfg.Jobs, jobs.WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: cfg.Logger}).Run(ctx)
 }

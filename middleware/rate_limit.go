@@ -215,7 +215,7 @@ func (rl *rateLimiter) redisFailed(ctx context.Context, err error) {
 	logger.LogAttrs(ctx, slog.LevelWarn, "rate limit: Redis failed, allowing requests without limit",
 		slog.String("error", err.Error()),
 		slog.Int64("unlimited_requests", rl.failures.Swap(0)),
-		slog.Duration("next_warning_after", rl.opts.WarnInterval))
+		slog.Int64("next_warning_after_ms", rl.opts.WarnInterval.Milliseconds()))
 }
 
 // remaining is the number of requests the key could make now. redis_rate

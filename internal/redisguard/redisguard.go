@@ -221,7 +221,7 @@ func (b *Breaker) probe() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), probeKey{}, true), b.opts.ProbeTimeout)
-		err := b.rdb.Ping(ctx).Err()
+		err := b.ping(ctx)
 		cancel()
 		if errors.Is(err, redis.ErrClosed) {
 			return
@@ -234,4 +234,21 @@ func (b *Breaker) probe() {
 			return
 		}
 	}
+}
+
+// ping first checks that the server accepts a connection at all, outside
+// the client's pool, so that a server still down costs neither a line of
+// go-redis's pool log nor a dial error counted by the pool; then it pings
+// through the client.
+func (b *Breaker) ping(ctx context.Context) error {
+	opt := b.rdb.Options()
+	if opt.Dialer == nil {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, opt.Network, opt.Addr)
+		if err != nil {
+			return err
+		}
+		_ = c.Close()
+	}
+	return b.rdb.Ping(ctx).Err()
 }
