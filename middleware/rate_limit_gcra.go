@@ -65,7 +65,7 @@ type gcraCall struct {
 	key  string
 	res  gcraResult
 	err  error
-	lead []*gcraCall  // set when this caller must send that batch
+	lead []*gcraCall   // set when this caller must send that batch
 	done chan struct{} // closed when res/err are set, or when lead is set
 }
 
