@@ -51,11 +51,14 @@ type gcraResult struct {
 }
 
 // maxLimitersInFlight is how many limiter round trips one RateLimit runs
-// at once. Requests arriving while all are busy wait and go together in
-// the next one: under load a request costs a fraction of a round trip
-// (one script call decides the whole batch), while a lone request still
-// goes at once.
-const maxLimitersInFlight = 2
+// at once. Requests arriving while it is busy wait and go together in the
+// next one: under load a request costs a fraction of a round trip (one
+// script call decides the whole batch), while a lone request still goes
+// at once. One in flight (the jobs broker runs two) halves the script
+// calls of two and costs less CPU in this process and in Redis at the
+// same wall time (BenchmarkKernelRateLimit: 0.04 calls per request instead
+// of 0.08 under 50 concurrent clients).
+const maxLimitersInFlight = 1
 
 // maxLimiterBatch bounds the keys of one script call.
 const maxLimiterBatch = 128
