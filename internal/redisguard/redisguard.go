@@ -160,33 +160,40 @@ func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook {
 // ProcessHook implements redis.Hook.
 func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if b.open.Load() && ctx.Value(probeKey{}) == nil {
+		if b.refuses(ctx) {
 			cmd.SetErr(ErrUnavailable)
 			return ErrUnavailable
 		}
-		err := next(ctx, cmd)
-		if err != nil && connFailure(err) && ctx.Value(probeKey{}) == nil {
-			b.trip(err)
-		}
-		return err
+		return b.observe(ctx, next(ctx, cmd))
 	}
 }
 
 // ProcessPipelineHook implements redis.Hook.
 func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if b.open.Load() && ctx.Value(probeKey{}) == nil {
+		if b.refuses(ctx) {
 			for _, c := range cmds {
 				c.SetErr(ErrUnavailable)
 			}
 			return ErrUnavailable
 		}
-		err := next(ctx, cmds)
-		if err != nil && connFailure(err) && ctx.Value(probeKey{}) == nil {
-			b.trip(err)
-		}
-		return err
+		return b.observe(ctx, next(ctx, cmds))
 	}
+}
+
+// refuses reports whether a command must fail at once: the breaker is open
+// and the command is not the probe's.
+func (b *Breaker) refuses(ctx context.Context) bool {
+	return b.open.Load() && ctx.Value(probeKey{}) == nil
+}
+
+// observe opens the breaker when err is a connection failure of a command
+// other than the probe's, and returns err.
+func (b *Breaker) observe(ctx context.Context, err error) error {
+	if err != nil && connFailure(err) && ctx.Value(probeKey{}) == nil {
+		b.trip(err)
+	}
+	return err
 }
 
 // trip opens the breaker and starts the probe, once per outage.
