@@ -91,9 +91,10 @@ type Breaker struct {
 	open      atomic.Bool
 	downSince atomic.Int64 // unix ns the breaker opened at
 
-	stopOnce sync.Once
-	stop     chan struct{}
-	probing  sync.WaitGroup
+	mu      sync.Mutex // orders a probe's start before Close's wait
+	closed  bool
+	stop    chan struct{}
+	probing sync.WaitGroup
 }
 
 // PrepareOptions sets what the breaker needs of opt before the client is
@@ -129,7 +130,12 @@ func (b *Breaker) Open() bool { return b.open.Load() }
 // Close ends the background probe, if one runs, and waits for it. Commands
 // still pass through the breaker afterwards. It always returns nil.
 func (b *Breaker) Close() error {
-	b.stopOnce.Do(func() { close(b.stop) })
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.stop)
+	}
+	b.mu.Unlock()
 	b.probing.Wait()
 	return nil
 }
@@ -198,13 +204,10 @@ func (b *Breaker) observe(ctx context.Context, err error) error {
 
 // trip opens the breaker and starts the probe, once per outage.
 func (b *Breaker) trip(err error) {
-	select {
-	case <-b.stop:
-		return // closing: nothing to probe for
-	default:
-	}
-	if !b.open.CompareAndSwap(false, true) {
-		return
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || !b.open.CompareAndSwap(false, true) {
+		return // closing (nothing to probe for), or open already
 	}
 	b.downSince.Store(time.Now().UnixNano())
 	b.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn,
