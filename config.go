@@ -48,7 +48,7 @@ type Config struct {
 	// LogLevel is the minimum level of the JSON logger (LOG_LEVEL: debug, info,
 	// warn, error). Defaults to info. Ignored when Logger is set.
 	LogLevel slog.Level
-	// Logger receives every log line of the kernel. Defaults to JSON on stderr at LogLevel.
+	// Logger receives every log line of the kernel. Defaults to JSON lines on stdout at LogLevel.
 	Logger *slog.Logger
 
 	// DatabaseURL is the app database (DATABASE_URL): sqlite:///./rel.db,

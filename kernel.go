@@ -105,8 +105,9 @@ func (c Config) withDefaults() Config {
 		c.Name = "appkernel"
 	}
 	if c.Logger == nil {
-		// The kernel's JSON handler writes what slog.JSONHandler writes, faster.
-		c.Logger = slog.New(middleware.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+		// JSON lines on stdout (twelve-factor). The kernel's JSON handler
+		// writes what slog.JSONHandler writes, faster.
+		c.Logger = slog.New(middleware.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: c.LogLevel}))
 	}
 	// Lines logged with a request's context carry its request_id, also
 	// through the app's own logger.

@@ -43,7 +43,7 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("appkernel: serve: %w", err)
 	case <-ctx.Done():
 	}
-	k.log.Info("shutting down", "timeout", k.cfg.ShutdownTimeout.String())
+	k.log.Info("shutting down", "timeout_ms", k.cfg.ShutdownTimeout.Milliseconds())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ShutdownTimeout)
 	defer cancel()
 	workerDone := make(chan error, 1)

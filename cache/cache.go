@@ -14,6 +14,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -39,6 +40,18 @@ type Cache interface {
 
 // ErrInvalidTTL is returned by Set when the ttl is negative.
 var ErrInvalidTTL = errors.New("cache: ttl must not be negative (use 0 for no expiry)")
+
+// ErrUnavailable is wrapped by the error of a Redis cache call that could
+// not reach Redis (refused, reset, timed out, or the kernel's breaker open
+// after such a failure). Over HTTP (middleware.WriteError) it is 503
+// cache_unavailable. GetOrLoad does not return it: it loads instead.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string     { return "cache: Redis is unavailable" }
+func (unavailableError) HTTPStatus() int   { return http.StatusServiceUnavailable }
+func (unavailableError) ErrorCode() string { return "cache_unavailable" }
 
 // SingleFlight gives a Cache implementation of your own the single-flight
 // behaviour of GetOrLoad: embed it (as a value, and use the implementation

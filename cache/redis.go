@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"appkernel/internal/redisguard"
 )
 
 // DefaultRedisPrefix is the prefix of every key a Redis cache writes when
@@ -51,7 +53,7 @@ func (c *Redis) Get(ctx context.Context, key string, dst any) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("cache: get %q: %w", key, err)
+		return false, fmt.Errorf("cache: get %q: %w", key, redisErr(err))
 	}
 	if err := json.Unmarshal(b, dst); err != nil {
 		return false, fmt.Errorf("cache: decode %q: %w", key, err)
@@ -69,7 +71,7 @@ func (c *Redis) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 		return fmt.Errorf("cache: encode %q: %w", key, err)
 	}
 	if err := c.rdb.Set(ctx, c.prefix+key, b, ttl).Err(); err != nil {
-		return fmt.Errorf("cache: set %q: %w", key, err)
+		return fmt.Errorf("cache: set %q: %w", key, redisErr(err))
 	}
 	return nil
 }
@@ -77,9 +79,18 @@ func (c *Redis) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 // Delete implements Cache.
 func (c *Redis) Delete(ctx context.Context, key string) error {
 	if err := c.rdb.Del(ctx, c.prefix+key).Err(); err != nil {
-		return fmt.Errorf("cache: delete %q: %w", key, err)
+		return fmt.Errorf("cache: delete %q: %w", key, redisErr(err))
 	}
 	return nil
+}
+
+// redisErr wraps err with ErrUnavailable when it says Redis could not be
+// reached.
+func redisErr(err error) error {
+	if redisguard.Unavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 func (c *Redis) flightGroup() *singleflight.Group { return c.flight.flightGroup() }

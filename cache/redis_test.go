@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"appkernel/cache"
 	"appkernel/cache/cachetest"
 	"appkernel/internal/testenv"
+	"appkernel/middleware"
 )
 
 // newRedisClient connects to the test Redis, or skips t.
@@ -101,11 +104,19 @@ func TestRedisErrorsSurface(t *testing.T) {
 	c := cache.NewRedis(rdb)
 	ctx := context.Background()
 	var s string
-	if ok, err := c.Get(ctx, "k", &s); err == nil || ok {
-		t.Fatalf("Get on a dead Redis = (%v, %v), want an error", ok, err)
+	if ok, err := c.Get(ctx, "k", &s); !errors.Is(err, cache.ErrUnavailable) || ok {
+		t.Fatalf("Get on a dead Redis = (%v, %v), want an error wrapping ErrUnavailable", ok, err)
 	}
-	if err := c.Set(ctx, "k", "v", time.Minute); err == nil {
-		t.Fatal("Set on a dead Redis: want an error")
+	err := c.Set(ctx, "k", "v", time.Minute)
+	if !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Set on a dead Redis: %v, want an error wrapping ErrUnavailable", err)
+	}
+	// Over HTTP that is a 503 in the error shape, not a 500.
+	if status, code, msg := middleware.Classify(err); status != http.StatusServiceUnavailable || code != "cache_unavailable" || msg != "cache: Redis is unavailable" {
+		t.Errorf("Classify(Set error) = %d %q %q, want 503 cache_unavailable", status, code, msg)
+	}
+	if err := c.Delete(ctx, "k"); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Delete on a dead Redis: %v, want an error wrapping ErrUnavailable", err)
 	}
 	// GetOrLoad degrades to the loader.
 	v, err := cache.GetOrLoad(ctx, c, "k", time.Minute, func(context.Context) (string, error) { return "loaded", nil })

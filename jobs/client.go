@@ -164,7 +164,9 @@ func enqueuedInfo(m *broker.Message, e broker.Enqueued) (Info, error) {
 // duplicate returns ErrDuplicate and an Info whose ID is the first job's.
 // With WithID, an id whose job has finished starts a fresh job, and an id
 // whose job has not is refused with ErrDuplicateID (see WithID). Without
-// Redis it returns ErrNoBackend.
+// Redis it returns ErrNoBackend; when Redis cannot be reached (down, or
+// the kernel's breaker open after a failure), an error wrapping
+// ErrUnavailable (HTTP 503 jobs_unavailable).
 func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...EnqueueOption) (Info, error) {
 	if err := c.ok(); err != nil {
 		return Info{}, err
@@ -175,7 +177,7 @@ func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...
 	}
 	e, err := c.b.Enqueue(ctx, m)
 	if err != nil {
-		return Info{}, fmt.Errorf("jobs: enqueue %s: %w", name, err)
+		return Info{}, fmt.Errorf("jobs: enqueue %s: %w", name, unavailable(err))
 	}
 	return enqueuedInfo(m, e)
 }
@@ -184,7 +186,8 @@ func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...
 // job of reqs[i]. Each job is stored (or refused) on its own, in the order
 // of reqs, under the same rules as Enqueue: when some requests fail
 // (invalid, ErrDuplicate, ErrDuplicateID), the error is a *BatchError
-// whose Errs[i] says why, and the other jobs are enqueued. Two requests
+// whose Errs[i] says why, and the other jobs are enqueued. When Redis
+// cannot be reached the error wraps ErrUnavailable. Two requests
 // with the same WithID id store the first; the second gets ErrDuplicateID.
 func (c *Client) EnqueueMany(ctx context.Context, reqs ...EnqueueRequest) ([]Info, error) {
 	if err := c.ok(); err != nil {
@@ -208,11 +211,11 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs ...EnqueueRequest) ([]Inf
 	if len(msgs) > 0 {
 		res, rerrs, err := c.b.EnqueueMany(ctx, msgs)
 		if err != nil {
-			return nil, fmt.Errorf("jobs: enqueue batch: %w", err)
+			return nil, fmt.Errorf("jobs: enqueue batch: %w", unavailable(err))
 		}
 		for j, i := range idx {
 			if rerrs[j] != nil {
-				errs[i] = fmt.Errorf("jobs: enqueue %s: %w", msgs[j].Name, rerrs[j])
+				errs[i] = fmt.Errorf("jobs: enqueue %s: %w", msgs[j].Name, unavailable(rerrs[j]))
 				failed = true
 				continue
 			}
@@ -269,7 +272,7 @@ func (c *Client) Status(ctx context.Context, id string) (Info, error) {
 		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
-		return Info{}, fmt.Errorf("jobs: status of %s: %w", id, err)
+		return Info{}, fmt.Errorf("jobs: status of %s: %w", id, unavailable(err))
 	}
 	return infoFromHash(id, q, m), nil
 }

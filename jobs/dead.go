@@ -22,7 +22,7 @@ func (c *Client) ListDead(ctx context.Context, queue string, offset, limit int) 
 	}
 	ids, hashes, err := c.b.Dead(ctx, queue, offset, limit)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: list dead jobs of %s: %w", queue, err)
+		return nil, fmt.Errorf("jobs: list dead jobs of %s: %w", queue, unavailable(err))
 	}
 	out := make([]Info, 0, len(ids))
 	for i, id := range ids {
@@ -68,11 +68,11 @@ func (c *Client) deadOp(ctx context.Context, id, what string, op func(ctx contex
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
-		return fmt.Errorf("jobs: %s dead job %s: %w", what, id, err)
+		return fmt.Errorf("jobs: %s dead job %s: %w", what, id, unavailable(err))
 	}
 	done, err := op(ctx, q, id)
 	if err != nil {
-		return fmt.Errorf("jobs: %s dead job %s: %w", what, id, err)
+		return fmt.Errorf("jobs: %s dead job %s: %w", what, id, unavailable(err))
 	}
 	if !done {
 		return fmt.Errorf("%w: %s is not dead", ErrNotFound, id)

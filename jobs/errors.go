@@ -2,7 +2,10 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+
+	"appkernel/internal/redisguard"
 )
 
 // kindError is a sentinel that also tells the HTTP layer how to render it.
@@ -25,6 +28,12 @@ var (
 	// one built with a nil connection). Jobs need REDIS_URL.
 	ErrNoBackend error = &kindError{"jobs: no backend (Redis is not configured)", http.StatusServiceUnavailable, "jobs_unavailable"}
 
+	// ErrUnavailable wraps the error of a call that could not reach Redis
+	// (refused, reset, timed out, or the kernel's breaker open after such
+	// a failure). Over HTTP it is 503 jobs_unavailable, like ErrNoBackend:
+	// an expected refusal while Redis is away, not a fault of the service.
+	ErrUnavailable error = &kindError{"jobs: Redis is unavailable", http.StatusServiceUnavailable, "jobs_unavailable"}
+
 	// ErrDuplicate is returned by Enqueue when a job with the same unique
 	// key is still pending, scheduled, retrying or running. The Info
 	// returned beside it carries the id of that first job.
@@ -41,6 +50,16 @@ var (
 	// operations.
 	ErrNotFound error = &kindError{"jobs: job not found", http.StatusNotFound, "not_found"}
 )
+
+// unavailable wraps err with ErrUnavailable when it says Redis could not be
+// reached, so that callers and the HTTP layer can tell an outage from a
+// refusal of the job itself.
+func unavailable(err error) error {
+	if redisguard.Unavailable(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
 
 // permanentError marks a handler error that must not be retried.
 type permanentError struct{ err error }

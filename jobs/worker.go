@@ -259,7 +259,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	go w.completeLoop()
 	w.renewer.Add(1)
 	go w.renewLoop(renewCtx)
-	w.log.Info("jobs worker started", "queues", w.opts.Queues, "concurrency", w.opts.Concurrency, "lease", w.opts.Lease)
+	w.log.Info("jobs worker started", "queues", w.opts.Queues, "concurrency", w.opts.Concurrency, "lease_ms", w.opts.Lease.Milliseconds())
 	return nil
 }
 
@@ -419,7 +419,7 @@ func (w *Worker) fetchLoop(ctx context.Context, q string) {
 		w.release(n - len(got))
 		backlog = err == nil && len(got) == n
 		if err != nil {
-			w.log.Warn("jobs: fetch failed; retrying", "queue", q, "error", err, "retry_in", errWait)
+			w.log.Warn("jobs: fetch failed; retrying", "queue", q, "error", err, "retry_in_ms", errWait.Milliseconds())
 			if !sleepCtx(ctx, errWait) {
 				return
 			}
@@ -655,7 +655,7 @@ func (w *Worker) fail(q string, o broker.Outcome, attempt, maxAttempts int, log 
 	default:
 		o.Op = broker.OpRetry
 		o.Delay = w.opts.Backoff(attempt)
-		log.Warn("job failed; will retry", "error", err, "retry_in", o.Delay)
+		log.Warn("job failed; will retry", "error", err, "retry_in_ms", o.Delay.Milliseconds())
 	}
 	w.send(q, o)
 }

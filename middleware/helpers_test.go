@@ -70,6 +70,8 @@ func (c *logCapture) accessLine(t *testing.T, requestID string) map[string]any {
 // errInternal is an error without HTTP meaning: a real fault.
 var errInternal = errors.New("disk on fire")
 
+var errRedisDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+
 // notFoundErr is how other kernel packages give errors an HTTP meaning
 // without importing middleware.
 type notFoundErr struct{}
@@ -146,6 +148,11 @@ func newApp(mws []func(http.Handler) http.Handler) *chi.Mux {
 	})
 	r.Get("/fail", func(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteError(w, r, errInternal)
+	})
+	r.Get("/unavailable", func(w http.ResponseWriter, r *http.Request) {
+		err := middleware.NewError(http.StatusServiceUnavailable, "jobs_unavailable", "jobs: Redis is unavailable")
+		err.Err = errRedisDown
+		middleware.WriteError(w, r, err)
 	})
 	r.Get("/ip", func(w http.ResponseWriter, r *http.Request) {
 		ip, _ := middleware.ClientIPFrom(r.Context())

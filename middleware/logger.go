@@ -14,7 +14,7 @@ import (
 // LoggerOptions configures Logger. The zero value is usable.
 type LoggerOptions struct {
 	// Logger receives one line per request. Defaults to NewJSONHandler on
-	// os.Stderr at INFO; with that handler (also under NewContextHandler)
+	// os.Stdout at INFO; with that handler (also under NewContextHandler)
 	// the line is written without building a slog.Record.
 	Logger *slog.Logger
 
@@ -35,9 +35,10 @@ type LoggerOptions struct {
 // status, bytes, duration_ms, request_id, client_ip, and user_id when
 // authentication recorded one (see SetUserID). Responses with status 5xx are
 // logged at ERROR with the internal error WriteError recorded (and the stack
-// of a recovered panic); everything else at INFO, so client mistakes never
-// show up as faults, with the error's whole text when the client saw only
-// part of it (see WriteError). A handler that panics past Logger (with
+// of a recovered panic), except 503 (an expected refusal: a dependency is
+// away or busy), which is WARN with its error; everything else at INFO, so
+// client mistakes never show up as faults, with the error's whole text when
+// the client saw only part of it (see WriteError). A handler that panics past Logger (with
 // http.ErrAbortHandler, as Recover does once the response has started, or
 // without Recover below) still gets its line, at ERROR with the status that
 // was sent (0 when none was), before the panic goes on. Handlers get a
@@ -48,7 +49,7 @@ type LoggerOptions struct {
 func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stdout, nil))
 	}
 	handler := logger.Handler()
 	fast := accessLineHandler(handler)
@@ -90,10 +91,7 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 			if !rw.wroteHeader {
 				status = http.StatusOK
 			}
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
+			level := accessLevel(status)
 			ctx := r.Context()
 			if !handler.Enabled(ctx, level) {
 				return
@@ -107,6 +105,20 @@ func Logger(opts LoggerOptions) (func(http.Handler) http.Handler, error) {
 			writeAccessLine(ctx, handler, fast, level, start.Add(d), d, r, rctx, st, status)
 		})
 	}, nil
+}
+
+// accessLevel is the level of a response's access line: a 5xx is a fault
+// (ERROR), except 503, the refusal a service expects while a dependency is
+// away or busy (jobs_unavailable with Redis down, database busy): WARN.
+// Client mistakes are INFO.
+func accessLevel(status int) slog.Level {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 // errAborted is the access line's error for a handler that did not return
@@ -172,7 +184,7 @@ func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, lev
 		// Below 500 WriteError records only what it kept from the client.
 		line.err = st.err.Error()
 	}
-	if level == slog.LevelError && st.stack != nil {
+	if level >= slog.LevelWarn && st.stack != nil {
 		line.stack = string(st.stack)
 	}
 	if fast != nil {

@@ -64,7 +64,10 @@ func TestLoggerRedactPath(t *testing.T) {
 func TestLoggerLevels(t *testing.T) {
 	t.Parallel()
 	srv := newTestServer(t, middleware.StackOptions{})
-	for path, level := range map[string]string{"/widgets/missing": "INFO", "/nope": "INFO", "/fail": "ERROR"} {
+	// A 503 is a refusal the service expects while a dependency is away
+	// (jobs_unavailable with Redis down): WARN, with its cause; a 500 is a
+	// fault: ERROR.
+	for path, level := range map[string]string{"/widgets/missing": "INFO", "/nope": "INFO", "/fail": "ERROR", "/unavailable": "WARN"} {
 		resp := srv.do(t, http.MethodGet, path, nil, nil)
 		line := srv.logs.accessLine(t, resp.Header.Get("X-Request-ID"))
 		if line["level"] != level {
@@ -72,6 +75,9 @@ func TestLoggerLevels(t *testing.T) {
 		}
 		if path == "/fail" && line["error"] != errInternal.Error() {
 			t.Errorf("%s: the internal error is not in the line: %v", path, line)
+		}
+		if path == "/unavailable" && line["error"] != "jobs: Redis is unavailable: "+errRedisDown.Error() {
+			t.Errorf("%s: the cause of the refusal is not in the line: %v", path, line)
 		}
 		if path == "/nope" && line["route"] != "" {
 			t.Errorf("unknown route logged route %v", line["route"])
@@ -98,8 +104,8 @@ func TestLoggerSkipOnlyAtInfo(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
 	}
 	lines := logs.lines(t)
-	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[0]["path"] != "/healthz" || lines[1]["path"] != "/other" {
-		t.Fatalf("want the failing /healthz at ERROR and /other, got %v", lines)
+	if len(lines) != 2 || lines[0]["level"] != "WARN" || lines[0]["path"] != "/healthz" || lines[1]["path"] != "/other" {
+		t.Fatalf("want the failing /healthz (503) at WARN and /other, got %v", lines)
 	}
 }
 

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -107,9 +104,13 @@ func (o RateLimitOptions) validate() error {
 // RateLimit returns middleware that limits each key (by default each client
 // IP) to Limit requests per Window with GCRA, a smooth token bucket: a key
 // may spend its whole Limit at once, then earns one request back every
-// Window/Limit. Each limited request costs one Redis round trip (a script
-// run by github.com/go-redis/redis_rate), so the limit holds across every
-// process sharing the Redis.
+// Window/Limit. The state of every key lives in Redis and is decided there,
+// on Redis's clock, by one script, so one budget holds across every process
+// sharing the Redis. Requests are not sent one round trip each: while a
+// limiter call is on its way, the requests arriving meanwhile wait and go
+// together in the next one (one script call decides the whole batch), so
+// under load the limiter costs a fraction of a round trip per request; a
+// lone request still goes at once.
 //
 // Every counted response carries RateLimit-Limit, RateLimit-Remaining and
 // RateLimit-Reset (whole seconds until the key is back to its full Limit). A
@@ -129,8 +130,7 @@ func RateLimit(opts RateLimitOptions) (func(http.Handler) http.Handler, error) {
 	opts = opts.withDefaults()
 	rl := &rateLimiter{
 		opts:     opts,
-		limiter:  redis_rate.NewLimiter(unprefixedRate{opts.Redis}),
-		limit:    redis_rate.Limit{Rate: opts.Limit, Burst: opts.Limit, Period: opts.Window},
+		limiter:  newGCRALimiter(opts.Redis, opts.Limit, opts.Window),
 		limitStr: strconv.Itoa(opts.Limit),
 	}
 	return func(next http.Handler) http.Handler {
@@ -142,8 +142,7 @@ func RateLimit(opts RateLimitOptions) (func(http.Handler) http.Handler, error) {
 
 type rateLimiter struct {
 	opts     RateLimitOptions
-	limiter  *redis_rate.Limiter
-	limit    redis_rate.Limit
+	limiter  *gcraLimiter
 	limitStr string
 
 	skipUntil atomic.Int64 // unix ns: Redis is not asked before this time
@@ -173,7 +172,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	if key == "" {
 		key = clientIPKey(r)
 	}
-	res, err := rl.limiter.Allow(r.Context(), rl.opts.Prefix+key, rl.limit)
+	res, err := rl.limiter.allow(r.Context(), rl.opts.Prefix+key)
 	if err != nil {
 		if r.Context().Err() == nil { // a client that went away is not an outage
 			rl.redisFailed(r.Context(), err)
@@ -183,13 +182,13 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	h := w.Header()
 	h[hdrRateLimitLimit] = []string{rl.limitStr}
-	h[hdrRateLimitRemaining] = []string{strconv.Itoa(rl.remaining(res))}
-	h[hdrRateLimitReset] = []string{strconv.Itoa(ceilSeconds(res.ResetAfter))}
-	if res.Allowed > 0 {
+	h[hdrRateLimitRemaining] = []string{strconv.Itoa(rl.limiter.remaining(res))}
+	h[hdrRateLimitReset] = []string{strconv.Itoa(ceilSeconds(res.resetAfter))}
+	if res.allowed {
 		next.ServeHTTP(w, r)
 		return
 	}
-	retry := max(1, ceilSeconds(res.RetryAfter))
+	retry := max(1, ceilSeconds(res.retryAfter))
 	h[hdrRetryAfter] = []string{strconv.Itoa(retry)}
 	WriteErrorCode(w, r, http.StatusTooManyRequests, "rate_limited",
 		fmt.Sprintf("too many requests: retry after %d s", retry))
@@ -215,20 +214,7 @@ func (rl *rateLimiter) redisFailed(ctx context.Context, err error) {
 	logger.LogAttrs(ctx, slog.LevelWarn, "rate limit: Redis failed, allowing requests without limit",
 		slog.String("error", err.Error()),
 		slog.Int64("unlimited_requests", rl.failures.Swap(0)),
-		slog.Duration("next_warning_after", rl.opts.WarnInterval))
-}
-
-// remaining is the number of requests the key could make now. redis_rate
-// truncates a float quotient that is often a hair under the integer (59.4 s
-// / 0.6 s = 98.999…), which would announce one request too few; it is
-// recomputed here from the time until the bucket is full, with a tolerance.
-func (rl *rateLimiter) remaining(res *redis_rate.Result) int {
-	if res.Allowed == 0 {
-		return 0
-	}
-	interval := rl.opts.Window.Seconds() / float64(rl.opts.Limit)
-	n := int(math.Floor((rl.opts.Window.Seconds()-res.ResetAfter.Seconds())/interval + 1e-6))
-	return min(max(n, 0), rl.opts.Limit)
+		slog.Int64("next_warning_after_ms", rl.opts.WarnInterval.Milliseconds()))
 }
 
 func ceilSeconds(d time.Duration) int {
@@ -252,39 +238,4 @@ func clientIPKey(r *http.Request) string {
 
 func exemptProbes(r *http.Request) bool {
 	return r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
-}
-
-// redisRatePrefix is the prefix redis_rate puts before every key.
-const redisRatePrefix = "rate:"
-
-// unprefixedRate hands redis_rate the client with its fixed "rate:" key
-// prefix removed, so the limiter's keys begin with RateLimitOptions.Prefix
-// like every other key the kernel writes.
-type unprefixedRate struct{ redis.UniversalClient }
-
-func stripRatePrefix(keys []string) []string {
-	for i, k := range keys {
-		keys[i] = strings.TrimPrefix(k, redisRatePrefix)
-	}
-	return keys
-}
-
-func (c unprefixedRate) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	return c.UniversalClient.Eval(ctx, script, stripRatePrefix(keys), args...)
-}
-
-func (c unprefixedRate) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
-	return c.UniversalClient.EvalSha(ctx, sha1, stripRatePrefix(keys), args...)
-}
-
-func (c unprefixedRate) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	return c.UniversalClient.EvalRO(ctx, script, stripRatePrefix(keys), args...)
-}
-
-func (c unprefixedRate) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
-	return c.UniversalClient.EvalShaRO(ctx, sha1, stripRatePrefix(keys), args...)
-}
-
-func (c unprefixedRate) Del(ctx context.Context, keys ...string) *redis.IntCmd {
-	return c.UniversalClient.Del(ctx, stripRatePrefix(keys)...)
 }

@@ -14,7 +14,7 @@ type RecoverOptions struct {
 	// Logger receives the ERROR line of a panic when no Logger middleware
 	// runs above Recover (with one, the panic goes into the request's
 	// access line instead, so one fault is one line). Defaults to a JSON
-	// handler on os.Stderr.
+	// handler on os.Stdout.
 	Logger *slog.Logger
 
 	// Debug shows the panic value to the client. Defaults to false: the
@@ -54,7 +54,7 @@ func (e *PanicError) Unwrap() error {
 func Recover(opts RecoverOptions) (func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stdout, nil))
 	}
 	dbg := opts.Debug
 	return func(next http.Handler) http.Handler {

@@ -11,7 +11,7 @@ import (
 // middleware.
 type StackOptions struct {
 	// Logger receives access lines and panics. Defaults to NewJSONHandler
-	// on os.Stderr at INFO. The access line is cheapest when the logger's
+	// on os.Stdout at INFO. The access line is cheapest when the logger's
 	// handler is NewJSONHandler (or NewContextHandler over it).
 	Logger *slog.Logger
 
@@ -56,7 +56,7 @@ type StackOptions struct {
 func Stack(opts StackOptions) ([]func(http.Handler) http.Handler, error) {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(NewJSONHandler(os.Stderr, nil))
+		logger = slog.New(NewJSONHandler(os.Stdout, nil))
 	}
 	limit := opts.BodyLimit
 	if limit == 0 {
