@@ -76,9 +76,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Name == "" {
-		c.Name = "appkernel"
-	}
+	c = c.withValueDefaults()
 	if c.Logger == nil {
 		// The kernel's JSON handler writes what slog.JSONHandler writes, faster.
 		c.Logger = slog.New(middleware.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
@@ -86,26 +84,8 @@ func (c Config) withDefaults() Config {
 	// Lines logged with a request's context carry its request_id, also
 	// through the app's own logger.
 	c.Logger = slog.New(middleware.NewContextHandler(c.Logger.Handler()))
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = middleware.DefaultBodyLimit
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
 	if c.AdminDBURL == "" {
 		c.AdminDBURL = c.DatabaseURL
-	}
-	if c.RateLimitRequests == 0 {
-		c.RateLimitRequests = 100
-	}
-	if c.WorkerConcurrency <= 0 {
-		c.WorkerConcurrency = 10
-	}
-	if c.RateLimitWindow == 0 {
-		c.RateLimitWindow = time.Minute
 	}
 	return c
 }
@@ -118,7 +98,7 @@ func (k *Kernel) build(ctx context.Context) error {
 	switch {
 	case cfg.Production():
 		feature("dev auto-start", "off (APP_ENV=production)")
-	case !cfg.DevAutostart:
+	case cfg.DisableDevAutostart:
 		feature("dev auto-start", "off (DEV_AUTOSTART=false)")
 	default:
 		feature("dev auto-start", "on (a localhost database or Redis that does not answer gets a Docker container)")
@@ -128,8 +108,8 @@ func (k *Kernel) build(ctx context.Context) error {
 	}
 
 	// Database.
-	if cfg.DatabaseURL == "" {
-		feature("database", "off (DATABASE_URL not set)")
+	if cfg.DisableDatabase {
+		feature("database", "off (Config.DisableDatabase)")
 	} else {
 		octx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 		store, err := db.Open(octx, cfg.DatabaseURL)
@@ -175,12 +155,12 @@ func (k *Kernel) build(ctx context.Context) error {
 
 	// Identity.
 	switch {
-	case !cfg.AuthEnabled:
-		feature("auth", "off (AuthEnabled is false)")
+	case cfg.DisableAuth:
+		feature("auth", "off (Config.DisableAuth)")
 		feature("workspaces", "off (auth is off)")
 	case k.store == nil:
-		feature("auth", "off (DATABASE_URL not set)")
-		feature("workspaces", "off (DATABASE_URL not set)")
+		feature("auth", "off (no database: Config.DisableDatabase)")
+		feature("workspaces", "off (no database: Config.DisableDatabase)")
 	default:
 		k.ws = workspaces.New(workspaces.Config{Store: k.store, Logger: log})
 		if err := k.ws.Init(ctx); err != nil {
@@ -199,7 +179,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			Secret:          []byte(secret),
 			Insecure:        insecure,
 			Issuer:          cfg.Name,
-			AccessTTL:       time.Duration(cfg.JWTExpiryHours) * time.Hour,
+			AccessTTL:       cfg.JWTExpiry,
 			AllowSelfSignup: cfg.AllowSelfSignup,
 			Redis:           k.universalRedis(),
 			Workspaces:      k.ws,
@@ -271,7 +251,7 @@ func (k *Kernel) routes() error {
 		after = append(after, k.auth.Authenticate)
 	}
 	switch {
-	case !cfg.RateLimitEnabled:
+	case cfg.DisableRateLimit:
 		log.Info("rate limiting: off (RATE_LIMIT_ENABLED=false)")
 	case k.redis == nil:
 		log.Info("rate limiting: off (REDIS_URL not set)")
@@ -398,7 +378,7 @@ func (k *Kernel) Mount(pattern string, h http.Handler) { k.root.Mount(pattern, h
 // Router returns the kernel's root router, for apps that add single routes.
 func (k *Kernel) Router() chi.Router { return k.root }
 
-// DB returns the entity store, or nil without DATABASE_URL.
+// DB returns the entity store, or nil with Config.DisableDatabase.
 func (k *Kernel) DB() *db.Store { return k.store }
 
 // Redis returns the Redis client, or nil without REDIS_URL.

@@ -109,7 +109,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := appkernel.DefaultConfig()
 			cfg.DatabaseURL = "sqlite:///" + t.TempDir() + "/app.db"
-			cfg.DevAutostart = false
+			cfg.DisableDevAutostart = true
 			cfg.Logger = quiet
 			tc.mutate(&cfg)
 			k, err := appkernel.New(context.Background(), cfg)
@@ -139,8 +139,8 @@ func closedPort(t *testing.T) string {
 
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
-	cfg.DatabaseURL = ""
-	cfg.DevAutostart = false
+	cfg.DisableDatabase = true
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	k, err := appkernel.New(context.Background(), cfg)
 	if err != nil {

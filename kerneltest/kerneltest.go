@@ -60,7 +60,7 @@ func New(t testing.TB, opts *Options) *Kernel {
 	cfg := appkernel.DefaultConfig()
 	cfg.Name = "kerneltest"
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.JWTSecret = "kerneltest-secret-kerneltest-secret-0123456789"
 	cfg.Logger = slog.New(middleware.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Config != nil {
@@ -108,7 +108,7 @@ func (k *Kernel) Admin(t testing.TB, email string) *Client {
 func (k *Kernel) newUser(t testing.TB, email, role string) *Client {
 	t.Helper()
 	if k.Auth() == nil {
-		t.Fatal("kerneltest: User needs auth (a database and AuthEnabled)")
+		t.Fatal("kerneltest: User needs auth (a database, and DisableAuth false)")
 	}
 	in := auth.CreateUserInput{Email: email, Password: k.password, Role: role}
 	if _, err := k.Auth().CreateUser(context.Background(), in); err != nil {
