@@ -53,6 +53,7 @@ type Kernel struct {
 
 	root    chi.Router
 	handler http.Handler
+	live    http.Handler // GET /healthz, beside the stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -298,7 +299,8 @@ func (k *Kernel) routes() error {
 	}
 	k.root = r
 	k.handler = middleware.Root(r)
-	return nil
+	k.live, err = k.liveHandler()
+	return err
 }
 
 // pingRedis pings rdb within timeout. go-redis bounds a command by its own
@@ -361,11 +363,12 @@ func (k *Kernel) readyChecks() []health.Check {
 }
 
 // ServeHTTP serves a request through the kernel's stack and routes. A
-// liveness probe (GET /healthz) is answered before the stack: it is never
-// logged, limited or metered, and must stay cheap under load.
+// liveness probe (GET /healthz) gets its request ID and security headers
+// beside the stack: it is never logged, limited or metered, and must stay
+// cheap under load.
 func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		health.Live(w, r)
+		k.live.ServeHTTP(w, r)
 		return
 	}
 	k.handler.ServeHTTP(w, r)
