@@ -172,7 +172,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			if secret == "" {
 				secret = DefaultJWTSecret
 			}
-			insecure = true // validate refused this in production
+			insecure = true // validate refused this outside development and test
 			log.Warn("JWT_SECRET is unset, the development default or shorter than 32 bytes; set a random secret before production")
 		}
 		a, err := auth.New(ctx, auth.Config{
@@ -376,7 +376,19 @@ func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Mount attaches an app router at pattern (e.g. "/widgets"); its requests
 // pass through the whole kernel stack. Call it before serving.
-func (k *Kernel) Mount(pattern string, h http.Handler) { k.root.Mount(pattern, h) }
+//
+// Like chi's Router.Mount, Mount panics on a mistake in the program, which
+// shows the first time it starts: a pattern that does not begin with "/",
+// a pattern already mounted (by an earlier Mount, or /auth and /workspaces
+// while auth is on), and /healthz or /readyz, which the kernel answers.
+func (k *Kernel) Mount(pattern string, h http.Handler) {
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if pattern == probe || strings.HasPrefix(pattern, probe+"/") {
+			panic(fmt.Sprintf("appkernel: Mount(%q): %s is the kernel's own route", pattern, probe))
+		}
+	}
+	k.root.Mount(pattern, h)
+}
 
 // Router returns the kernel's root router, for apps that add single routes.
 func (k *Kernel) Router() chi.Router { return k.root }

@@ -2,10 +2,13 @@
 // database behind httptest and gives tests a small JSON client. It is how
 // the kernel's own HTTP tests are written, and how an app's can be:
 //
-//	tk := kerneltest.New(t, func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) })
+//	tk := kerneltest.New(t, &kerneltest.Options{
+//		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
+//	})
 //	alice := tk.User(t, "alice@example.com")
-//	res := alice.Post(t, "/widgets", map[string]any{"name": "gear"})
-//	res.Expect(t, 201)
+//	alice.Post(t, "/widgets", map[string]any{"name": "gear"}).Expect(t, 201)
+//
+// The package's example_test.go runs this (TestWidgets), as the README shows it.
 package kerneltest
 
 import (
