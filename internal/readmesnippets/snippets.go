@@ -110,4 +110,3 @@ func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
 
 	_, _ = w, err
 }
-
