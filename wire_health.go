@@ -13,13 +13,10 @@ import (
 // every response does, but no access line, rate limit, metering or
 // authentication, so that probes stay cheap and out of the log.
 func (k *Kernel) liveHandler() (http.Handler, error) {
-	realIP, err := middleware.RealIP(k.cfg.TrustedProxies) // for HSTS behind a trusted TLS proxy
+	// The stack's security headers are SecurityHeaders' defaults too.
+	probe, err := middleware.Probe(k.cfg.TrustedProxies, middleware.SecurityHeadersOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	security, err := middleware.SecurityHeaders(middleware.SecurityHeadersOptions{}) // as the stack's
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	return middleware.RequestID(realIP(security(http.HandlerFunc(health.Live)))), nil
+	return probe(http.HandlerFunc(health.Live)), nil
 }
