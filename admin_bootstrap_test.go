@@ -107,7 +107,7 @@ func TestAdminBootstrapConfig(t *testing.T) {
 		t.Fatalf("ADMIN_EMAIL without a database: %v", err)
 	}
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.AdminPassword = "short"
 	k, err := appkernel.New(context.Background(), cfg)
 	if err == nil {

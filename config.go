@@ -18,30 +18,38 @@ import (
 
 // DefaultJWTSecret is the development secret used when JWT_SECRET is unset.
 // The kernel logs a warning when it runs with it and refuses to start with it
-// when APP_ENV=production.
+// outside the development and test environments.
 const DefaultJWTSecret = "dev-secret-change-me"
 
 // DefaultDatabaseURL is the database used when DATABASE_URL is unset.
 const DefaultDatabaseURL = "sqlite:///./data/app.db"
 
-// maxJWTExpiryHours bounds JWT_EXPIRY_HOURS: a year.
-const maxJWTExpiryHours = 24 * 365
+// The environments APP_ENV accepts.
+const (
+	EnvDevelopment = "development"
+	EnvTest        = "test"
+	EnvProduction  = "production"
+)
+
+// maxJWTExpiry bounds JWT_EXPIRY_HOURS: a year.
+const maxJWTExpiry = 365 * 24 * time.Hour
 
 // ErrConfig is wrapped by every configuration error returned by
 // ConfigFromEnv and New.
 var ErrConfig = errors.New("appkernel: invalid configuration")
 
-// Config holds every option of the kernel. Start from DefaultConfig or
-// ConfigFromEnv and change fields. "Defaults to" below names the value
-// DefaultConfig (and so ConfigFromEnv) starts from; a Config built as a
-// literal starts from zero values instead, which turn the switches off (no
-// database, no auth, no rate limiting, no dev auto-start) while numbers and
-// names still get their defaults in New.
+// Config holds every option of the kernel. The zero Config is the default
+// service: each field documents the value its zero value stands for
+// ("Defaults to"), and every switch is phrased so that false is the
+// default. ConfigFromEnv starts from the same defaults and reads the
+// environment; DefaultConfig returns them filled in.
 type Config struct {
 	// Name of the service, used in logs and as the JWT issuer. Defaults to "appkernel".
 	Name string
-	// Env is the deployment environment (APP_ENV). "production" refuses weak
-	// JWT secrets and turns dev auto-start off. Defaults to "development".
+	// Env is the deployment environment (APP_ENV): "development", "test"
+	// or "production"; anything else refuses to start. Outside development
+	// and test a weak JWT secret refuses to start, and production turns dev
+	// auto-start off. Defaults to "development".
 	Env string
 	// Debug shows internal error messages in 500 responses (DEBUG). Defaults to false.
 	Debug bool
@@ -52,13 +60,16 @@ type Config struct {
 	Logger *slog.Logger
 
 	// DatabaseURL is the app database (DATABASE_URL): sqlite:///./rel.db,
-	// sqlite:////abs.db, postgres://..., mysql://... Empty means no database
-	// (and no auth). Defaults to sqlite:///./data/app.db.
+	// sqlite:////abs.db, postgres://..., mysql://... Defaults to
+	// DefaultDatabaseURL, a SQLite file under ./data.
 	DatabaseURL string
 	// MaxColumns bounds the columns of each table of the app database
 	// (MAX_COLUMNS), the store's four own included: a save whose new fields
 	// would pass it is refused (db.Config.MaxColumns). Defaults to 200.
 	MaxColumns int
+	// DisableDatabase runs the service without a database, and so without
+	// auth and workspaces. Defaults to false.
+	DisableDatabase bool
 	// AdminDBURL is where the admin worker will keep audit and usage events
 	// (ADMIN_DB_URL). Defaults to DatabaseURL. Reserved: the admin worker is
 	// not built yet, so nothing reads it today.
@@ -71,19 +82,23 @@ type Config struct {
 	// write under RedisPrefix + ":", so services sharing one Redis database
 	// stay apart. Defaults to Name.
 	RedisPrefix string
-	// DevAutostart starts a local Docker container for a localhost database
-	// or Redis URL that does not answer (DEV_AUTOSTART). Defaults to true,
-	// always off when Env is "production".
-	DevAutostart bool
+	// DisableDevAutostart stops the kernel from starting a local Docker
+	// container for a localhost database or Redis URL that does not answer
+	// (DEV_AUTOSTART=false). Defaults to false: auto-start is on, except
+	// in production, where it is always off.
+	DisableDevAutostart bool
 
-	// AuthEnabled mounts /auth and authenticates requests; it needs a
-	// database. Workspaces are always on with auth. Defaults to true.
-	AuthEnabled bool
+	// DisableAuth leaves /auth and /workspaces unmounted and requests
+	// unauthenticated. Defaults to false: auth and workspaces are on
+	// whenever there is a database.
+	DisableAuth bool
 	// JWTSecret signs access tokens (JWT_SECRET). Defaults to
-	// DefaultJWTSecret with a warning; production needs 32 bytes or more.
+	// DefaultJWTSecret with a warning; outside development and test it
+	// must be 32 bytes or more and not the default.
 	JWTSecret string
-	// JWTExpiryHours is the access-token lifetime (JWT_EXPIRY_HOURS). Defaults to 24.
-	JWTExpiryHours int
+	// JWTExpiry is the access-token lifetime (JWT_EXPIRY_HOURS, in hours),
+	// from 1s to a year. Defaults to 24h.
+	JWTExpiry time.Duration
 	// AllowSelfSignup lets anyone register (ALLOW_SELF_SIGNUP). Defaults to
 	// false: only the first user and holders of a workspace invite may.
 	AllowSelfSignup bool
@@ -112,9 +127,10 @@ type Config struct {
 	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
 	MaxBodyBytes int64
 
-	// RateLimitEnabled limits requests per user, API key or IP when Redis is
-	// configured (RATE_LIMIT_ENABLED). Defaults to true.
-	RateLimitEnabled bool
+	// DisableRateLimit turns rate limiting off (RATE_LIMIT_ENABLED=false).
+	// Defaults to false: with Redis, requests are limited per user, API
+	// key or IP.
+	DisableRateLimit bool
 	// RateLimitRequests is the number of requests allowed per window
 	// (RATE_LIMIT_REQUESTS). Defaults to 100.
 	RateLimitRequests int
@@ -122,9 +138,10 @@ type Config struct {
 	// seconds or a Go duration). Defaults to 60s.
 	RateLimitWindow time.Duration
 
-	// AdminWorkerEmbedded will run the admin worker inside the service
-	// (ADMIN_WORKER_EMBEDDED). Defaults to true. Reserved, like AdminDBURL.
-	AdminWorkerEmbedded bool
+	// DisableEmbeddedAdminWorker will leave the admin worker to a process
+	// of its own (ADMIN_WORKER_EMBEDDED=false). Defaults to false:
+	// embedded. Reserved, like AdminDBURL.
+	DisableEmbeddedAdminWorker bool
 
 	// Jobs are the app's background tasks. With Redis, the kernel runs an
 	// embedded worker for them unless DisableEmbeddedWorker. Defaults to nil.
@@ -160,27 +177,51 @@ type OAuthProvider struct {
 	ClientSecret string
 }
 
-// DefaultConfig returns a Config with every default of the README.
-func DefaultConfig() Config {
-	return Config{
-		Name:                "appkernel",
-		Env:                 "development",
-		LogLevel:            slog.LevelInfo,
-		DatabaseURL:         DefaultDatabaseURL,
-		DevAutostart:        true,
-		AuthEnabled:         true,
-		JWTExpiryHours:      24,
-		CORSOrigins:         []string{"*"},
-		MaxBodyBytes:        1 << 20,
-		RateLimitEnabled:    true,
-		RateLimitRequests:   100,
-		RateLimitWindow:     60 * time.Second,
-		AdminWorkerEmbedded: true,
-		WorkerConcurrency:   10,
-		ShutdownTimeout:     10 * time.Second,
-		ConnectTimeout:      10 * time.Second,
-		Addr:                ":8000",
+// DefaultConfig returns the zero Config with its documented defaults
+// filled in: what New runs with when given Config{} (New also builds the
+// Logger and sets AdminDBURL from DatabaseURL). Changing a field of its
+// result is the same as setting that field in a Config literal.
+func DefaultConfig() Config { return Config{}.withValueDefaults() }
+
+// withValueDefaults replaces zero values by the defaults their fields
+// document. The Logger and values derived from other fields (AdminDBURL)
+// are left to withDefaults, so that DefaultConfig's result can be changed
+// field by field.
+func (c Config) withValueDefaults() Config {
+	if c.Name == "" {
+		c.Name = "appkernel"
 	}
+	if c.Env == "" {
+		c.Env = EnvDevelopment
+	}
+	if c.DatabaseURL == "" && !c.DisableDatabase {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.JWTExpiry == 0 {
+		c.JWTExpiry = 24 * time.Hour
+	}
+	if c.CORSOrigins == nil {
+		c.CORSOrigins = []string{"*"}
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = middleware.DefaultBodyLimit
+	}
+	if c.RateLimitRequests == 0 {
+		c.RateLimitRequests = 100
+	}
+	if c.RateLimitWindow == 0 {
+		c.RateLimitWindow = time.Minute
+	}
+	if c.WorkerConcurrency <= 0 {
+		c.WorkerConcurrency = 10
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	return c
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the environment
@@ -193,7 +234,9 @@ func ConfigFromEnv() (Config, error) {
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c := DefaultConfig()
 	e := envReader{lookup: lookup}
-	e.str("APP_ENV", &c.Env)
+	if e.str("APP_ENV", &c.Env) {
+		c.Env = strings.ToLower(c.Env)
+	}
 	e.boolean("DEBUG", &c.Debug)
 	e.level("LOG_LEVEL", &c.LogLevel)
 	e.str("DATABASE_URL", &c.DatabaseURL)
@@ -202,19 +245,19 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.str("REDIS_URL", &c.RedisURL)
 	e.str("REDIS_PREFIX", &c.RedisPrefix)
 	e.port("PORT", &c.Addr)
-	e.boolean("DEV_AUTOSTART", &c.DevAutostart)
+	e.enabled("DEV_AUTOSTART", &c.DisableDevAutostart)
 	e.str("JWT_SECRET", &c.JWTSecret)
-	e.positiveInt("JWT_EXPIRY_HOURS", &c.JWTExpiryHours)
+	e.hours("JWT_EXPIRY_HOURS", &c.JWTExpiry, maxJWTExpiry)
 	e.boolean("ALLOW_SELF_SIGNUP", &c.AllowSelfSignup)
 	e.str("ADMIN_EMAIL", &c.AdminEmail)
 	e.str("ADMIN_PASSWORD", &c.AdminPassword)
 	e.list("CORS_ORIGINS", &c.CORSOrigins)
 	e.boolean("CORS_CREDENTIALS", &c.CORSCredentials)
 	e.list("TRUSTED_PROXIES", &c.TrustedProxies)
-	e.boolean("RATE_LIMIT_ENABLED", &c.RateLimitEnabled)
+	e.enabled("RATE_LIMIT_ENABLED", &c.DisableRateLimit)
 	e.positiveInt("RATE_LIMIT_REQUESTS", &c.RateLimitRequests)
 	e.duration("RATE_LIMIT_WINDOW", &c.RateLimitWindow)
-	e.boolean("ADMIN_WORKER_EMBEDDED", &c.AdminWorkerEmbedded)
+	e.enabled("ADMIN_WORKER_EMBEDDED", &c.DisableEmbeddedAdminWorker)
 	e.positiveInt("WORKER_CONCURRENCY", &c.WorkerConcurrency)
 	embedded := !c.DisableEmbeddedWorker
 	e.boolean("JOBS_WORKER_EMBEDDED", &embedded)
@@ -238,6 +281,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if err := errors.Join(e.errs...); err != nil {
 		return Config{}, err
 	}
+	c = c.withValueDefaults() // a variable set to "" means its default
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
@@ -251,8 +295,13 @@ func (c *Config) validate() error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
 	}
+	switch strings.ToLower(c.Env) {
+	case "", EnvDevelopment, EnvTest, EnvProduction:
+	default:
+		bad("Env (APP_ENV) is %q; want %s, %s or %s", c.Env, EnvDevelopment, EnvTest, EnvProduction)
+	}
 	for _, u := range []struct{ name, val string }{{"DATABASE_URL", c.DatabaseURL}, {"ADMIN_DB_URL", c.AdminDBURL}} {
-		if u.val == "" {
+		if u.val == "" || u.name == "DATABASE_URL" && c.DisableDatabase {
 			continue
 		}
 		scheme, _, ok := strings.Cut(u.val, "://")
@@ -274,10 +323,10 @@ func (c *Config) validate() error {
 	if ns := c.redisNamespace(); strings.ContainsAny(ns, "{}") {
 		bad("the Redis namespace %q (RedisPrefix, REDIS_PREFIX, else Name) must not contain braces, which would break the Redis Cluster hash tags of job keys; set REDIS_PREFIX", ns)
 	}
-	if c.JWTExpiryHours < 0 || c.JWTExpiryHours > maxJWTExpiryHours {
-		bad("JWTExpiryHours (JWT_EXPIRY_HOURS) is %d; want a whole number of hours from 1 to %d (a year)", c.JWTExpiryHours, maxJWTExpiryHours)
+	if c.JWTExpiry != 0 && (c.JWTExpiry < time.Second || c.JWTExpiry > maxJWTExpiry) {
+		bad("JWTExpiry (JWT_EXPIRY_HOURS) is %s; want from 1s to %s (a year)", c.JWTExpiry, maxJWTExpiry)
 	}
-	if c.RateLimitEnabled && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0 || c.RateLimitWindow > 0 && c.RateLimitWindow < time.Millisecond) {
+	if !c.DisableRateLimit && (c.RateLimitRequests < 0 || c.RateLimitWindow < 0 || c.RateLimitWindow > 0 && c.RateLimitWindow < time.Millisecond) {
 		bad("rate limit %d per %s; want positive RATE_LIMIT_REQUESTS and a RATE_LIMIT_WINDOW of at least 1ms", c.RateLimitRequests, c.RateLimitWindow)
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
@@ -291,19 +340,25 @@ func (c *Config) validate() error {
 	if _, err := middleware.RealIP(c.TrustedProxies); err != nil {
 		bad("TRUSTED_PROXIES=%s: %v", strings.Join(c.TrustedProxies, ","), err)
 	}
-	if c.Production() {
+	if !c.devOrTest() {
 		switch {
 		case c.JWTSecret == "" || c.JWTSecret == DefaultJWTSecret:
-			bad("JWT_SECRET is unset or the development default; APP_ENV=production needs a random secret of at least 32 bytes")
+			bad("JWT_SECRET is unset or the development default; APP_ENV=%s needs a random secret of at least 32 bytes (only development and test run without one)", c.Env)
 		case len(c.JWTSecret) < 32:
-			bad("JWT_SECRET is %d bytes; APP_ENV=production needs at least 32", len(c.JWTSecret))
+			bad("JWT_SECRET is %d bytes; APP_ENV=%s needs at least 32 (only development and test accept less)", len(c.JWTSecret), c.Env)
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // Production reports whether Env is "production".
-func (c *Config) Production() bool { return strings.EqualFold(c.Env, "production") }
+func (c *Config) Production() bool { return strings.EqualFold(c.Env, EnvProduction) }
+
+// devOrTest reports whether Env is development (or unset) or test, the
+// environments that may run with a weak JWT secret.
+func (c *Config) devOrTest() bool {
+	return c.Env == "" || strings.EqualFold(c.Env, EnvDevelopment) || strings.EqualFold(c.Env, EnvTest)
+}
 
 // MaskURL returns u with any password replaced by "xxxxx", for logs and errors.
 func MaskURL(u string) string {
@@ -342,9 +397,32 @@ func (e *envReader) fail(name, val, want string) {
 	e.errs = append(e.errs, fmt.Errorf("%w: %s=%q: want %s", ErrConfig, name, val, want))
 }
 
-func (e *envReader) str(name string, dst *string) {
-	if v, ok := e.get(name); ok {
+func (e *envReader) str(name string, dst *string) bool {
+	v, ok := e.get(name)
+	if ok {
 		*dst = v
+	}
+	return ok
+}
+
+// enabled reads a variable named for a feature being on (RATE_LIMIT_ENABLED)
+// into the field that switches it off (DisableRateLimit).
+func (e *envReader) enabled(name string, disable *bool) {
+	on := !*disable
+	e.boolean(name, &on)
+	*disable = !on
+}
+
+// hours reads a whole number of hours from 1 to max.
+func (e *envReader) hours(name string, dst *time.Duration, max time.Duration) {
+	n := 0
+	e.positiveInt(name, &n)
+	switch {
+	case n == 0:
+	case time.Duration(n) > max/time.Hour:
+		e.fail(name, strconv.Itoa(n), fmt.Sprintf("a whole number of hours from 1 to %d (a year)", max/time.Hour))
+	default:
+		*dst = time.Duration(n) * time.Hour
 	}
 }
 

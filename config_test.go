@@ -24,9 +24,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		t.Fatalf("empty environment: got %+v, want DefaultConfig()", c)
 	}
 	d := DefaultConfig()
-	if d.DatabaseURL != "sqlite:///./data/app.db" || d.JWTExpiryHours != 24 || d.AllowSelfSignup ||
-		!d.RateLimitEnabled || d.RateLimitRequests != 100 || d.RateLimitWindow != time.Minute ||
-		!d.AdminWorkerEmbedded || !d.DevAutostart || !d.AuthEnabled || d.RedisURL != "" ||
+	if d.Name != "appkernel" || d.Env != "development" || d.DatabaseURL != "sqlite:///./data/app.db" || d.DisableDatabase ||
+		d.JWTExpiry != 24*time.Hour || d.AllowSelfSignup ||
+		d.DisableRateLimit || d.RateLimitRequests != 100 || d.RateLimitWindow != time.Minute ||
+		d.DisableEmbeddedAdminWorker || d.DisableDevAutostart || d.DisableAuth || d.RedisURL != "" ||
 		!reflect.DeepEqual(d.CORSOrigins, []string{"*"}) || d.CORSCredentials || d.MaxBodyBytes != 1<<20 ||
 		d.ShutdownTimeout != 10*time.Second || d.ConnectTimeout != 10*time.Second ||
 		d.DisableEmbeddedWorker || d.RedisPrefix != "" || d.Addr != ":8000" {
@@ -72,15 +73,15 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want := DefaultConfig()
 	want.DatabaseURL = env["DATABASE_URL"]
 	want.JWTSecret = env["JWT_SECRET"]
-	want.JWTExpiryHours = 2
+	want.JWTExpiry = 2 * time.Hour
 	want.AllowSelfSignup = true
 	want.AdminEmail, want.AdminPassword = "ops@example.com", "ops-password-1"
 	want.RedisURL = env["REDIS_URL"]
-	want.AdminWorkerEmbedded = false
+	want.DisableEmbeddedAdminWorker = true
 	want.AdminDBURL = env["ADMIN_DB_URL"]
 	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
 	want.CORSCredentials = true
-	want.RateLimitEnabled = false
+	want.DisableRateLimit = true
 	want.RateLimitRequests = 7
 	want.RateLimitWindow = 30 * time.Second
 	want.OAuthProviders = map[string]OAuthProvider{"google": {"gid", "gsecret"}, "github": {"hid", "hsecret"}}
@@ -88,7 +89,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.Env = "production"
 	want.LogLevel = slog.LevelWarn
 	want.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1"}
-	want.DevAutostart = false
+	want.DisableDevAutostart = true
 	want.WorkerConcurrency = 3
 	want.MaxColumns = 50
 	want.DisableEmbeddedWorker = true

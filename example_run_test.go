@@ -50,7 +50,7 @@ func ExampleRun() {
 	cfg := appkernel.DefaultConfig() // Main: appkernel.ConfigFromEnv()
 	cfg.Name = "hello_service"
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(dir, "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	cfg.Addr = addr // Main: ":" + PORT
 	cfg.Setup = func(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry) error {

@@ -28,7 +28,7 @@ func Example() {
 	cfg := appkernel.DefaultConfig() // or appkernel.ConfigFromEnv()
 	cfg.Name = "widget_service"
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(dir, "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	k, err := appkernel.New(ctx, cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ type Kernel struct {
 
 	root    chi.Router
 	handler http.Handler
+	live    http.Handler // GET /healthz, beside the stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -101,9 +103,7 @@ func newKernel(ctx context.Context, cfg Config, workerProcess bool) (*Kernel, er
 }
 
 func (c Config) withDefaults() Config {
-	if c.Name == "" {
-		c.Name = "appkernel"
-	}
+	c = c.withValueDefaults()
 	if c.Logger == nil {
 		// JSON lines on stdout (twelve-factor). The kernel's JSON handler
 		// writes what slog.JSONHandler writes, faster.
@@ -112,26 +112,8 @@ func (c Config) withDefaults() Config {
 	// Lines logged with a request's context carry its request_id, also
 	// through the app's own logger.
 	c.Logger = slog.New(middleware.NewContextHandler(c.Logger.Handler()))
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = middleware.DefaultBodyLimit
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
 	if c.AdminDBURL == "" {
 		c.AdminDBURL = c.DatabaseURL
-	}
-	if c.RateLimitRequests == 0 {
-		c.RateLimitRequests = 100
-	}
-	if c.WorkerConcurrency <= 0 {
-		c.WorkerConcurrency = 10
-	}
-	if c.RateLimitWindow == 0 {
-		c.RateLimitWindow = time.Minute
 	}
 	return c
 }
@@ -149,12 +131,12 @@ func (k *Kernel) build(ctx context.Context) error {
 
 	// Identity.
 	switch {
-	case !cfg.AuthEnabled:
-		feature("auth", "off (AuthEnabled is false)")
+	case cfg.DisableAuth:
+		feature("auth", "off (Config.DisableAuth)")
 		feature("workspaces", "off (auth is off)")
 	case k.store == nil:
-		feature("auth", "off (DATABASE_URL not set)")
-		feature("workspaces", "off (DATABASE_URL not set)")
+		feature("auth", "off (no database: Config.DisableDatabase)")
+		feature("workspaces", "off (no database: Config.DisableDatabase)")
 	default:
 		k.ws = workspaces.New(workspaces.Config{Store: k.store, Logger: log})
 		if err := k.ws.Init(ctx); err != nil {
@@ -165,7 +147,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			if secret == "" {
 				secret = DefaultJWTSecret
 			}
-			insecure = true // validate refused this in production
+			insecure = true // validate refused this outside development and test
 			log.Warn("JWT_SECRET is unset, the development default or shorter than 32 bytes; set a random secret before production")
 		}
 		a, err := auth.New(ctx, auth.Config{
@@ -173,7 +155,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			Secret:          []byte(secret),
 			Insecure:        insecure,
 			Issuer:          cfg.Name,
-			AccessTTL:       time.Duration(cfg.JWTExpiryHours) * time.Hour,
+			AccessTTL:       cfg.JWTExpiry,
 			AllowSelfSignup: cfg.AllowSelfSignup,
 			Redis:           k.universalRedis(),
 			RedisPrefix:     cfg.redisNamespace() + "auth:",
@@ -227,7 +209,7 @@ func (k *Kernel) routes() error {
 		after = append(after, k.auth.Authenticate)
 	}
 	switch {
-	case !cfg.RateLimitEnabled:
+	case cfg.DisableRateLimit:
 		log.Info("rate limiting: off (RATE_LIMIT_ENABLED=false)")
 	case k.redis == nil:
 		log.Info("rate limiting: off (REDIS_URL not set)")
@@ -275,7 +257,8 @@ func (k *Kernel) routes() error {
 	}
 	k.root = r
 	k.handler = middleware.Root(r)
-	return nil
+	k.live, err = k.liveHandler()
+	return err
 }
 
 // pingRedis pings rdb within timeout. go-redis bounds a command by its own
@@ -338,11 +321,12 @@ func (k *Kernel) readyChecks() []health.Check {
 }
 
 // ServeHTTP serves a request through the kernel's stack and routes. A
-// liveness probe (GET /healthz) is answered before the stack: it is never
-// logged, limited or metered, and must stay cheap under load.
+// liveness probe (GET /healthz) gets its request ID and security headers
+// beside the stack: it is never logged, limited or metered, and must stay
+// cheap under load.
 func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		health.Live(w, r)
+		k.live.ServeHTTP(w, r)
 		return
 	}
 	k.handler.ServeHTTP(w, r)
@@ -350,12 +334,24 @@ func (k *Kernel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Mount attaches an app router at pattern (e.g. "/widgets"); its requests
 // pass through the whole kernel stack. Call it before serving.
-func (k *Kernel) Mount(pattern string, h http.Handler) { k.root.Mount(pattern, h) }
+//
+// Like chi's Router.Mount, Mount panics on a mistake in the program, which
+// shows the first time it starts: a pattern that does not begin with "/",
+// a pattern already mounted (by an earlier Mount, or /auth and /workspaces
+// while auth is on), and /healthz or /readyz, which the kernel answers.
+func (k *Kernel) Mount(pattern string, h http.Handler) {
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if pattern == probe || strings.HasPrefix(pattern, probe+"/") {
+			panic(fmt.Sprintf("appkernel: Mount(%q): %s is the kernel's own route", pattern, probe))
+		}
+	}
+	k.root.Mount(pattern, h)
+}
 
 // Router returns the kernel's root router, for apps that add single routes.
 func (k *Kernel) Router() chi.Router { return k.root }
 
-// DB returns the entity store, or nil without DATABASE_URL.
+// DB returns the entity store, or nil with Config.DisableDatabase.
 func (k *Kernel) DB() *db.Store { return k.store }
 
 // Redis returns the Redis client, or nil without REDIS_URL.

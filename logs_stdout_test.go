@@ -26,7 +26,7 @@ func TestDefaultLoggerWritesJSONLinesToStdout(t *testing.T) {
 
 	cfg := appkernel.DefaultConfig()
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	k, err := appkernel.New(context.Background(), cfg)
 	os.Stdout = stdout
 	if err != nil {

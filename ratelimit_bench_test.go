@@ -48,7 +48,7 @@ func BenchmarkKernelRateLimit(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := appkernel.DefaultConfig()
 			cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(b.TempDir(), "app.db"))
-			cfg.DevAutostart = false
+			cfg.DisableDevAutostart = true
 			cfg.RedisURL = tc.redis
 			cfg.RateLimitRequests = 1 << 30
 			cfg.Logger = slog.New(middleware.NewJSONHandler(io.Discard, nil))

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		})
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	testenv.Main(m) // prints which service tests skipped
 }
 
 // sqliteURL is a fresh SQLite database in t's temporary directory.
@@ -118,7 +118,7 @@ func workerConfig(t *testing.T, name string, logs io.Writer) appkernel.Config {
 	cfg.Name = name
 	cfg.DatabaseURL = sqliteURL(t)
 	cfg.RedisURL = testenv.RedisURL(t)
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.JWTSecret = "run-test-secret-run-test-secret-0123456789"
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	return cfg
@@ -257,7 +257,7 @@ func TestRunWorkerRefusesServicesThatDoNotAnswer(t *testing.T) {
 			cfg := appkernel.DefaultConfig()
 			cfg.DatabaseURL = sqliteURL(t)
 			cfg.RedisURL = "redis://" + closed + "/0"
-			cfg.DevAutostart = false
+			cfg.DisableDevAutostart = true
 			cfg.ConnectTimeout = 300 * time.Millisecond
 			cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			cfg.Jobs = jobs.NewRegistry()

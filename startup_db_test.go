@@ -74,7 +74,7 @@ func TestNewSaysWhyTheDatabaseDoesNotOpen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := appkernel.DefaultConfig()
-			cfg.DevAutostart = false
+			cfg.DisableDevAutostart = true
 			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 			cfg.ConnectTimeout = 300 * time.Millisecond
 			cfg.DatabaseURL = c.url
@@ -100,7 +100,7 @@ func TestNewSaysWhyTheDatabaseDoesNotOpen(t *testing.T) {
 // Config.MaxColumns (MAX_COLUMNS) is the column limit of the kernel's store.
 func TestMaxColumnsReachesTheStore(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
 	cfg.MaxColumns = 40

@@ -25,12 +25,12 @@ func TestNewGivesUpOnServicesThatDoNotAnswer(t *testing.T) {
 	for name, set := range map[string]func(*appkernel.Config){
 		"postgres": func(c *appkernel.Config) { c.DatabaseURL = "postgres://app:hunter2@" + addr + "/app?sslmode=disable" },
 		"mysql":    func(c *appkernel.Config) { c.DatabaseURL = "mysql://app:hunter2@" + addr + "/app" },
-		"redis":    func(c *appkernel.Config) { c.DatabaseURL = ""; c.RedisURL = "redis://:hunter2@" + addr + "/0" },
+		"redis":    func(c *appkernel.Config) { c.DisableDatabase = true; c.RedisURL = "redis://:hunter2@" + addr + "/0" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg := appkernel.DefaultConfig()
-			cfg.DevAutostart = false
+			cfg.DisableDevAutostart = true
 			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 			cfg.ConnectTimeout = 300 * time.Millisecond
 			set(&cfg)
@@ -75,7 +75,7 @@ func TestWeakJWTSecretWarns(t *testing.T) {
 		var logs kerneltest.LogBuffer
 		cfg := appkernel.DefaultConfig()
 		cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-		cfg.DevAutostart = false
+		cfg.DisableDevAutostart = true
 		cfg.JWTSecret = tc.secret
 		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		k, err := appkernel.New(context.Background(), cfg)
@@ -95,8 +95,8 @@ func TestWeakJWTSecretWarns(t *testing.T) {
 func TestAppLoggerGetsRequestID(t *testing.T) {
 	var logs kerneltest.LogBuffer
 	cfg := appkernel.DefaultConfig()
-	cfg.DatabaseURL = ""
-	cfg.DevAutostart = false
+	cfg.DisableDatabase = true
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	k, err := appkernel.New(context.Background(), cfg)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestAppLoggerGetsRequestID(t *testing.T) {
 func TestCloseClosesThePools(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv(testenv.RedisVar) != "" {
 		cfg.RedisURL = testenv.RedisURLOnDB(t, testenv.RedisDBKernel)
@@ -157,8 +157,8 @@ func TestCloseClosesThePools(t *testing.T) {
 // process: Serve closes its connection and returns.
 func TestShutdownIsBoundedByShutdownTimeout(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
-	cfg.DatabaseURL = ""
-	cfg.DevAutostart = false
+	cfg.DisableDatabase = true
+	cfg.DisableDevAutostart = true
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.ShutdownTimeout = 300 * time.Millisecond
 	k, err := appkernel.New(context.Background(), cfg)
@@ -224,7 +224,7 @@ func TestNewWiresDevAutostart(t *testing.T) {
 		line   string
 	}{
 		{"on", func(c *appkernel.Config) {}, true, "dev auto-start: on"},
-		{"DEV_AUTOSTART=false", func(c *appkernel.Config) { c.DevAutostart = false }, false, "dev auto-start: off (DEV_AUTOSTART=false)"},
+		{"DEV_AUTOSTART=false", func(c *appkernel.Config) { c.DisableDevAutostart = true }, false, "dev auto-start: off (DEV_AUTOSTART=false)"},
 		{"APP_ENV=production", func(c *appkernel.Config) {
 			c.Env = "production"
 			c.JWTSecret = "a-random-secret-of-at-least-32-bytes!"

@@ -29,8 +29,8 @@ func openStore(ctx context.Context, cfg Config) (*db.Store, error) {
 // wireDB opens the app database, when there is one.
 func (k *Kernel) wireDB(ctx context.Context) error {
 	cfg := k.cfg
-	if cfg.DatabaseURL == "" {
-		k.feature("database", "off (DATABASE_URL not set)")
+	if cfg.DisableDatabase {
+		k.feature("database", "off (Config.DisableDatabase)")
 		return nil
 	}
 	store, err := openStore(ctx, cfg)

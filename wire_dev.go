@@ -13,7 +13,7 @@ func (k *Kernel) wireDevAutostart(ctx context.Context) error {
 	switch {
 	case cfg.Production():
 		k.feature("dev auto-start", "off (APP_ENV=production)")
-	case !cfg.DevAutostart:
+	case cfg.DisableDevAutostart:
 		k.feature("dev auto-start", "off (DEV_AUTOSTART=false)")
 	default:
 		k.feature("dev auto-start", "on (a localhost database or Redis that does not answer gets a Docker container)")

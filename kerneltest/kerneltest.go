@@ -2,10 +2,13 @@
 // database behind httptest and gives tests a small JSON client. It is how
 // the kernel's own HTTP tests are written, and how an app's can be:
 //
-//	tk := kerneltest.New(t, func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) })
+//	tk := kerneltest.New(t, &kerneltest.Options{
+//		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
+//	})
 //	alice := tk.User(t, "alice@example.com")
-//	res := alice.Post(t, "/widgets", map[string]any{"name": "gear"})
-//	res.Expect(t, 201)
+//	alice.Post(t, "/widgets", map[string]any{"name": "gear"}).Expect(t, 201)
+//
+// The package's example_test.go runs this (TestWidgets), as the README shows it.
 package kerneltest
 
 import (
@@ -60,7 +63,7 @@ func New(t testing.TB, opts *Options) *Kernel {
 	cfg := appkernel.DefaultConfig()
 	cfg.Name = "kerneltest"
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
-	cfg.DevAutostart = false
+	cfg.DisableDevAutostart = true
 	cfg.JWTSecret = "kerneltest-secret-kerneltest-secret-0123456789"
 	cfg.Logger = slog.New(middleware.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Config != nil {
@@ -108,7 +111,7 @@ func (k *Kernel) Admin(t testing.TB, email string) *Client {
 func (k *Kernel) newUser(t testing.TB, email, role string) *Client {
 	t.Helper()
 	if k.Auth() == nil {
-		t.Fatal("kerneltest: User needs auth (a database and AuthEnabled)")
+		t.Fatal("kerneltest: User needs auth (a database, and DisableAuth false)")
 	}
 	in := auth.CreateUserInput{Email: email, Password: k.password, Role: role}
 	if _, err := k.Auth().CreateUser(context.Background(), in); err != nil {

@@ -26,19 +26,10 @@ import (
 // An entry of trustedProxies that is neither an IP nor a CIDR prefix is an
 // error. An empty list trusts nobody.
 func RealIP(trustedProxies []string) (func(http.Handler) http.Handler, error) {
-	var trusted []netip.Prefix
-	for _, s := range trustedProxies {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		p, err := parseTrustedProxy(s)
-		if err != nil {
-			return nil, err
-		}
-		trusted = append(trusted, p)
+	rip, err := newRealIP(trustedProxies)
+	if err != nil {
+		return nil, err
 	}
-	rip := realIP{trusted: trusted}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r, st := withState(r)
@@ -84,6 +75,22 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 
 type realIP struct {
 	trusted []netip.Prefix
+}
+
+func newRealIP(trustedProxies []string) (realIP, error) {
+	var trusted []netip.Prefix
+	for _, s := range trustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := parseTrustedProxy(s)
+		if err != nil {
+			return realIP{}, err
+		}
+		trusted = append(trusted, p)
+	}
+	return realIP{trusted: trusted}, nil
 }
 
 func (rip realIP) isTrusted(a netip.Addr) bool {

@@ -87,54 +87,75 @@ func (o SecurityHeadersOptions) validate() error {
 // requests that came over TLS. Headers are set before the handler runs, so
 // a handler can replace any of them. Bad options are an error.
 func SecurityHeaders(opts SecurityHeadersOptions) (func(http.Handler) http.Handler, error) {
-	opts = opts.withDefaults()
-	if err := opts.validate(); err != nil {
+	v, err := newSecurityHeaderValues(opts)
+	if err != nil {
 		return nil, err
-	}
-	// One shared, capacity-limited slice per header: setting a header is a
-	// map assignment, and an append by anyone copies instead of writing here.
-	one := func(v string) []string { return []string{v}[:1:1] }
-	nosniff := one("nosniff")
-	frame := one(opts.FrameOptions)
-	referrer := one(opts.ReferrerPolicy)
-	var csp []string
-	if !opts.DisableCSP {
-		csp = one(opts.ContentSecurityPolicy)
-	}
-	var hsts []string
-	if opts.HSTSMaxAge > 0 {
-		v := "max-age=" + strconv.FormatInt(int64(opts.HSTSMaxAge/time.Second), 10)
-		if opts.HSTSIncludeSubdomains {
-			v += "; includeSubDomains"
-		}
-		hsts = one(v)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			h["X-Content-Type-Options"] = nosniff
-			h["X-Frame-Options"] = frame
-			h["Referrer-Policy"] = referrer
-			if csp != nil {
-				h["Content-Security-Policy"] = csp
-			}
-			if hsts != nil && overTLS(r) {
-				h["Strict-Transport-Security"] = hsts
-			}
+			v.set(w.Header(), v.hsts != nil && overTLS(r))
 			next.ServeHTTP(w, r)
 		})
 	}, nil
 }
 
+// securityHeaderValues are the headers SecurityHeaders sets, built once:
+// one shared, capacity-limited slice per header, so that setting a header
+// is a map assignment, and an append by anyone copies instead of writing
+// here.
+type securityHeaderValues struct {
+	nosniff, frame, referrer, csp, hsts []string
+}
+
+func newSecurityHeaderValues(opts SecurityHeadersOptions) (securityHeaderValues, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return securityHeaderValues{}, err
+	}
+	one := func(v string) []string { return []string{v}[:1:1] }
+	v := securityHeaderValues{nosniff: one("nosniff"), frame: one(opts.FrameOptions), referrer: one(opts.ReferrerPolicy)}
+	if !opts.DisableCSP {
+		v.csp = one(opts.ContentSecurityPolicy)
+	}
+	if opts.HSTSMaxAge > 0 {
+		hsts := "max-age=" + strconv.FormatInt(int64(opts.HSTSMaxAge/time.Second), 10)
+		if opts.HSTSIncludeSubdomains {
+			hsts += "; includeSubDomains"
+		}
+		v.hsts = one(hsts)
+	}
+	return v, nil
+}
+
+// set sets the headers on h; HSTS only when overTLS.
+func (v securityHeaderValues) set(h http.Header, overTLS bool) {
+	h["X-Content-Type-Options"] = v.nosniff
+	h["X-Frame-Options"] = v.frame
+	h["Referrer-Policy"] = v.referrer
+	if v.csp != nil {
+		h["Content-Security-Policy"] = v.csp
+	}
+	if v.hsts != nil && overTLS {
+		h["Strict-Transport-Security"] = v.hsts
+	}
+}
+
 // overTLS reports whether the client reached us over TLS: directly, or
-// through a trusted proxy that said so in X-Forwarded-Proto (its first
-// value, the protocol the client used with the first proxy).
+// through a trusted proxy (as RealIP found) that said so in
+// X-Forwarded-Proto.
 func overTLS(r *http.Request) bool {
+	st := stateFrom(r)
+	return forwardedTLS(r, st != nil && st.trustedPeer)
+}
+
+// forwardedTLS reports whether the client reached us over TLS: directly, or
+// through a trusted peer that said so in X-Forwarded-Proto (its first
+// value, the protocol the client used with the first proxy).
+func forwardedTLS(r *http.Request, trustedPeer bool) bool {
 	if r.TLS != nil {
 		return true
 	}
-	st := stateFrom(r)
-	if st == nil || !st.trustedPeer {
+	if !trustedPeer {
 		return false
 	}
 	v := r.Header["X-Forwarded-Proto"]

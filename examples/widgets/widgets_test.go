@@ -189,7 +189,7 @@ func TestProcessDocument(t *testing.T) {
 		cfg.Name = web.Name
 		cfg.DatabaseURL = web.DatabaseURL
 		cfg.RedisURL = url
-		cfg.DevAutostart = false
+		cfg.DisableDevAutostart = true
 		cfg.JWTSecret = web.JWTSecret
 		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		cfg.Setup = setup

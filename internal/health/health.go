@@ -49,56 +49,142 @@ type CheckResult struct {
 	DurationMS float64 `json:"duration_ms"`
 }
 
+// ReadyInterval is how long one round of readiness checks answers every
+// probe: however many probes arrive, the checks run at most once per
+// interval, so a probe flood during an outage cannot load the database.
+const ReadyInterval = time.Second
+
 // Ready returns the /readyz handler: it runs every check concurrently, each
 // bounded by MaxCheckTime, and answers 200 with each result, or 503 in the
 // kernel's error shape naming the failing checks with the results beside it.
-// Each failure is logged at WARN, with the check's name and error, through
-// middleware.LoggerFrom.
-func Ready(checks []Check) http.HandlerFunc { return ready(checks, MaxCheckTime) }
+//
+// The checks run at most once per ReadyInterval: probes arriving while
+// they run wait for them and share their result, and probes arriving
+// within ReadyInterval after they finished get that result. A check is
+// logged when its state changes, not per probe: at WARN, with its error,
+// when it starts failing (or fails differently: error or timeout), at
+// INFO when it recovers. Lines go through middleware.LoggerFrom of the
+// probe that ran the checks.
+func Ready(checks []Check) http.HandlerFunc {
+	return newReadiness(checks, MaxCheckTime, ReadyInterval).serve
+}
 
-// ready is Ready with each check bounded by limit.
-func ready(checks []Check, limit time.Duration) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		results := make(map[string]CheckResult, len(checks))
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var failing []string
-		for _, c := range checks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(r.Context(), limit)
-				defer cancel()
-				start := time.Now()
-				err := c.Ping(ctx)
-				res := CheckResult{Status: "ok", DurationMS: float64(time.Since(start).Microseconds()) / 1000}
-				if err != nil {
-					res.Status = "error"
-					if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-						res.Status = "timeout"
-					}
-					middleware.LoggerFrom(r.Context()).LogAttrs(r.Context(), slog.LevelWarn, "readiness check failed",
-						slog.String("check", c.Name), slog.String("status", res.Status), slog.String("error", err.Error()))
-				}
-				mu.Lock()
-				results[c.Name] = res
-				if err != nil {
-					failing = append(failing, c.Name)
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		if len(failing) == 0 {
-			middleware.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": results})
-			return
-		}
-		id, _ := middleware.RequestIDFrom(r.Context())
-		sort.Strings(failing)
-		msg := "not ready: " + strings.Join(failing, ", ") + " failing"
-		middleware.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
-			"error":  middleware.ErrorDetail{Code: "not_ready", Message: msg, RequestID: id},
-			"checks": results,
-		})
+// readiness shares one round of checks among the probes of an interval.
+type readiness struct {
+	checks   []Check
+	limit    time.Duration // bound of each check
+	interval time.Duration // how long a finished round answers probes
+
+	mu    sync.Mutex
+	round *round            // the latest round, running or finished
+	state map[string]string // each check's last status, for logging changes only
+}
+
+// round is one run of every check. done is closed when it has finished;
+// the other fields are written before that and only read after it.
+type round struct {
+	done     chan struct{}
+	finished time.Time
+	results  map[string]CheckResult
+	failing  []string // sorted
+}
+
+func newReadiness(checks []Check, limit, interval time.Duration) *readiness {
+	return &readiness{checks: checks, limit: limit, interval: interval, state: map[string]string{}}
+}
+
+func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) {
+	rn := rd.current(r.Context())
+	select {
+	case <-rn.done:
+	case <-r.Context().Done():
+		return // the prober left; the round goes on for the others
 	}
+	if len(rn.failing) == 0 {
+		middleware.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": rn.results})
+		return
+	}
+	id, _ := middleware.RequestIDFrom(r.Context())
+	msg := "not ready: " + strings.Join(rn.failing, ", ") + " failing"
+	middleware.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
+		"error":  middleware.ErrorDetail{Code: "not_ready", Message: msg, RequestID: id},
+		"checks": rn.results,
+	})
+}
+
+// current returns the round that answers a probe now: the running one, a
+// finished one younger than the interval, or a new one it starts.
+func (rd *readiness) current(ctx context.Context) *round {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rn := rd.round; rn != nil {
+		select {
+		case <-rn.done:
+			if time.Since(rn.finished) < rd.interval {
+				return rn
+			}
+		default:
+			return rn // running: share it
+		}
+	}
+	rn := &round{done: make(chan struct{})}
+	rd.round = rn
+	// The round outlives the probe that started it (others wait for it),
+	// so it keeps the probe's values (logger, request_id) but not its
+	// cancellation; each check is bounded by rd.limit.
+	go rd.run(context.WithoutCancel(ctx), rn)
+	return rn
+}
+
+func (rd *readiness) run(ctx context.Context, rn *round) {
+	type outcome struct {
+		res CheckResult
+		err error
+	}
+	outcomes := make([]outcome, len(rd.checks))
+	var wg sync.WaitGroup
+	for i, c := range rd.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, rd.limit)
+			defer cancel()
+			start := time.Now()
+			err := c.Ping(cctx)
+			res := CheckResult{Status: "ok", DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+			if err != nil {
+				res.Status = "error"
+				if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+					res.Status = "timeout"
+				}
+			}
+			outcomes[i] = outcome{res, err}
+		}()
+	}
+	wg.Wait()
+
+	rn.results = make(map[string]CheckResult, len(rd.checks))
+	log := middleware.LoggerFrom(ctx)
+	rd.mu.Lock()
+	for i, c := range rd.checks {
+		o := outcomes[i]
+		rn.results[c.Name] = o.res
+		if o.err != nil {
+			rn.failing = append(rn.failing, c.Name)
+		}
+		prev, seen := rd.state[c.Name]
+		rd.state[c.Name] = o.res.Status
+		switch {
+		case prev == o.res.Status || !seen && o.err == nil:
+		case o.err != nil:
+			log.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
+				slog.String("check", c.Name), slog.String("status", o.res.Status), slog.String("error", o.err.Error()))
+		default:
+			log.LogAttrs(ctx, slog.LevelInfo, "readiness check recovered", slog.String("check", c.Name))
+		}
+	}
+	sort.Strings(rn.failing)
+	rn.finished = time.Now()
+	close(rn.done)
+	rd.mu.Unlock()
 }

@@ -125,7 +125,7 @@ func TestMaxCheckTime(t *testing.T) {
 func TestReadyBoundsEachCheck(t *testing.T) {
 	t.Parallel()
 	const limit = 100 * time.Millisecond
-	rec, body, logs, took := serve(t, ready([]Check{okCheck, hanging}, limit), limit+2*time.Second)
+	rec, body, logs, took := serve(t, http.HandlerFunc(newReadiness([]Check{okCheck, hanging}, limit, ReadyInterval).serve), limit+2*time.Second)
 	if took < limit {
 		t.Errorf("answered after %s, before the bound %s", took, limit)
 	}

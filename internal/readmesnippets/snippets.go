@@ -10,7 +10,6 @@ package readmesnippets
 import (
 	"context"
 	"net/http"
-	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -20,7 +19,6 @@ import (
 	"appkernel/cache"
 	"appkernel/db"
 	"appkernel/jobs"
-	"appkernel/kerneltest"
 	"appkernel/middleware"
 )
 
@@ -115,17 +113,4 @@ func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
 	})
 
 	_, _ = w, err
-}
-
-// Routes stands for the app's routes in the testing snippet.
-func Routes(k *appkernel.Kernel) http.Handler { return chi.NewRouter() }
-
-// TestWidgets is the testing snippet (not run: this is not a _test file).
-func TestWidgets(t *testing.T) {
-	tk := kerneltest.New(t, &kerneltest.Options{
-		Mount: func(k *appkernel.Kernel) { k.Mount("/widgets", Routes(k)) },
-	})
-	alice := tk.User(t, "alice@example.com") // tk.Admin for an admin
-	alice.Post(t, "/widgets", map[string]any{"name": "gear"}).Expect(t, 201)
-	tk.Client().Get(t, "/widgets").Expect(t, 401)
 }

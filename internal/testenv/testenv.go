@@ -41,6 +41,7 @@ func lookup(t testing.TB, name, service string) string {
 	if Required() {
 		t.Fatalf("%s is required (%s=1) but %s is not set", service, RequireVar, name)
 	}
+	recordSkip(name, t.Name())
 	t.Skipf("%s not available: set %s to run this test", service, name)
 	return ""
 }
