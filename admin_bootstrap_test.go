@@ -97,7 +97,7 @@ func TestDevelopmentFirstRegistrantIsAdmin(t *testing.T) {
 // auth off.
 func TestAdminBootstrapConfig(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
-	cfg.DatabaseURL = ""
+	cfg.DisableDatabase = true
 	cfg.AdminEmail = "ops@example.com"
 	if _, err := appkernel.New(context.Background(), cfg); !errors.Is(err, appkernel.ErrConfig) || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
 		t.Fatalf("ADMIN_EMAIL without ADMIN_PASSWORD: %v", err)
@@ -106,6 +106,7 @@ func TestAdminBootstrapConfig(t *testing.T) {
 	if _, err := appkernel.New(context.Background(), cfg); !errors.Is(err, appkernel.ErrConfig) || !strings.Contains(err.Error(), "auth is off") {
 		t.Fatalf("ADMIN_EMAIL without a database: %v", err)
 	}
+	cfg.DisableDatabase = false
 	cfg.DatabaseURL = "sqlite:///" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
 	cfg.DisableDevAutostart = true
 	cfg.AdminPassword = "short"

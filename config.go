@@ -191,6 +191,9 @@ func (c Config) withValueDefaults() Config {
 	if c.Name == "" {
 		c.Name = "appkernel"
 	}
+	if c.Addr == "" {
+		c.Addr = ":8000"
+	}
 	if c.Env == "" {
 		c.Env = EnvDevelopment
 	}

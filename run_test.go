@@ -230,7 +230,7 @@ func stopCleanly(t *testing.T, what string, cancel context.CancelFunc, done <-ch
 // Run knows no arguments but "worker".
 func TestRunRefusesUnknownArguments(t *testing.T) {
 	cfg := appkernel.DefaultConfig()
-	cfg.DatabaseURL = ""
+	cfg.DisableDatabase = true
 	for _, args := range [][]string{{"serve"}, {"worker", "extra"}} {
 		err := appkernel.Run(context.Background(), cfg, args)
 		if !errors.Is(err, appkernel.ErrConfig) || !strings.Contains(err.Error(), "worker") || !strings.Contains(err.Error(), args[len(args)-1]) {
