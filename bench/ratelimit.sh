@@ -40,7 +40,7 @@ start "$OFFPORT" false; OFFPID=${pids[-1]}
 wait_http "http://127.0.0.1:$ONPORT/healthz"; wait_http "http://127.0.0.1:$OFFPORT/healthz"
 grep -q '"rate limiting: on' "$work/app-$ONPORT.log" || fail "the limited service has no rate limiting"
 grep -q '"rate limiting: off' "$work/app-$OFFPORT.log" || fail "the unlimited service has rate limiting"
-curl -sfI "http://127.0.0.1:$ONPORT/widgets?limit=20" -H "Authorization: Bearer $TOKEN" | grep -qi '^ratelimit-limit' ||
+curl -sf -D - -o /dev/null "http://127.0.0.1:$ONPORT/widgets?limit=20" -H "Authorization: Bearer $TOKEN" | grep -qi '^ratelimit-limit' ||
   fail "the limited service answers without RateLimit headers"
 
 run() { # port → req/s; any non-2xx or socket error fails
