@@ -3,10 +3,11 @@ package middleware
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"appkernel/internal/coalesce"
 )
 
 // gcraScript runs GCRA for every key of KEYS in turn, on Redis's clock, so
@@ -63,79 +64,32 @@ const maxLimitersInFlight = 1
 // maxLimiterBatch bounds the keys of one script call.
 const maxLimiterBatch = 128
 
-// gcraCall is one request waiting for the limiter.
-type gcraCall struct {
-	key  string
-	res  gcraResult
-	err  error
-	lead []*gcraCall   // set when this caller must send that batch
-	done chan struct{} // closed when res/err are set, or when lead is set
-}
+// gcraCall is one request's part of a limiter batch: its key in, its
+// result out.
+type gcraCall = coalesce.Call[string, gcraResult]
 
-// gcraLimiter decides requests against Redis in coalesced batches.
+// gcraLimiter decides requests against Redis in coalesced batches. A
+// request never leaves its batch early: one already counted must not be
+// lost.
 type gcraLimiter struct {
 	rdb      redis.UniversalClient
 	single   bool // a plain client: a batch's keys may share one script call
 	interval int64
 	burst    int64
-
-	mu       sync.Mutex
-	inFlight int
-	waiting  []*gcraCall
+	batches  *coalesce.Coalescer[string, gcraResult]
 }
 
 func newGCRALimiter(rdb redis.UniversalClient, limit int, window time.Duration) *gcraLimiter {
 	interval := (window.Microseconds() + int64(limit) - 1) / int64(limit)
 	_, single := rdb.(*redis.Client)
-	return &gcraLimiter{rdb: rdb, single: single, interval: interval, burst: interval * int64(limit)}
+	return &gcraLimiter{rdb: rdb, single: single, interval: interval, burst: interval * int64(limit),
+		batches: coalesce.New[string, gcraResult](maxLimitersInFlight, maxLimiterBatch, false)}
 }
 
 // allow decides one request of key: at once when a round trip slot is
 // free, else with the next batch.
 func (l *gcraLimiter) allow(ctx context.Context, key string) (gcraResult, error) {
-	call := &gcraCall{key: key}
-	l.mu.Lock()
-	if l.inFlight < maxLimitersInFlight {
-		l.inFlight++
-		l.mu.Unlock()
-		l.run(ctx, []*gcraCall{call})
-		return call.res, call.err
-	}
-	call.done = make(chan struct{})
-	l.waiting = append(l.waiting, call)
-	l.mu.Unlock()
-	// No leaving early: the batch's round trip is short (and bounded by the
-	// client's timeouts), and a request already counted must not be lost.
-	<-call.done
-	if call.lead != nil {
-		// This caller sends its batch for everyone in it, whatever becomes
-		// of its own request.
-		l.run(context.WithoutCancel(ctx), call.lead)
-	}
-	return call.res, call.err
-}
-
-// run decides batch, then hands the slot to the callers that queued
-// meanwhile (their first sends them) or frees it.
-func (l *gcraLimiter) run(ctx context.Context, batch []*gcraCall) {
-	l.send(ctx, batch)
-	l.mu.Lock()
-	var next []*gcraCall
-	if n := min(len(l.waiting), maxLimiterBatch); n > 0 {
-		next = make([]*gcraCall, n)
-		copy(next, l.waiting)
-		l.waiting = append(l.waiting[:0], l.waiting[n:]...)
-	} else {
-		l.inFlight--
-	}
-	l.mu.Unlock()
-	for _, c := range batch[1:] { // the first one's was closed to lead
-		close(c.done)
-	}
-	if len(next) > 0 {
-		next[0].lead = next
-		close(next[0].done)
-	}
+	return l.batches.Do(ctx, key, l.send)
 }
 
 // send runs the script for batch and fills in each call's result: one call
@@ -145,7 +99,7 @@ func (l *gcraLimiter) send(ctx context.Context, batch []*gcraCall) {
 	if l.single || len(batch) == 1 {
 		keys := make([]string, len(batch))
 		for i, c := range batch {
-			keys[i] = c.key
+			keys[i] = c.In
 		}
 		vals, err := gcraScript.Run(ctx, l.rdb, keys, l.interval, l.burst).Int64Slice()
 		if err == nil && len(vals) != 3*len(batch) {
@@ -153,17 +107,17 @@ func (l *gcraLimiter) send(ctx context.Context, batch []*gcraCall) {
 		}
 		for i, c := range batch {
 			if err != nil {
-				c.err = err
+				c.Err = err
 				continue
 			}
-			c.res = gcraResultOf(vals[3*i:])
+			c.Out = gcraResultOf(vals[3*i:])
 		}
 		return
 	}
 	cmds := make([]*redis.Cmd, len(batch))
 	_, _ = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range batch {
-			cmds[i] = gcraScript.Eval(ctx, p, []string{c.key}, l.interval, l.burst)
+			cmds[i] = gcraScript.Eval(ctx, p, []string{c.In}, l.interval, l.burst)
 		}
 		return nil
 	})
@@ -173,10 +127,10 @@ func (l *gcraLimiter) send(ctx context.Context, batch []*gcraCall) {
 			err = fmt.Errorf("rate limit: script answered %d values for one key", len(vals))
 		}
 		if err != nil {
-			c.err = err
+			c.Err = err
 			continue
 		}
-		c.res = gcraResultOf(vals)
+		c.Out = gcraResultOf(vals)
 	}
 }
 

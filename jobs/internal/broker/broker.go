@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"appkernel/internal/coalesce"
 )
 
 // Broker runs the job scripts against one Redis under one key prefix.
@@ -23,12 +25,12 @@ type Broker struct {
 
 	keys       sync.Map // queue -> Keys
 	registered sync.Map // queue -> struct{}: already in the queues set
-	enqueues   coalescer
+	enqueues   *coalesce.Coalescer[*Message, Enqueued]
 }
 
 // New returns a Broker; prefix is prepended to every key (e.g. "appkernel:").
 func New(rdb redis.UniversalClient, prefix string) *Broker {
-	return &Broker{rdb: rdb, prefix: prefix}
+	return &Broker{rdb: rdb, prefix: prefix, enqueues: newEnqueueCoalescer()}
 }
 
 // Keys are the Redis keys of one queue. They share the hash tag "{queue}"
@@ -152,33 +154,33 @@ func (b *Broker) Enqueue(ctx context.Context, m *Message) (Enqueued, error) {
 	if err := b.Register(ctx, m.Queue); err != nil {
 		return Enqueued{}, err
 	}
-	return b.enqueues.enqueue(ctx, m, b.sendEnqueues)
+	return b.enqueues.Do(ctx, m, b.sendEnqueues)
 }
 
 // sendEnqueues runs one batch of the coalescer.
 func (b *Broker) sendEnqueues(ctx context.Context, batch []*enqueueCall) {
 	if len(batch) == 1 {
 		c := batch[0]
-		script, keys, args := b.enqueueCmd(c.m)
+		script, keys, args := b.enqueueCmd(c.In)
 		v, err := script.Run(ctx, b.rdb, keys, args...).Result()
 		if err != nil {
-			c.err = err
+			c.Err = err
 			return
 		}
-		c.res, c.err = parseEnqueued(v)
+		c.Out, c.Err = parseEnqueued(v)
 		return
 	}
 	msgs := make([]*Message, len(batch))
 	for i, c := range batch {
-		msgs[i] = c.m
+		msgs[i] = c.In
 	}
 	res, errs, err := b.pipelineEnqueue(ctx, msgs)
 	for i, c := range batch {
 		if err != nil {
-			c.err = err
+			c.Err = err
 			continue
 		}
-		c.res, c.err = res[i], errs[i]
+		c.Out, c.Err = res[i], errs[i]
 	}
 }
 

@@ -36,19 +36,19 @@ func (f *fakeSender) send(ctx context.Context, batch []*enqueueCall) {
 	f.batches++
 	f.maxBatch = max(f.maxBatch, len(batch))
 	for _, c := range batch {
-		f.sent[c.m.ID]++
-		if c.m.Name == "fail" {
-			c.err = errors.New("boom " + c.m.ID)
+		f.sent[c.In.ID]++
+		if c.In.Name == "fail" {
+			c.Err = errors.New("boom " + c.In.ID)
 			continue
 		}
-		c.res = Enqueued{ExistingID: c.m.ID, State: "pending"}
+		c.Out = Enqueued{ExistingID: c.In.ID, State: "pending"}
 	}
 	f.mu.Unlock()
 }
 
 func TestCoalescerEachCallGetsItsOwnAnswer(t *testing.T) {
 	t.Parallel()
-	var c coalescer
+	c := newEnqueueCoalescer()
 	f := &fakeSender{sent: map[string]int{}, delay: 200 * time.Microsecond}
 	var wg sync.WaitGroup
 	for g := range 64 {
@@ -61,7 +61,7 @@ func TestCoalescerEachCallGetsItsOwnAnswer(t *testing.T) {
 				if i%7 == 0 {
 					name = "fail"
 				}
-				res, err := c.enqueue(context.Background(), &Message{ID: id, Name: name}, f.send)
+				res, err := c.Do(context.Background(), &Message{ID: id, Name: name}, f.send)
 				switch {
 				case name == "fail" && (err == nil || err.Error() != "boom "+id):
 					t.Errorf("%s: err = %v, want its own failure", id, err)
@@ -89,17 +89,17 @@ func TestCoalescerEachCallGetsItsOwnAnswer(t *testing.T) {
 	if f.maxBatch > maxBatch {
 		t.Errorf("batch of %d, limit %d", f.maxBatch, maxBatch)
 	}
-	if c.inFlight != 0 || len(c.waiting) != 0 {
-		t.Errorf("coalescer not idle: %d in flight, %d waiting", c.inFlight, len(c.waiting))
+	if inFlight, waiting := c.Load(); inFlight != 0 || waiting != 0 {
+		t.Errorf("coalescer not idle: %d in flight, %d waiting", inFlight, waiting)
 	}
 }
 
 func TestCoalescerLoneCallerGoesAtOnce(t *testing.T) {
 	t.Parallel()
-	var c coalescer
+	c := newEnqueueCoalescer()
 	f := &fakeSender{sent: map[string]int{}}
 	for i := range 100 {
-		if _, err := c.enqueue(context.Background(), &Message{ID: fmt.Sprint(i)}, f.send); err != nil {
+		if _, err := c.Do(context.Background(), &Message{ID: fmt.Sprint(i)}, f.send); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +110,7 @@ func TestCoalescerLoneCallerGoesAtOnce(t *testing.T) {
 
 func TestCoalescerCancelledWhileWaiting(t *testing.T) {
 	t.Parallel()
-	var c coalescer
+	c := newEnqueueCoalescer()
 	release := make(chan struct{})
 	var sentMu sync.Mutex
 	sent := map[string]bool{}
@@ -119,7 +119,7 @@ func TestCoalescerCancelledWhileWaiting(t *testing.T) {
 		sentMu.Lock()
 		defer sentMu.Unlock()
 		for _, call := range batch {
-			sent[call.m.ID] = true
+			sent[call.In.ID] = true
 		}
 	}
 	// Occupy every slot.
@@ -128,14 +128,11 @@ func TestCoalescerCancelledWhileWaiting(t *testing.T) {
 		busy.Add(1)
 		go func() {
 			defer busy.Done()
-			_, _ = c.enqueue(context.Background(), &Message{ID: fmt.Sprint("busy", i)}, send)
+			_, _ = c.Do(context.Background(), &Message{ID: fmt.Sprint("busy", i)}, send)
 		}()
 	}
 	for {
-		c.mu.Lock()
-		n := c.inFlight
-		c.mu.Unlock()
-		if n == maxInFlight {
+		if n, _ := c.Load(); n == maxInFlight {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -144,20 +141,17 @@ func TestCoalescerCancelledWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.enqueue(ctx, &Message{ID: "cancelled"}, send)
+		_, err := c.Do(ctx, &Message{ID: "cancelled"}, send)
 		errc <- err
 	}()
 	// And one that stays is sent once a slot frees up.
 	okc := make(chan error, 1)
 	go func() {
-		_, err := c.enqueue(context.Background(), &Message{ID: "stays"}, send)
+		_, err := c.Do(context.Background(), &Message{ID: "stays"}, send)
 		okc <- err
 	}()
 	for {
-		c.mu.Lock()
-		n := len(c.waiting)
-		c.mu.Unlock()
-		if n == 2 {
+		if _, n := c.Load(); n == 2 {
 			break
 		}
 		time.Sleep(time.Millisecond)
