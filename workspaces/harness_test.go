@@ -72,6 +72,8 @@ func newHarness(t *testing.T, dialect string, opts ...func(*Config)) *harness {
 		id, _ := WorkspaceIDFrom(r.Context())
 		middleware.WriteJSON(w, http.StatusOK, map[string]string{"workspace_id": id, "role": role})
 	}
+	// A route of another feature under /workspaces/{id} (see Extend).
+	ws.Extend(func(r chi.Router) { r.With(ws.RequireRole(RoleAdmin)).Get("/ext", probe) })
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, h.authenticate)
 	r.Mount("/workspaces", ws.Routes())

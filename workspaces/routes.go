@@ -50,8 +50,24 @@ func (s *Service) Routes() http.Handler {
 		r.Delete("/members/{user_id}", s.handleRemoveMember)
 		r.With(s.RequireRole(RoleAdmin)).Get("/invites", s.handleListInvites)
 		r.With(s.RequireRole(RoleAdmin)).Delete("/invites/{invite_id}", s.handleRevokeInvite)
+		s.extMu.Lock()
+		for _, fn := range s.extensions {
+			fn(r)
+		}
+		s.extMu.Unlock()
 	})
 	return r
+}
+
+// Extend adds routes of another feature under /{id}: fn is given the
+// router of one workspace, behind RequireMember (so WorkspaceIDFrom and
+// RoleFrom answer, and outsiders get 404), and may add RequireRole itself.
+// Call Extend before Routes; a feature's routes there look like the
+// workspace's own (e.g. /workspaces/{id}/webhooks).
+func (s *Service) Extend(fn func(r chi.Router)) {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	s.extensions = append(s.extensions, fn)
 }
 
 // user returns the authenticated user; auth.RequireUser runs before every

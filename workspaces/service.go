@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"appkernel/auth"
 	"appkernel/db"
@@ -71,6 +74,9 @@ type Service struct {
 	log   *slog.Logger
 	err   error // configuration error, reported by Init and by every call
 	users atomic.Pointer[usersRef]
+
+	extMu      sync.Mutex
+	extensions []func(r chi.Router) // see Extend
 }
 
 var _ auth.WorkspaceHooks = (*Service)(nil)

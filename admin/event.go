@@ -1,0 +1,60 @@
+package admin
+
+import "time"
+
+// Kind tells what an Event records.
+type Kind string
+
+// The kinds of events.
+const (
+	KindAudit   Kind = "audit"   // a committed change of an entity (audit_logs)
+	KindRequest Kind = "request" // one metered API request (usage_events, +1 "requests")
+	KindUsage   Kind = "usage"   // custom counters from TrackUsage (usage_events)
+)
+
+// Event is one audit or usage event on its way from the request that made
+// it to the admin database. ID (a UUIDv7 given at capture) makes the
+// worker's writes idempotent: an event delivered twice is stored once and
+// counted once.
+type Event struct {
+	ID   string    `json:"id"`
+	Kind Kind      `json:"kind"`
+	App  string    `json:"app"`
+	Time time.Time `json:"time"`
+
+	// Who and where, from the request's context; "" when absent.
+	UserID      string `json:"user_id,omitempty"`
+	WorkspaceID string `json:"workspace_id,omitempty"`
+	APIKeyID    string `json:"api_key_id,omitempty"`
+	RequestID   string `json:"request_id,omitempty"`
+
+	// Audit: Action is create, update, delete or restore.
+	Action   string                 `json:"action,omitempty"`
+	Entity   string                 `json:"entity,omitempty"`
+	EntityID string                 `json:"entity_id,omitempty"`
+	Changes  map[string]FieldChange `json:"changes,omitempty"`
+
+	// Request: Route is the route pattern ("/widgets/{id}"), never the raw path.
+	Method    string `json:"method,omitempty"`
+	Route     string `json:"route,omitempty"`
+	Status    int    `json:"status,omitempty"`
+	LatencyUS int64  `json:"latency_us,omitempty"`
+	BytesIn   int64  `json:"bytes_in,omitempty"`
+	BytesOut  int64  `json:"bytes_out,omitempty"`
+
+	// Usage: custom counters (TrackUsage), added to the aggregates.
+	Metrics map[string]int64 `json:"metrics,omitempty"`
+}
+
+// FieldChange is one field's value before and after a change (Old is nil
+// for a create, New for a permanent delete).
+type FieldChange struct {
+	Old any `json:"old"`
+	New any `json:"new"`
+}
+
+// Sink takes events for shipping. Emit must never block and never fail the
+// caller: a full buffer drops the event and counts it.
+type Sink interface {
+	Emit(e Event)
+}
