@@ -315,7 +315,9 @@ func (k *Kernel) readyChecks() []health.Check {
 	}
 	if k.redis != nil {
 		rdb := k.redis
-		checks = append(checks, health.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		// Without Redis the service degrades (see README "When Redis goes
+		// away"): it stays ready for what does not need Redis.
+		checks = append(checks, health.Check{Name: "redis", Degrades: true, Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 	return checks
 }

@@ -18,6 +18,11 @@ import (
 type Check struct {
 	Name string
 	Ping func(ctx context.Context) error
+	// Degrades marks a dependency the service degrades without instead of
+	// stopping (Redis): while it fails, /readyz still answers 200, with
+	// status "degraded" naming it, so that a load balancer keeps sending
+	// the requests that do not need it.
+	Degrades bool
 }
 
 // MaxCheckTime bounds each readiness check; a check still running then
@@ -57,6 +62,8 @@ const ReadyInterval = time.Second
 // Ready returns the /readyz handler: it runs every check concurrently, each
 // bounded by MaxCheckTime, and answers 200 with each result, or 503 in the
 // kernel's error shape naming the failing checks with the results beside it.
+// A failing check marked Degrades leaves the answer 200, with status
+// "degraded" and the list of such checks.
 //
 // The checks run at most once per ReadyInterval: probes arriving while
 // they run wait for them and share their result, and probes arriving
@@ -86,7 +93,8 @@ type round struct {
 	done     chan struct{}
 	finished time.Time
 	results  map[string]CheckResult
-	failing  []string // sorted
+	failing  []string // sorted: failing checks the service cannot serve without
+	degraded []string // sorted: failing checks of Degrades
 }
 
 func newReadiness(checks []Check, limit, interval time.Duration) *readiness {
@@ -101,6 +109,10 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) {
 		return // the prober left; the round goes on for the others
 	}
 	if len(rn.failing) == 0 {
+		if len(rn.degraded) > 0 {
+			middleware.WriteJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": rn.degraded, "checks": rn.results})
+			return
+		}
 		middleware.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": rn.results})
 		return
 	}
@@ -169,7 +181,10 @@ func (rd *readiness) run(ctx context.Context, rn *round) {
 	for i, c := range rd.checks {
 		o := outcomes[i]
 		rn.results[c.Name] = o.res
-		if o.err != nil {
+		switch {
+		case o.err != nil && c.Degrades:
+			rn.degraded = append(rn.degraded, c.Name)
+		case o.err != nil:
 			rn.failing = append(rn.failing, c.Name)
 		}
 		prev, seen := rd.state[c.Name]
@@ -184,6 +199,7 @@ func (rd *readiness) run(ctx context.Context, rn *round) {
 		}
 	}
 	sort.Strings(rn.failing)
+	sort.Strings(rn.degraded)
 	rn.finished = time.Now()
 	close(rn.done)
 	rd.mu.Unlock()

@@ -122,6 +122,24 @@ func TestMaxCheckTime(t *testing.T) {
 // TestReadyBoundsEachCheck: a check that hangs until its context is done,
 // on a request whose context has no deadline, is cut off by the bound of
 // its own and reported as "timeout", while the others are reported.
+// A failing check the service degrades without (Redis) leaves it ready,
+// saying so; beside a failing required one, the answer is 503 naming only
+// that one.
+func TestReadyDegraded(t *testing.T) {
+	t.Parallel()
+	bad := Check{Name: "redis", Degrades: true, Ping: func(context.Context) error { return errors.New("refused") }}
+	rec, _, _, _ := serve(t, Ready([]Check{okCheck, bad}), 10*time.Second)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"degraded"`) ||
+		!strings.Contains(rec.Body.String(), `"degraded":["redis"]`) {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	dbDown := Check{Name: "database", Ping: func(context.Context) error { return errors.New("refused") }}
+	rec, body, _, _ := serve(t, Ready([]Check{dbDown, bad}), 10*time.Second)
+	if rec.Code != http.StatusServiceUnavailable || body.Error.Message != "not ready: database failing" {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
 func TestReadyBoundsEachCheck(t *testing.T) {
 	t.Parallel()
 	const limit = 100 * time.Millisecond
