@@ -114,7 +114,11 @@ func newGCRALimiter(rdb redis.UniversalClient, limit int, window time.Duration) 
 func (l *gcraLimiter) send(ctx context.Context, batch []*gcraCall) {
 	l.leases.mu.Lock()
 	for _, c := range batch {
-		c.In.need = 1 + c.In.waiters
+		f := c.In
+		f.need = 1 + f.waiters
+		// The previous answer's backlog not yet counted in need: spare
+		// tokens, capped as such, for the requests on their way back.
+		f.spare += max(0, f.backlog-f.need)
 	}
 	l.leases.mu.Unlock()
 	if l.single || len(batch) == 1 {

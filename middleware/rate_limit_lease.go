@@ -13,7 +13,8 @@ import (
 // spare tokens on the key's next requests without asking Redis, until they
 // are gone or the lease expires. Tokens are counted in Redis before they
 // are spent, so every instance together never admits more than the budget
-// Redis hands out.
+// Redis hands out. A lease also asks for the requests that waited for the
+// previous answer and got no token from it (they are on their way back).
 //
 // What a lease may cost, and why it stays small:
 //   - a lease has at most maxLeaseTokens tokens and at most Limit/50 (a
@@ -73,6 +74,7 @@ type leaseEntry struct {
 	fullAt    int64 // when the key's budget is full again, per that answer
 	size      int   // tokens the next lease asks for, its sender's included
 	hot       int   // leases in a row spent within the TTL
+	backlog   int   // requests the last answer left without a token
 	fetch     *leaseFetch
 }
 
@@ -81,6 +83,7 @@ type leaseEntry struct {
 type leaseFetch struct {
 	key     string
 	spare   int // tokens asked beyond the requests waiting
+	backlog int // requests the previous answer left waiting
 	waiters int // requests waiting for the answer, beyond its sender
 	need    int // 1 + waiters when the batch was sent
 
@@ -144,6 +147,11 @@ func (l *gcraLimiter) allow(ctx context.Context, key string) (gcraResult, error)
 				e.remaining = l.remaining(ans.resetAfter)
 				e.fullAt = now + int64(ans.resetAfter)
 			}
+			if err == nil && ans.granted >= f.need {
+				// Requests that came after the batch left and find no
+				// token: the next lease asks for them too.
+				e.backlog = max(0, 1+f.waiters-ans.granted)
+			}
 			close(f.done)
 		} else {
 			f.waiters++
@@ -178,8 +186,8 @@ func (t *leaseTable) startLease(e *leaseEntry, key string, now int64) *leaseFetc
 	default: // spent, and the next request came after the TTL
 		e.hot = 0
 	}
-	f := &leaseFetch{key: key, spare: e.size - 1, done: make(chan struct{})}
-	e.fetch = f
+	f := &leaseFetch{key: key, spare: e.size - 1, backlog: e.backlog, done: make(chan struct{})}
+	e.fetch, e.backlog = f, 0
 	return f
 }
 
