@@ -135,7 +135,9 @@ func (l *gcraLimiter) allow(ctx context.Context, key string) (gcraResult, error)
 		if f == nil {
 			f = t.startLease(e, key, now)
 			t.mu.Unlock()
-			ans, err := l.batches.Do(ctx, f, l.send)
+			// Other requests may wait for this lease: a client that goes
+			// away does not cancel it (the client's timeouts bound it).
+			ans, err := l.batches.Do(context.WithoutCancel(ctx), f, l.send)
 			t.mu.Lock()
 			now = t.now()
 			if e.fetch == f {

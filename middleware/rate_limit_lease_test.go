@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -237,5 +238,37 @@ func TestRateLimitLeaseThenRedisDownFailsOpen(t *testing.T) {
 	}
 	if reached.Load() != 80 || logs.warns.Load() != 1 {
 		t.Fatalf("reached %d, warns %d; want 80 and 1", reached.Load(), logs.warns.Load())
+	}
+}
+
+// A client that goes away while the lease its request asked for is on its
+// way does not fail the requests waiting for that lease: they are decided
+// (RateLimit headers, no 'Redis failed' warning), not let through as if
+// Redis were down.
+func TestRateLimitLeaseSurvivesItsSenderLeaving(t *testing.T) {
+	t.Parallel()
+	_, prefix := rateLimitRedis(t)
+	rdb, _ := rlCountedClient(t)
+	rdb.AddHook(&scriptCounter{}) // holds each command 5 ms
+	logs := &rlWarnCounter{}
+	h, _ := rlLimited(t, middleware.RateLimitOptions{
+		Redis: rdb, Prefix: prefix, Limit: 1000, Window: time.Hour, Logger: slog.New(logs),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	leaving := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	leaving.RemoteAddr = "192.0.2.92:1"
+	var wg sync.WaitGroup
+	wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), leaving) })
+	time.Sleep(time.Millisecond) // its lease is on its way, held 5 ms
+	var waiting *httptest.ResponseRecorder
+	wg.Go(func() { waiting = rlDo(h, "/", "192.0.2.92:1") })
+	time.Sleep(time.Millisecond)
+	cancel()
+	wg.Wait()
+	if waiting.Code != http.StatusNoContent || waiting.Header().Get("RateLimit-Remaining") == "" {
+		t.Fatalf("the request waiting for the lease: %d %v, want 204 with RateLimit headers", waiting.Code, waiting.Header())
+	}
+	if n := logs.warns.Load(); n != 0 {
+		t.Fatalf("%d warnings: a client leaving is not a Redis failure", n)
 	}
 }
