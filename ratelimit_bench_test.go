@@ -37,13 +37,17 @@ import (
 func BenchmarkKernelRateLimit(b *testing.B) {
 	redisURL := testenv.RedisURLOnDB(b, testenv.RedisDBKernel)
 	for _, tc := range []struct {
-		name  string
-		redis string
+		name   string
+		redis  string
+		oneKey bool
 	}{
 		// Without Redis the kernel has no limiter; nothing else on this
 		// route uses Redis, so the two stacks differ by the limiter alone.
-		{"limiter=off", ""},
-		{"limiter=on", redisURL},
+		{"limiter=off", "", false},
+		{"limiter=on", redisURL, false},
+		// Every client the same IP, so one bucket, as bench/ratelimit.sh
+		// drives one user's token with wrk -c50.
+		{"limiter=on-onekey", redisURL, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := appkernel.DefaultConfig()
@@ -72,6 +76,9 @@ func BenchmarkKernelRateLimit(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				// Each client its own IP, so its own bucket.
 				addr := "192.0.2." + strconv.Itoa(int(client.Add(1))%250) + ":4000"
+				if tc.oneKey {
+					addr = "192.0.2.1:4000"
+				}
 				for pb.Next() {
 					req := httptest.NewRequest(http.MethodGet, "/bench?limit=20", nil)
 					req.RemoteAddr = addr
@@ -87,6 +94,7 @@ func BenchmarkKernelRateLimit(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(redisCPU(b, k)-rdbCPU)/float64(b.N), "redis-cpu-ns/op")
 			b.ReportMetric(float64(calls.n.Load())/float64(b.N), "redis-calls/op")
+			b.ReportMetric(float64(calls.keys.Load())/float64(b.N), "redis-keys/op")
 		})
 	}
 }
@@ -119,13 +127,35 @@ func redisCPU(b *testing.B, k *appkernel.Kernel) int64 {
 	return int64(total * 1e9)
 }
 
-// callCounter counts the commands and pipelines a Redis client sends.
-type callCounter struct{ n atomic.Int64 }
+// callCounter counts the commands and pipelines a Redis client sends, and
+// the keys its script calls decide (the limiter's work in Redis).
+type callCounter struct{ n, keys atomic.Int64 }
 
 func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		c.keys.Add(scriptKeys(cmd))
+		return next(ctx, cmd)
+	}
 }
 func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		for _, cmd := range cmds {
+			c.keys.Add(scriptKeys(cmd))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// scriptKeys is the number of keys of an EVAL or EVALSHA, else 0.
+func scriptKeys(cmd redis.Cmder) int64 {
+	args := cmd.Args()
+	if name := cmd.Name(); (name == "evalsha" || name == "eval") && len(args) > 2 {
+		if n, ok := args[2].(int); ok {
+			return int64(n)
+		}
+	}
+	return 0
 }

@@ -3,6 +3,7 @@ package middleware
 import (
 	"fmt"
 	"net/http"
+	"unsafe"
 )
 
 // Probe returns middleware for a health probe that a server answers beside
@@ -29,16 +30,26 @@ func Probe(trustedProxies []string, security SecurityHeadersOptions) (func(http.
 			if v := r.Header[requestIDKey]; len(v) == 1 && validRequestID(v[0]) {
 				h[requestIDKey] = v[:1:1]
 			} else {
-				var id [36]byte
-				putUUID(&id)
-				h[requestIDKey] = []string{string(id[:])}
+				// The ID's bytes and the header's slice in one allocation.
+				id := new(probeID)
+				putUUID(&id.buf)
+				id.hdr[0] = unsafe.String(&id.buf[0], len(id.buf))
+				h[requestIDKey] = id.hdr[:]
 			}
 			trustedPeer := false
-			if headers.hsts != nil && r.TLS == nil {
+			if headers.hsts != nil && r.TLS == nil && len(r.Header["X-Forwarded-Proto"]) > 0 {
+				// Only a trusted proxy's X-Forwarded-Proto can ask for HSTS.
 				_, trustedPeer, _ = rip.resolve(r)
 			}
 			headers.set(h, headers.hsts != nil && forwardedTLS(r, trustedPeer))
 			next.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// probeID is a new request ID of a probe and its header value: the string
+// points into buf, which is never written again.
+type probeID struct {
+	buf [36]byte
+	hdr [1]string
 }

@@ -108,9 +108,16 @@ func (o RateLimitOptions) validate() error {
 // on Redis's clock, by one script, so one budget holds across every process
 // sharing the Redis. Requests are not sent one round trip each: while a
 // limiter call is on its way, the requests arriving meanwhile wait and go
-// together in the next one (one script call decides the whole batch), so
-// under load the limiter costs a fraction of a round trip per request; a
-// lone request still goes at once.
+// together in the next one (one script call decides the whole batch), and
+// a key busy on this process takes a small lease of its budget from Redis
+// (at most 16 tokens and Limit/50, at most a quarter of what the key has
+// left, living at most min(Window/100, 100 ms)) and spends it without a
+// round trip, so under load the limiter costs a small fraction of a round
+// trip per request; a lone request still goes at once. Tokens are counted
+// in Redis before they are spent, so the instances together never admit
+// more than the budget; a lease's unspent tokens are dropped when it
+// expires, which may refuse another instance a few requests early. A key
+// with 4 requests or fewer left is decided by Redis one request at a time.
 //
 // Every counted response carries RateLimit-Limit, RateLimit-Remaining and
 // RateLimit-Reset (whole seconds until the key is back to its full Limit). A
@@ -182,7 +189,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	h := w.Header()
 	h[hdrRateLimitLimit] = []string{rl.limitStr}
-	h[hdrRateLimitRemaining] = []string{strconv.Itoa(rl.limiter.remaining(res))}
+	h[hdrRateLimitRemaining] = []string{strconv.Itoa(res.remaining)}
 	h[hdrRateLimitReset] = []string{strconv.Itoa(ceilSeconds(res.resetAfter))}
 	if res.allowed {
 		next.ServeHTTP(w, r)
