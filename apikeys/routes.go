@@ -81,7 +81,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteError(w, r, err)
 		return
 	}
-	middleware.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	middleware.WriteJSON(w, http.StatusOK, keys)
 }
 
 func (s *Service) handleRevoke(w http.ResponseWriter, r *http.Request) {
