@@ -89,9 +89,9 @@ func TestMalformedKeyRefusedWithoutLookup(t *testing.T) {
 		}
 		bad = append(bad,
 			apikeys.KeyPrefix+strings.Repeat("a", len(c.Secret)-len(apikeys.KeyPrefix)), // made up
-			c.Secret[:len(c.Secret)-1],                    // truncated
-			c.Secret+"a",                                  // extended
-			strings.ToUpper(c.Secret[:8])+c.Secret[8:],    // other prefix case
+			c.Secret[:len(c.Secret)-1],                   // truncated
+			c.Secret+"a",                                 // extended
+			strings.ToUpper(c.Secret[:8])+c.Secret[8:],   // other prefix case
 			"sk_test_"+c.Secret[len(apikeys.KeyPrefix):], // other prefix
 		)
 		before := h.store.Stats().Statements

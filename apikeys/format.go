@@ -26,9 +26,12 @@ const (
 )
 
 var (
-	encoding   = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+	encoding   = base32.NewEncoding(alphabet).WithPadding(base32.NoPadding)
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
 )
+
+// alphabet is base32's (RFC 4648) in lower case.
+const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
 // newKey returns a fresh random key.
 func newKey() (string, error) {
@@ -49,21 +52,42 @@ func WellFormed(key string) bool {
 	if len(key) != keyLen || key[:len(KeyPrefix)] != KeyPrefix {
 		return false
 	}
-	var body [bodyLen]byte
-	copy(body[:], key[len(KeyPrefix):])
+	// base32 decoding by hand: encoding/base32 allocates, and this runs
+	// on every request presenting a key.
 	var raw [rawLen]byte
-	if n, err := encoding.Decode(raw[:], body[:]); err != nil || n != rawLen {
-		return false
+	var acc uint64
+	bits, j := 0, 0
+	for i := len(KeyPrefix); i < keyLen; i++ {
+		v := decodeMap[key[i]]
+		if v == 0xff {
+			return false
+		}
+		acc = acc<<5 | uint64(v)
+		if bits += 5; bits >= 8 {
+			bits -= 8
+			raw[j] = byte(acc >> bits)
+			j++
+		}
 	}
 	// The last character carries 2 bits of padding: only the canonical
 	// spelling (padding bits zero) is a key, so no two texts share one.
-	var again [bodyLen]byte
-	encoding.Encode(again[:], raw[:])
-	if again != body {
+	if acc&(1<<bits-1) != 0 {
 		return false
 	}
 	return binary.BigEndian.Uint32(raw[secretLen:]) == crc32.Checksum(raw[:secretLen], castagnoli)
 }
+
+// decodeMap maps each character of the key alphabet to its 5-bit value,
+// and every other byte to 0xff.
+var decodeMap = func() (m [256]byte) {
+	for i := range m {
+		m[i] = 0xff
+	}
+	for i, c := range alphabet {
+		m[c] = byte(i)
+	}
+	return m
+}()
 
 // hashKey is what the database holds of a key: the hex SHA-256 of its text.
 func hashKey(key string) string {

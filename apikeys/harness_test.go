@@ -42,7 +42,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 // clock is a settable clock for key expiry and last-used times.
 type clock struct{ off atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // harness is one instance of a service: auth, workspaces and API keys on a
