@@ -23,7 +23,7 @@ func TestCreateListRevoke(t *testing.T) {
 		if !strings.HasPrefix(c.Secret, apikeys.KeyPrefix) || !strings.HasPrefix(c.Secret, c.Prefix) || len(c.Prefix) >= len(c.Secret)/2 {
 			t.Fatalf("key %q with display prefix %q", c.Secret, c.Prefix)
 		}
-		if c.ExpiresAt == nil || c.ExpiresAt.Sub(time.Now()) < 29*24*time.Hour || c.UserID != alice.User.ID {
+		if c.ExpiresAt == nil || time.Until(*c.ExpiresAt) < 29*24*time.Hour || c.UserID != alice.User.ID {
 			t.Fatalf("created %+v", c.Key)
 		}
 
