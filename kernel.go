@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"appkernel/apikeys"
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
@@ -42,6 +43,7 @@ type Kernel struct {
 	redis  *redis.Client
 	auth   *auth.Service
 	ws     *workspaces.Service
+	keys   *apikeys.Service
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
@@ -185,7 +187,10 @@ func (k *Kernel) build(ctx context.Context) error {
 	} else {
 		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
 	}
-	feature("api keys, feature flags, webhooks", "off (not built yet)")
+	if err := k.wireAPIKeys(ctx); err != nil {
+		return err
+	}
+	feature("feature flags, webhooks", "off (not built yet)")
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
@@ -254,6 +259,9 @@ func (k *Kernel) routes() error {
 	if k.auth != nil {
 		r.Mount("/auth", k.auth.Routes())
 		r.Mount("/workspaces", k.ws.Routes())
+	}
+	if k.keys != nil {
+		r.Mount("/auth/api-keys", k.keys.Routes())
 	}
 	k.root = r
 	k.handler = middleware.Root(r)

@@ -14,8 +14,8 @@ import (
 // WorkspaceHeader switches a request's current workspace (see Authenticate).
 const WorkspaceHeader = "X-Workspace-ID"
 
-// APIKeyPrefix starts every API key. Authenticate leaves bearer tokens
-// with this prefix to API-key authentication.
+// APIKeyPrefix starts every API key. Authenticate checks bearer tokens
+// with this prefix with the KeyVerifier (see SetKeyVerifier).
 const APIKeyPrefix = "sk_"
 
 type authenticatedKey struct{}
@@ -29,12 +29,19 @@ type authenticatedKey struct{}
 // 401 "invalid_token" for an invalid token, and 403 "forbidden" when
 // X-Workspace-ID names a workspace the user is not a member of (with a
 // membership the request acts in that workspace). Bearer tokens starting
-// with APIKeyPrefix are left to API-key authentication.
+// with APIKeyPrefix, and the X-API-Key header, are API keys: checked by
+// the KeyVerifier, they authenticate as their owner with a Principal of
+// type PrincipalAPIKey (RequireUser and RequireAdmin answer for them as
+// for access tokens).
 func (s *Service) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), authenticatedKey{}, true)
 		token, ok := bearer(r)
-		if !ok || strings.HasPrefix(token, APIKeyPrefix) {
+		if key, isKey := apiKeyOf(r, token, ok); isKey {
+			s.authenticateKey(w, r, ctx, key, next)
+			return
+		}
+		if !ok {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}

@@ -54,6 +54,9 @@ var (
 	ErrWrongPassword error = &authError{http.StatusForbidden, "wrong_password", "current password is wrong"}
 	// ErrForbidden means the identity lacks a required role or membership (403 forbidden).
 	ErrForbidden error = &authError{http.StatusForbidden, "forbidden", "forbidden"}
+	// ErrInsufficientScope means an API key lacks the scope a route needs
+	// (403 insufficient_scope).
+	ErrInsufficientScope error = &authError{http.StatusForbidden, "insufficient_scope", "the API key lacks a required scope"}
 	// ErrSignupDisabled means self-signup is off and the request is neither the
 	// first user nor carries a valid invite (403 signup_disabled).
 	ErrSignupDisabled error = &authError{http.StatusForbidden, "signup_disabled", "self-signup is disabled"}

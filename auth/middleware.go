@@ -21,7 +21,10 @@ func RequireUser(next http.Handler) http.Handler {
 }
 
 // RequireAdmin answers 401 "unauthorized" without an identity and 403
-// "forbidden" when the user is not an admin.
+// "forbidden" when the user is not an admin. An API key passes only when
+// its owner is an admin and the key has the scope ScopeAdmin (else 403
+// "insufficient_scope"): a key made for a narrow job does not carry its
+// owner's whole admin power.
 func RequireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := UserFrom(r.Context())
@@ -31,6 +34,10 @@ func RequireAdmin(next http.Handler) http.Handler {
 		}
 		if u.Role != RoleAdmin {
 			writeError(w, r, withMsg(ErrForbidden, "admin role required"))
+			return
+		}
+		if p, _ := PrincipalFrom(r.Context()); !p.HasScope(ScopeAdmin) {
+			writeError(w, r, withMsg(ErrInsufficientScope, `this API key lacks the scope "admin"`))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -110,6 +110,10 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, ErrUnauthorized)
 			return
 		}
+		if p, _ := PrincipalFrom(r.Context()); p.Type != PrincipalUser {
+			writeError(w, r, withMsg(ErrForbidden, "ending every session needs a user's access token"))
+			return
+		}
 		err = s.LogoutAll(r.Context(), u.ID)
 	case in.RefreshToken != "":
 		err = s.Logout(r.Context(), in.RefreshToken)

@@ -71,6 +71,9 @@ type Service struct {
 	users    *ttlCache[userState]
 	sessions *ttlCache[sessionState]
 	members  *ttlCache[memberSet]
+
+	// keys checks API keys (SetKeyVerifier); nil refuses them.
+	keys KeyVerifier
 }
 
 // userState is a cached user: ok is false when the user is gone or inactive.

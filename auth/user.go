@@ -43,6 +43,9 @@ type Principal struct {
 	WorkspaceID string
 	Scopes      []string // API key scopes; nil for users
 	KeyID       string   // API key id; "" for users
+	// KeyWorkspaceID is the workspace an API key is bound to: the key acts
+	// in it only. "" for users and for keys of all their owner's workspaces.
+	KeyWorkspaceID string
 }
 
 type userKey struct{}

@@ -29,6 +29,10 @@ func (e *Error) ErrorCode() string { return e.code }
 // (ErrInvalidInvite unwraps to auth.ErrInvalidInvite).
 func (e *Error) Unwrap() error { return e.cause }
 
+// errKeyWorkspace: an API key bound to one workspace was used for another.
+// 403 "forbidden"; errors.Is(err, auth.ErrForbidden) holds.
+var errKeyWorkspace = &Error{status: http.StatusForbidden, code: "forbidden", message: "this API key is bound to another workspace", cause: auth.ErrForbidden}
+
 // Sentinel errors. Branch on them with errors.Is.
 var (
 	// ErrNotFound: the workspace, or the member, does not exist or the

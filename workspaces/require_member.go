@@ -85,7 +85,8 @@ func RequestWorkspaceID(r *http.Request) string {
 // X-Workspace-ID). A workspace that does not
 // exist or of which the user is not a member: 404 "not_found", the same
 // response for both, so ids cannot be probed. No workspace at all: 400
-// "workspace_required".
+// "workspace_required". An API key bound to a workspace
+// (auth.Principal.KeyWorkspaceID) asking about another: 403 "forbidden".
 func (s *Service) RequireMember(next http.Handler) http.Handler {
 	return s.requireRole(RoleMember, next)
 }
@@ -112,6 +113,11 @@ func (s *Service) requireRole(min string, next http.Handler) http.Handler {
 		wsID := RequestWorkspaceID(r)
 		if wsID == "" {
 			middleware.WriteError(w, r, ErrNoWorkspace)
+			return
+		}
+		// An API key bound to a workspace acts in that one only.
+		if p, _ := auth.PrincipalFrom(r.Context()); p.KeyWorkspaceID != "" && p.KeyWorkspaceID != wsID {
+			middleware.WriteError(w, r, errKeyWorkspace)
 			return
 		}
 		role, err := s.Role(r.Context(), wsID, u.ID)

@@ -32,15 +32,18 @@ type Widget struct {
 // DefaultColor is the color of a widget created without one.
 const DefaultColor = "blue"
 
-// Routes are the widget routes; every one needs a signed-in user.
+// Routes are the widget routes; every one needs a signed-in user. A caller
+// with an API key also needs its scope: widgets:read to read, widgets:write
+// to create and process (users with an access token pass).
 func Routes(k *appkernel.Kernel) http.Handler {
 	store := k.DB()
+	read, write := auth.RequireScope("widgets:read"), auth.RequireScope("widgets:write")
 	r := chi.NewRouter()
 	r.Use(auth.RequireUser)
-	r.Post("/", createWidget(store))
-	r.Get("/", listWidgets(store))
-	r.Get("/{id}", getWidget(store))
-	r.Post("/{id}/process", processWidget(store, k.Jobs()))
+	r.With(write).Post("/", createWidget(store))
+	r.With(read).Get("/", listWidgets(store))
+	r.With(read).Get("/{id}", getWidget(store))
+	r.With(write).Post("/{id}/process", processWidget(store, k.Jobs()))
 	return r
 }
 

@@ -114,3 +114,15 @@ func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
 
 	_, _ = w, err
 }
+
+// APIKeys: scopes on an app's routes.
+func APIKeys(r chi.Router, req *http.Request, listWidgets, createWidget http.HandlerFunc) {
+	read, write := auth.RequireScope("widgets:read"), auth.RequireScope("widgets:write")
+	r.With(read).Get("/", listWidgets)
+	r.With(write).Post("/", createWidget)
+	// In a handler: who is calling, and may it write?
+	p, _ := auth.PrincipalFrom(req.Context()) // Type "api_key", UserID, KeyID, Scopes, WorkspaceID
+	canWrite := p.HasScope("widgets:write")   // always true for a user's access token
+
+	_ = canWrite
+}
