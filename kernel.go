@@ -41,6 +41,7 @@ type Kernel struct {
 	store  *db.Store
 	redis  *redis.Client
 	auth   *auth.Service
+	oauth  *auth.OAuth
 	ws     *workspaces.Service
 	jobs   *jobs.Client
 	worker *jobs.Worker
@@ -180,10 +181,8 @@ func (k *Kernel) build(ctx context.Context) error {
 	if err := k.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
-	if len(cfg.OAuthProviders) == 0 {
-		feature("oauth", "off (no GOOGLE_CLIENT_ID or GITHUB_CLIENT_ID)")
-	} else {
-		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
+	if err := k.wireOAuth(ctx); err != nil {
+		return err
 	}
 	feature("api keys, feature flags, webhooks", "off (not built yet)")
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
@@ -254,6 +253,9 @@ func (k *Kernel) routes() error {
 	if k.auth != nil {
 		r.Mount("/auth", k.auth.Routes())
 		r.Mount("/workspaces", k.ws.Routes())
+	}
+	if k.oauth != nil {
+		r.Mount("/auth/oauth", k.oauth.Routes())
 	}
 	k.root = r
 	k.handler = middleware.Root(r)

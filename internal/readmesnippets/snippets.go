@@ -114,3 +114,13 @@ func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
 
 	_, _ = w, err
 }
+
+// OAuthProviders: a named OpenID Connect provider.
+func OAuthProviders(cfg appkernel.Config, secret string) {
+	cfg.OAuthProviders = map[string]appkernel.OAuthProvider{
+		"keycloak": {ClientID: "app", ClientSecret: secret, IssuerURL: "https://sso.example.com/realms/main"},
+	}
+	cfg.PublicURL = "https://api.example.com"
+
+	_ = cfg
+}
