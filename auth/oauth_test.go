@@ -270,6 +270,37 @@ func TestOAuthSignIn(t *testing.T) {
 		if won != 1 {
 			t.Fatalf("%d concurrent callbacks with one state succeeded, want 1", won)
 		}
+
+		// Concurrent first sign-ins of one new provider account, from
+		// several browsers, end as one user.
+		type started struct {
+			br              *browser
+			code, cb, state string
+		}
+		var flows []started
+		for range 4 {
+			br := newBrowser(t)
+			code, cb, state := h.idp.approve(h.start(br, "google", "/"), google("g-conc", "conc@example.com"))
+			flows = append(flows, started{br, code, cb, state})
+		}
+		results := make(chan resp, len(flows))
+		for _, f := range flows {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- f.br.get(f.cb + "?code=" + url.QueryEscape(f.code) + "&state=" + url.QueryEscape(f.state))
+			}()
+		}
+		wg.Wait()
+		close(results)
+		ids := map[string]bool{}
+		for r := range results {
+			u, _ := h.signedIn(r, "/")
+			ids[u.ID] = true
+		}
+		if len(ids) != 1 {
+			t.Fatalf("concurrent first sign-ins of one account made users %v, want one", ids)
+		}
 	})
 }
 
@@ -399,7 +430,7 @@ func TestOAuthStateRefused(t *testing.T) {
 	expect400("no state", callbackWith(t, cb, code, "", cookie))
 	expect400("no cookie (another browser)", callbackWith(t, cb, code, state, ""))
 	expect400("state not the cookie's", callbackWith(t, cb, code, state, "x"+cookie[1:]))
-	_, code, cb, state, cookie = begin()
+	_, code, cb, _, _ = begin()
 	expect400("made-up state in both", callbackWith(t, cb, code, "made-up", "made-up"))
 
 	// Replay: the same callback twice.
