@@ -25,8 +25,8 @@ func (o *OAuth) signInOAuth(ctx context.Context, provider string, p oauthProfile
 	for attempt := 0; ; attempt++ {
 		u, err := o.resolve(ctx, provider, p, st)
 		// A concurrent sign-in of the same account (or a registration of
-		// the same email) won a unique index: look again, once.
-		if attempt == 0 && (errors.Is(err, db.ErrConflict) || errors.Is(err, ErrEmailTaken)) {
+		// the same email) won a unique index: look again.
+		if attempt < 3 && (errors.Is(err, db.ErrConflict) || errors.Is(err, ErrEmailTaken)) {
 			continue
 		}
 		if err != nil {
@@ -78,11 +78,14 @@ func (o *OAuth) resolve(ctx context.Context, provider string, p oauthProfile, st
 // caller has one). Error: ErrOAuthLinked when the user has another
 // account of that provider.
 func (o *OAuth) link(ctx context.Context, tx *db.Store, userID, provider string, p oauthProfile) error {
-	n, err := tx.CountEntities(ctx, TableOAuthAccounts, "[user_id] = ? AND [provider] = ?", userID, provider)
+	rows, err := tx.FindEntities(ctx, TableOAuthAccounts, db.Query{Where: "[user_id] = ? AND [provider] = ?", Params: []any{userID, provider}, Limit: 1})
 	if err != nil {
 		return fmt.Errorf("auth: oauth link: %w", err)
 	}
-	if n > 0 {
+	if len(rows) > 0 {
+		if rows[0]["subject"] == p.subject {
+			return nil // linked meanwhile by a concurrent sign-in of the same account
+		}
 		return ErrOAuthLinked
 	}
 	_, err = tx.SaveEntity(ctx, TableOAuthAccounts, db.Entity{
