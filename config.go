@@ -110,10 +110,27 @@ type Config struct {
 	// a seed script, is the only way to a first admin. Defaults to unset.
 	AdminEmail    string
 	AdminPassword string
-	// OAuthProviders configures OAuth login, keyed by provider name
-	// ("google", "github"; GOOGLE_CLIENT_ID/SECRET, GITHUB_CLIENT_ID/SECRET).
+	// OAuthProviders configures OAuth login, keyed by provider name: the
+	// path segment of /auth/oauth/{provider}. "google" and "github" need
+	// only their credentials (GOOGLE_CLIENT_ID/SECRET,
+	// GITHUB_CLIENT_ID/SECRET); "oidc" is any OpenID Connect issuer
+	// (OIDC_ISSUER_URL, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET); other names
+	// give their endpoints. OAuth login is mounted when one is set.
 	// Defaults to none.
 	OAuthProviders map[string]OAuthProvider
+	// PublicURL is the service's external base URL (PUBLIC_URL), e.g.
+	// https://api.example.com: OAuth callbacks are PublicURL +
+	// /auth/oauth/{provider}/callback, the URL registered with each
+	// provider. Defaults to empty: the request's own scheme and Host
+	// header, which the client chooses — accepted in development and
+	// test only; production with OAuth providers requires it.
+	PublicURL string
+	// OAuthRedirectOrigins are the origins (scheme://host[:port], exact)
+	// an OAuth sign-in may return to besides paths of this service
+	// (OAUTH_REDIRECT_ORIGINS, comma-separated), such as a frontend on
+	// another host. In development any port of localhost, 127.0.0.1 and
+	// [::1] is accepted too. Defaults to none.
+	OAuthRedirectOrigins []string
 
 	// CORSOrigins are the allowed origins (CORS_ORIGINS, comma-separated).
 	// Defaults to ["*"] (any origin, without credentials).
@@ -171,10 +188,27 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
-// OAuthProvider is the client registration of one OAuth provider.
+// OAuthProvider is the client registration of one OAuth provider and its
+// endpoints. A provider with an IssuerURL is an OpenID Connect provider
+// (endpoints by discovery, the user from its verified ID token); one
+// without is GitHub-like (AuthURL, TokenURL, and APIURL's /user and
+// /user/emails). See auth.OAuthProvider.
 type OAuthProvider struct {
 	ClientID     string
 	ClientSecret string
+	// IssuerURL is the OpenID Connect issuer. Defaults to
+	// https://accounts.google.com for "google".
+	IssuerURL string
+	// AuthURL and TokenURL override the authorization and token
+	// endpoints. Default to discovery, or GitHub's for "github".
+	AuthURL  string
+	TokenURL string
+	// APIURL is the base of a GitHub-like API. Defaults to
+	// https://api.github.com for "github".
+	APIURL string
+	// Scopes requested. Default to openid, email, profile (OpenID
+	// Connect) and read:user, user:email (GitHub-like).
+	Scopes []string
 }
 
 // DefaultConfig returns the zero Config with its documented defaults
@@ -281,6 +315,22 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		c.OAuthProviders[p.name] = OAuthProvider{ClientID: id, ClientSecret: secret}
 	}
+	var oidc OAuthProvider
+	e.str("OIDC_ISSUER_URL", &oidc.IssuerURL)
+	e.str("OIDC_CLIENT_ID", &oidc.ClientID)
+	e.str("OIDC_CLIENT_SECRET", &oidc.ClientSecret)
+	switch {
+	case oidc.IssuerURL == "" && oidc.ClientID == "" && oidc.ClientSecret == "":
+	case oidc.IssuerURL == "" || oidc.ClientID == "" || oidc.ClientSecret == "":
+		e.fail("OIDC_ISSUER_URL", oidc.IssuerURL, "OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET all set, or none")
+	default:
+		if c.OAuthProviders == nil {
+			c.OAuthProviders = map[string]OAuthProvider{}
+		}
+		c.OAuthProviders["oidc"] = oidc
+	}
+	e.str("PUBLIC_URL", &c.PublicURL)
+	e.list("OAUTH_REDIRECT_ORIGINS", &c.OAuthRedirectOrigins)
 	if err := errors.Join(e.errs...); err != nil {
 		return Config{}, err
 	}
@@ -342,6 +392,18 @@ func (c *Config) validate() error {
 	}
 	if _, err := middleware.RealIP(c.TrustedProxies); err != nil {
 		bad("TRUSTED_PROXIES=%s: %v", strings.Join(c.TrustedProxies, ","), err)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("PUBLIC_URL %q is not the service's external base URL; want e.g. https://api.example.com", c.PublicURL)
+		}
+	} else if len(c.OAuthProviders) > 0 && !c.devOrTest() {
+		bad("OAuth providers are configured but PUBLIC_URL (PublicURL) is unset; APP_ENV=%s needs the external base URL the callbacks are registered under", c.Env)
+	}
+	for _, o := range c.OAuthRedirectOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+			bad("OAUTH_REDIRECT_ORIGINS entry %q; want an origin scheme://host[:port] without a path", o)
+		}
 	}
 	if !c.devOrTest() {
 		switch {

@@ -37,34 +37,39 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 
 func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":          "postgres://u:p@db:5432/app",
-		"JWT_SECRET":            strings.Repeat("s", 40),
-		"JWT_EXPIRY_HOURS":      "2",
-		"ALLOW_SELF_SIGNUP":     "true",
-		"ADMIN_EMAIL":           "ops@example.com",
-		"ADMIN_PASSWORD":        "ops-password-1",
-		"REDIS_URL":             "redis://localhost:6379/1",
-		"ADMIN_WORKER_EMBEDDED": "false",
-		"ADMIN_DB_URL":          "sqlite:///./admin.db",
-		"CORS_ORIGINS":          "https://a.example, https://b.example",
-		"CORS_CREDENTIALS":      "true",
-		"RATE_LIMIT_ENABLED":    "false",
-		"RATE_LIMIT_REQUESTS":   "7",
-		"RATE_LIMIT_WINDOW":     "30",
-		"GOOGLE_CLIENT_ID":      "gid",
-		"GOOGLE_CLIENT_SECRET":  "gsecret",
-		"GITHUB_CLIENT_ID":      "hid",
-		"GITHUB_CLIENT_SECRET":  "hsecret",
-		"DEBUG":                 "1",
-		"APP_ENV":               "production",
-		"LOG_LEVEL":             "warn",
-		"TRUSTED_PROXIES":       "10.0.0.0/8,127.0.0.1",
-		"DEV_AUTOSTART":         "false",
-		"WORKER_CONCURRENCY":    "3",
-		"MAX_COLUMNS":           "50",
-		"JOBS_WORKER_EMBEDDED":  "false",
-		"REDIS_PREFIX":          "billing",
-		"PORT":                  "9090",
+		"DATABASE_URL":           "postgres://u:p@db:5432/app",
+		"JWT_SECRET":             strings.Repeat("s", 40),
+		"JWT_EXPIRY_HOURS":       "2",
+		"ALLOW_SELF_SIGNUP":      "true",
+		"ADMIN_EMAIL":            "ops@example.com",
+		"ADMIN_PASSWORD":         "ops-password-1",
+		"REDIS_URL":              "redis://localhost:6379/1",
+		"ADMIN_WORKER_EMBEDDED":  "false",
+		"ADMIN_DB_URL":           "sqlite:///./admin.db",
+		"CORS_ORIGINS":           "https://a.example, https://b.example",
+		"CORS_CREDENTIALS":       "true",
+		"RATE_LIMIT_ENABLED":     "false",
+		"RATE_LIMIT_REQUESTS":    "7",
+		"RATE_LIMIT_WINDOW":      "30",
+		"GOOGLE_CLIENT_ID":       "gid",
+		"GOOGLE_CLIENT_SECRET":   "gsecret",
+		"GITHUB_CLIENT_ID":       "hid",
+		"GITHUB_CLIENT_SECRET":   "hsecret",
+		"OIDC_ISSUER_URL":        "https://idp.example.com/realms/x",
+		"OIDC_CLIENT_ID":         "oid",
+		"OIDC_CLIENT_SECRET":     "osecret",
+		"PUBLIC_URL":             "https://api.example.com",
+		"OAUTH_REDIRECT_ORIGINS": "https://app.example.com, http://localhost:5173",
+		"DEBUG":                  "1",
+		"APP_ENV":                "production",
+		"LOG_LEVEL":              "warn",
+		"TRUSTED_PROXIES":        "10.0.0.0/8,127.0.0.1",
+		"DEV_AUTOSTART":          "false",
+		"WORKER_CONCURRENCY":     "3",
+		"MAX_COLUMNS":            "50",
+		"JOBS_WORKER_EMBEDDED":   "false",
+		"REDIS_PREFIX":           "billing",
+		"PORT":                   "9090",
 	}
 	c, err := configFromLookup(lookupFrom(env))
 	if err != nil {
@@ -84,7 +89,13 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.DisableRateLimit = true
 	want.RateLimitRequests = 7
 	want.RateLimitWindow = 30 * time.Second
-	want.OAuthProviders = map[string]OAuthProvider{"google": {"gid", "gsecret"}, "github": {"hid", "hsecret"}}
+	want.OAuthProviders = map[string]OAuthProvider{
+		"google": {ClientID: "gid", ClientSecret: "gsecret"},
+		"github": {ClientID: "hid", ClientSecret: "hsecret"},
+		"oidc":   {ClientID: "oid", ClientSecret: "osecret", IssuerURL: "https://idp.example.com/realms/x"},
+	}
+	want.PublicURL = "https://api.example.com"
+	want.OAuthRedirectOrigins = []string{"https://app.example.com", "http://localhost:5173"}
 	want.Debug = true
 	want.Env = "production"
 	want.LogLevel = slog.LevelWarn
@@ -115,6 +126,10 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 		{map[string]string{"DATABASE_URL": "just-a-path"}, []string{"DATABASE_URL", "not a URL"}},
 		{map[string]string{"REDIS_URL": "http://x"}, []string{"REDIS_URL"}},
 		{map[string]string{"GOOGLE_CLIENT_ID": "only-id"}, []string{"GOOGLE_CLIENT_SECRET"}},
+		{map[string]string{"OIDC_ISSUER_URL": "https://idp.example.com"}, []string{"OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"}},
+		{map[string]string{"PUBLIC_URL": "api.example.com"}, []string{"PUBLIC_URL", "api.example.com"}},
+		{map[string]string{"OAUTH_REDIRECT_ORIGINS": "https://app.example.com/cb"}, []string{"OAUTH_REDIRECT_ORIGINS", "/cb"}},
+		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 40), "GOOGLE_CLIENT_ID": "i", "GOOGLE_CLIENT_SECRET": "s"}, []string{"PUBLIC_URL", "production"}},
 		{map[string]string{"CORS_CREDENTIALS": "true"}, []string{"CORS_CREDENTIALS", "CORS_ORIGINS"}},
 		{map[string]string{"APP_ENV": "production"}, []string{"JWT_SECRET", "production"}},
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": DefaultJWTSecret}, []string{"JWT_SECRET"}},

@@ -42,6 +42,7 @@ type Kernel struct {
 	store  *db.Store
 	redis  *redis.Client
 	auth   *auth.Service
+	oauth  *auth.OAuth
 	ws     *workspaces.Service
 	keys   *apikeys.Service
 	jobs   *jobs.Client
@@ -182,10 +183,8 @@ func (k *Kernel) build(ctx context.Context) error {
 	if err := k.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
-	if len(cfg.OAuthProviders) == 0 {
-		feature("oauth", "off (no GOOGLE_CLIENT_ID or GITHUB_CLIENT_ID)")
-	} else {
-		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
+	if err := k.wireOAuth(ctx); err != nil {
+		return err
 	}
 	if err := k.wireAPIKeys(ctx); err != nil {
 		return err
@@ -262,6 +261,9 @@ func (k *Kernel) routes() error {
 	}
 	if k.keys != nil {
 		r.Mount("/auth/api-keys", k.keys.Routes())
+	}
+	if k.oauth != nil {
+		r.Mount("/auth/oauth", k.oauth.Routes())
 	}
 	k.root = r
 	k.handler = middleware.Root(r)

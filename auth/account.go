@@ -161,6 +161,11 @@ type newUser struct {
 	bootstrap   bool   // the first user of the database becomes admin
 	role        string // fixed role (CreateUser); "" = by the bootstrap rule
 	inactive    bool
+	// verified marks the email verified (an OAuth provider vouched for it).
+	verified bool
+	// link, when set, runs inside the transaction once u is stored (OAuth
+	// links the provider account there). hash "" stores no password.
+	link func(ctx context.Context, tx *db.Store, u User) error
 }
 
 // insertUser stores a user, its password hash and workspaces in one
@@ -201,6 +206,9 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 			if nu.role != "" {
 				row["role"] = nu.role
 			}
+			if nu.verified {
+				row["email_verified"] = true
+			}
 			if first {
 				row["role"] = RoleAdmin
 				row["first_admin"] = int64(1)
@@ -210,8 +218,15 @@ func (s *Service) insertUser(ctx context.Context, nu newUser) (User, error) {
 				return err
 			}
 			u = userOf(e)
-			if _, err := tx.SaveEntity(ctx, TablePasswords, db.Entity{"user_id": u.ID, "hash": nu.hash}); err != nil {
-				return err
+			if nu.hash != "" {
+				if _, err := tx.SaveEntity(ctx, TablePasswords, db.Entity{"user_id": u.ID, "hash": nu.hash}); err != nil {
+					return err
+				}
+			}
+			if nu.link != nil {
+				if err := nu.link(ctx, tx, u); err != nil {
+					return err
+				}
 			}
 			if h := s.cfg.Workspaces; h != nil {
 				ws, err := h.CreatePersonal(ctx, tx, u)
@@ -562,6 +577,7 @@ func userOf(e db.Entity) User {
 		u.Role = r
 	}
 	u.IsActive, _ = e["is_active"].(bool)
+	u.EmailVerified, _ = e["email_verified"].(bool)
 	u.WorkspaceID, _ = e["workspace_id"].(string)
 	u.CreatedAt, _ = e["created_at"].(string)
 	if e["deleted_at"] != nil {

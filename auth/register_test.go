@@ -37,10 +37,10 @@ func TestRegisterFirstUserBecomesAdmin(t *testing.T) {
 			t.Fatalf("token_type %v expires_in %v", body["token_type"], body["expires_in"])
 		}
 		user := body["user"].(map[string]any)
-		if got := keysOf(user); !slices.Equal(got, []string{"created_at", "email", "id", "is_active", "role", "workspace_id"}) {
+		if got := keysOf(user); !slices.Equal(got, []string{"created_at", "email", "email_verified", "id", "is_active", "role", "workspace_id"}) {
 			t.Fatalf("user keys %v", got)
 		}
-		if user["email"] != "boss@example.com" || user["role"] != "admin" || user["is_active"] != true || user["workspace_id"] == "" {
+		if user["email"] != "boss@example.com" || user["role"] != "admin" || user["is_active"] != true || user["workspace_id"] == "" || user["email_verified"] != false {
 			t.Fatalf("user %v", user)
 		}
 		if rt := body["refresh_token"].(string); len(rt) < 43 {

@@ -17,6 +17,11 @@ type User struct {
 	Email    string `json:"email"`
 	Role     string `json:"role"` // RoleAdmin or RoleUser
 	IsActive bool   `json:"is_active"`
+	// EmailVerified reports that an OAuth provider vouched for Email.
+	// auth has no email-verification flow of its own: an account made
+	// with a password has false until a sign-in through a provider with
+	// the same verified email links it.
+	EmailVerified bool `json:"email_verified"`
 	// WorkspaceID is the current workspace: the user's personal workspace
 	// (while the user is a member of it), or the one a request switched to
 	// with X-Workspace-ID. It is "" when the kernel runs without

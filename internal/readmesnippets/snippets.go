@@ -126,3 +126,13 @@ func APIKeys(r chi.Router, req *http.Request, listWidgets, createWidget http.Han
 
 	_ = canWrite
 }
+
+// OAuthProviders: a named OpenID Connect provider.
+func OAuthProviders(cfg appkernel.Config, secret string) {
+	cfg.OAuthProviders = map[string]appkernel.OAuthProvider{
+		"keycloak": {ClientID: "app", ClientSecret: secret, IssuerURL: "https://sso.example.com/realms/main"},
+	}
+	cfg.PublicURL = "https://api.example.com"
+
+	_ = cfg
+}
