@@ -185,7 +185,10 @@ func (k *Kernel) build(ctx context.Context) error {
 	} else {
 		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
 	}
-	feature("api keys, feature flags, webhooks", "off (not built yet)")
+	feature("api keys, feature flags", "off (not built yet)")
+	if err := k.wireWebhooks(ctx); err != nil {
+		return err
+	}
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
