@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -76,6 +77,11 @@ type DispatcherOptions struct {
 	// kept in the attempt's record. Defaults to 4096.
 	ResponseBodyLimit int
 
+	// Retention is how long finished deliveries (delivered or failed) are
+	// kept, with their attempts, for GET …/deliveries. Each dispatcher
+	// deletes older ones hourly. Defaults to 30 days; negative keeps them.
+	Retention time.Duration
+
 	// AllowPrivate lets endpoints resolve to loopback, private and other
 	// non-public addresses (WEBHOOKS_ALLOW_PRIVATE=true): for development
 	// and tests only. Defaults to false.
@@ -112,6 +118,9 @@ func (o DispatcherOptions) withDefaults() DispatcherOptions {
 	}
 	if o.ResponseBodyLimit == 0 {
 		o.ResponseBodyLimit = 4096
+	}
+	if o.Retention == 0 {
+		o.Retention = 30 * 24 * time.Hour
 	}
 	return o
 }
@@ -244,7 +253,12 @@ func (d *Dispatcher) run(ctx context.Context) {
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var pruned time.Time
 	for ctx.Err() == nil {
+		if d.opts.Retention > 0 && time.Since(pruned) >= pruneEvery {
+			pruned = time.Now()
+			d.prune(ctx)
+		}
 		free := cap(d.slots) - len(d.slots)
 		n := min(free, d.opts.BatchSize)
 		claimed := 0
@@ -323,6 +337,18 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]db.Entity, error) {
 	return d.store.FindEntities(ctx, tableDeliveries, db.Query{
 		Where: "[lease_owner] = ?", Params: []any{token}, Limit: n,
 	})
+}
+
+// pruneEvery is how often a dispatcher deletes deliveries past Retention.
+const pruneEvery = time.Hour
+
+// prune deletes finished deliveries older than Retention.
+func (d *Dispatcher) prune(ctx context.Context) {
+	q := "DELETE FROM " + tableDeliveries + " WHERE state IN (?, ?) AND updated_at < ?"
+	before := db.FormatTime(time.Now().Add(-d.opts.Retention))
+	if _, err := d.store.DB().ExecContext(ctx, rebind(d.store.Dialect(), q), stateDelivered, stateFailed, before); err != nil && ctx.Err() == nil {
+		d.opts.Logger.Warn("webhooks: prune old deliveries", "error", err)
+	}
 }
 
 // release gives a delivery back without counting an attempt (the
@@ -458,8 +484,12 @@ func (d *Dispatcher) attempt(ctx context.Context, del, hook db.Entity) result {
 			r.aborted = true // Stop: not the endpoint's fault
 			return r
 		}
-		r.attempt.Error = err.Error()
 		r.retry = !errors.Is(err, ErrBlockedAddress)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL: its query may hold a token
+		}
+		r.attempt.Error = err.Error()
 		return r
 	}
 	r.attempt.Status = res.StatusCode
@@ -543,7 +573,17 @@ func (d *Dispatcher) write(batch []result) {
 	hookChanges := map[string]db.Entity{}
 	err := d.store.Tx(ctx, func(tx *db.Store) error {
 		clear(hookChanges)
+		held, err := d.stillHeld(ctx, tx, keep)
+		if err != nil {
+			return err
+		}
 		for _, r := range keep {
+			if !held[str(r.delivery, "id")] {
+				// The lease ran out before this record (a stalled database):
+				// another dispatcher owns the delivery now and records it.
+				d.opts.Logger.Warn("webhooks: lease lost before the attempt was recorded", "delivery_id", str(r.delivery, "id"))
+				continue
+			}
 			if err := d.writeOne(ctx, tx, r, now, hookChanges); err != nil {
 				return err
 			}
@@ -559,6 +599,29 @@ func (d *Dispatcher) write(batch []result) {
 	if err != nil {
 		d.opts.Logger.Error("webhooks: record attempts (the deliveries are sent again after their lease)", "error", err, "count", len(keep))
 	}
+}
+
+// stillHeld returns which deliveries of rs are still leased to the claim
+// that took them.
+func (d *Dispatcher) stillHeld(ctx context.Context, tx *db.Store, rs []result) (map[string]bool, error) {
+	ids := make([]any, len(rs))
+	owner := map[string]string{}
+	for i, r := range rs {
+		ids[i] = str(r.delivery, "id")
+		owner[ids[i].(string)] = str(r.delivery, "lease_owner")
+	}
+	es, err := tx.FindEntities(ctx, tableDeliveries, db.Query{
+		Where: "[id] IN (?" + strings.Repeat(", ?", len(ids)-1) + ")", Params: ids, Limit: len(ids),
+	})
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[string]bool, len(es))
+	for _, e := range es {
+		id := str(e, "id")
+		held[id] = str(e, "lease_owner") == owner[id] && owner[id] != ""
+	}
+	return held, nil
 }
 
 // writeOne records one attempt and schedules what follows, noting changes

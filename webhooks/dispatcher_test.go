@@ -450,3 +450,72 @@ func TestDeletedWebhookDropsItsDeliveries(t *testing.T) {
 		t.Fatal("a deleted webhook was called")
 	}
 }
+
+func TestPruneDeletesOldFinishedDeliveries(t *testing.T) {
+	store := openStore(t, "sqlite")
+	rc := newReceiver(t, nil)
+	wh, _ := mustCreate(t, store, "ws1", rc.srv.URL)
+	startDispatcher(t, fastOptions(store))
+	for range 2 {
+		if err := Trigger(context.Background(), store, "ws1", "a.b", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.waitFor(t, 2, 10*time.Second)
+	waitDelivery(t, store, "ws1", wh.ID, stateDelivered)
+	ds, _ := Deliveries(context.Background(), store, "ws1", wh.ID, 10)
+	if _, err := store.DB().Exec("UPDATE webhook_deliveries SET updated_at = ? WHERE id = ?", db.FormatTime(time.Now().Add(-31*24*time.Hour)), ds[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	opts := fastOptions(store)
+	d, err := NewDispatcher(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.prune(context.Background())
+	left, _ := Deliveries(context.Background(), store, "ws1", wh.ID, 10)
+	if len(left) != 1 || left[0].ID != ds[0].ID {
+		t.Fatalf("after prune: %+v", left)
+	}
+}
+
+func TestStartStopRaces(t *testing.T) {
+	store := openStore(t, "sqlite")
+	d, err := NewDispatcher(fastOptions(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop before Start: %v", err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err == nil {
+		t.Fatal("a second Start succeeded")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = Trigger(context.Background(), store, "ws1", "a.b", 1)
+		}()
+	}
+	wg.Wait()
+	if _, err := NewDispatcher(DispatcherOptions{Store: store, Timeout: time.Minute, Lease: time.Minute}); err == nil {
+		t.Fatal("a lease no longer than the timeout is accepted")
+	}
+	if _, err := NewDispatcher(DispatcherOptions{}); err == nil {
+		t.Fatal("a dispatcher without a store is accepted")
+	}
+}
