@@ -285,9 +285,9 @@ func TestRolledBackTxSendsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := rc.waitFor(t, 1, 10*time.Second)
+		rc.waitFor(t, 1, 10*time.Second)
 		time.Sleep(200 * time.Millisecond)
-		got = rc.requests()
+		got := rc.requests()
 		if len(got) != 1 || decodePayload(t, got[0].Body).Data != "committed" {
 			t.Fatalf("receiver got %d requests (first %s)", len(got), got[0].Body)
 		}
