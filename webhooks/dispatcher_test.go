@@ -519,3 +519,36 @@ func TestStartStopRaces(t *testing.T) {
 		t.Fatal("a dispatcher without a store is accepted")
 	}
 }
+
+// A Trigger in the dispatcher's process wakes it once committed: the
+// delivery goes out long before the next poll.
+func TestTriggerWakesTheDispatcherAfterCommit(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		store := openStore(t, dialect)
+		rc := newReceiver(t, nil)
+		mustCreate(t, store, "ws1", rc.srv.URL)
+		opts := fastOptions(store)
+		opts.PollInterval = time.Hour
+		startDispatcher(t, opts)
+		time.Sleep(100 * time.Millisecond) // past the first look
+		ctx := context.Background()
+		err := store.Tx(ctx, func(tx *db.Store) error {
+			if err := Trigger(ctx, tx, "ws1", "a.b", "in tx"); err != nil {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond) // not committed yet: nothing to send
+			if n := len(rc.requests()); n != 0 {
+				t.Errorf("%d requests before the commit", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.waitFor(t, 1, 10*time.Second)
+		if err := Trigger(ctx, store, "ws1", "a.b", "no tx"); err != nil {
+			t.Fatal(err)
+		}
+		rc.waitFor(t, 2, 10*time.Second)
+	})
+}
