@@ -175,6 +175,13 @@ type Config struct {
 	// (WORKER_CONCURRENCY). Defaults to 10.
 	WorkerConcurrency int
 
+	// WebhooksAllowPrivate lets webhook endpoints resolve to loopback,
+	// private, link-local and other non-public addresses
+	// (WEBHOOKS_ALLOW_PRIVATE=true): for development and tests only, as it
+	// lets a workspace admin make the service call its own network.
+	// Defaults to false: the dispatcher's SSRF guard refuses them.
+	WebhooksAllowPrivate bool
+
 	// Addr is where Run serves HTTP (PORT: ":"+PORT). Defaults to ":8000".
 	Addr string
 
@@ -296,6 +303,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.duration("RATE_LIMIT_WINDOW", &c.RateLimitWindow)
 	e.enabled("ADMIN_WORKER_EMBEDDED", &c.DisableEmbeddedAdminWorker)
 	e.positiveInt("WORKER_CONCURRENCY", &c.WorkerConcurrency)
+	e.boolean("WEBHOOKS_ALLOW_PRIVATE", &c.WebhooksAllowPrivate)
 	embedded := !c.DisableEmbeddedWorker
 	e.boolean("JOBS_WORKER_EMBEDDED", &embedded)
 	c.DisableEmbeddedWorker = !embedded

@@ -189,7 +189,10 @@ func (k *Kernel) build(ctx context.Context) error {
 	if err := k.wireAPIKeys(ctx); err != nil {
 		return err
 	}
-	feature("feature flags, webhooks", "off (not built yet)")
+	feature("feature flags", "off (not built yet)")
+	if err := k.wireWebhooks(ctx); err != nil {
+		return err
+	}
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.

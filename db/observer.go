@@ -30,8 +30,40 @@ func (s *Store) OnChange(fn func(ctx context.Context, c Change)) {
 	s.c.observers = append(obs, fn)
 }
 
+// OnWrite registers fn to be called after every committed create, update
+// or delete of an entity, in any table, history on or off, with the
+// table's name only (never the entity: those tables may hold secrets).
+// A transaction calls it once per table it wrote, after its commit. It is
+// meant for waking a worker in this process (a webhook dispatcher) when
+// rows it waits for have committed; fn must not block.
+func (s *Store) OnWrite(fn func(table string)) {
+	s.c.obsMu.Lock()
+	defer s.c.obsMu.Unlock()
+	w := make([]func(string), len(s.c.writeObservers), len(s.c.writeObservers)+1)
+	copy(w, s.c.writeObservers)
+	s.c.writeObservers = append(w, fn)
+}
+
+// wrote calls the OnWrite observers for table.
+func (s *Store) wrote(table string) {
+	s.c.obsMu.RLock()
+	obs := s.c.writeObservers
+	s.c.obsMu.RUnlock()
+	for _, fn := range obs {
+		fn(table)
+	}
+}
+
 // changed reports a change now, or on commit inside Tx.
 func (s *Store) changed(ctx context.Context, ch Change) {
+	if s.tx != nil {
+		if s.tx.wrote == nil {
+			s.tx.wrote = map[string]bool{}
+		}
+		s.tx.wrote[ch.Table] = true
+	} else {
+		s.wrote(ch.Table)
+	}
 	if !s.c.historyOn(ch.Table) {
 		return // secrets and churn: not for audit logs either
 	}

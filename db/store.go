@@ -107,6 +107,8 @@ type core struct {
 
 	obsMu     sync.RWMutex
 	observers []func(context.Context, Change)
+	// writeObservers are called with the table of every committed write (OnWrite).
+	writeObservers []func(table string)
 
 	structs  sync.Map // reflect.Type -> *structInfo
 	decoders sync.Map // reflect.Type -> *decodePlan

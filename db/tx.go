@@ -16,6 +16,7 @@ type txn struct {
 	tx      *sql.Tx
 	tables  map[string]*tableInfo // schema learnt inside, published on commit
 	changes []Change              // observed on commit
+	wrote   map[string]bool       // tables written, for OnWrite on commit
 	done    atomic.Bool
 
 	// Where DDL cannot run inside a transaction (MySQL), DDL runs only
@@ -266,6 +267,9 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (ddl []pend
 	}
 	for _, ch := range t.changes {
 		s.notify(ctx, ch)
+	}
+	for table := range t.wrote {
+		s.wrote(table)
 	}
 	return nil, nil
 }

@@ -18,7 +18,7 @@ func TestEveryREADMESnippetCompiles(t *testing.T) {
 	}
 	// The testing snippet is a test that runs, in kerneltest.
 	code := ""
-	for _, f := range []string{"snippets.go", "../../kerneltest/example_test.go"} {
+	for _, f := range []string{"snippets.go", "../../kerneltest/example_test.go", "../../webhooks/example_verify_test.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
