@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 
 	want := []string{
 		`appkernel_http_request_duration_seconds_count{method="GET",route="/things/{id}",status="2xx"} 2`,
-		`appkernel_http_request_duration_seconds_count{method="GET",route="unmatched",status="4xx"} 2`, // and /metrics
+		`appkernel_http_request_duration_seconds_count{method="GET",route="unmatched",status="4xx"} 2`,   // and /metrics
 		`appkernel_http_request_duration_seconds_count{method="OTHER",route="unmatched",status="4xx"} 1`, // chi: an unknown method matches no route
 		`appkernel_http_requests_in_flight 0`,
 		`appkernel_db_operation_duration_seconds_count{operation="save",table="things"} 2`,
@@ -190,5 +191,79 @@ func TestMetricsOffByDefault(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "metrics: off (METRICS_ADDR not set)") || !strings.Contains(logs.String(), "tracing: off") {
 		t.Fatalf("start-up lines:\n%s", logs.String())
+	}
+}
+
+// A sign-in refused by the login throttle is counted, by reason.
+func TestLoginThrottleIsCounted(t *testing.T) {
+	_, base, metricsURL, _ := metricsKernel(t, nil)
+	last := 0
+	for range 11 {
+		res, err := http.Post(base+"/auth/login", "application/json",
+			strings.NewReader(`{"email":"nobody@example.com","password":"not-the-password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		last = res.StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("the 11th failed login got %d, want 429", last)
+	}
+	_, body := get(t, "GET", metricsURL)
+	if !strings.Contains(body, `appkernel_auth_login_throttled_total{reason="account"} 1`) {
+		t.Fatalf("/metrics:\n%s", grepAppkernel(body))
+	}
+}
+
+// The worker process (RunWorker) serves /metrics on METRICS_ADDR too, with
+// its runs counted.
+func TestRunWorkerServesMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	name := uniqueName("obs_worker")
+	deleteNamespace(t, name)
+	var logs testenv.Buffer
+	cfg := workerConfig(t, name, &logs)
+	cfg.MetricsAddr = addr
+	tasks := jobs.NewRegistry()
+	tasks.Task("obs_ping", func(context.Context, *jobs.Job) (any, error) { return "pong", nil })
+	cfg.Jobs = tasks
+	cfg.DisableEmbeddedWorker = true
+	web, err := appkernel.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.Close()
+	info, err := web.Jobs().Enqueue(context.Background(), "obs_ping", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- appkernel.RunWorker(ctx, cfg) }()
+	if st := waitDone(t, web.Jobs(), info.ID, 15*time.Second); st.State != jobs.StateSucceeded {
+		t.Fatalf("job: %+v\n%s", st, logs.String())
+	}
+	var body string
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(body, `appkernel_jobs_runs_total{outcome="succeeded",task="obs_ping"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker's /metrics:\n%s", grepAppkernel(body))
+		}
+		if res, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			body = string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopCleanly(t, "RunWorker", cancel, done)
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatal("the metrics listener is still open after RunWorker returned")
 	}
 }

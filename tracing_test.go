@@ -111,8 +111,8 @@ func TestTraceOfARequestAndItsJob(t *testing.T) {
 func TestTraceparentOnlyFromTrustedProxies(t *testing.T) {
 	const sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	for _, c := range []struct {
-		name     string
-		trusted  []string
+		name      string
+		trusted   []string
 		continues bool
 	}{
 		{"untrusted peer", nil, false},
