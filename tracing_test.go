@@ -69,8 +69,8 @@ func TestTraceOfARequestAndItsJob(t *testing.T) {
 	if code, body := get(t, "GET", base+"/things/gear"); code != 200 {
 		t.Fatalf("GET: %d %s", code, body)
 	}
-	all := waitSpan(t, exp, "save notes") // the job's save ends last
-	all = waitSpan(t, exp, "job obs_note")
+	waitSpan(t, exp, "save notes") // the job's save ends last
+	all := waitSpan(t, exp, "job obs_note")
 
 	server, ok := spanNamed(all, "GET /things/{id}")
 	if !ok || server.SpanKind != trace.SpanKindServer {

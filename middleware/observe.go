@@ -24,13 +24,15 @@ func FromTrustedProxy(ctx context.Context) bool {
 	return st != nil && st.trustedPeer
 }
 
-// ResponseStatus returns the status w has sent, 200 when the handler wrote
-// nothing (net/http then sends 200), for middleware below Logger that
-// reports on the response after its handler returned (metrics). ok is false
-// when no Logger runs above w.
-func ResponseStatus(w http.ResponseWriter) (status int, ok bool) {
-	st := stateOfWriter(w)
-	if st == nil {
+// ResponseStatus returns the status sent for the request of ctx, 200 when
+// the handler wrote nothing (net/http then sends 200), for middleware below
+// Logger that reports on the response after its handler returned
+// (metrics, tracing). It reads the access log's record, so it holds
+// whatever writers other middleware put in between. ok is false when no
+// Logger runs for the request.
+func ResponseStatus(ctx context.Context) (status int, ok bool) {
+	st := stateFromContext(ctx)
+	if st == nil || !st.accessLog {
 		return 0, false
 	}
 	if !st.rw.wroteHeader {

@@ -118,19 +118,19 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		served := false
 		defer func() {
 			if !served { // a panic going up: count what was sent
-				h.done(w, r, start)
+				h.done(r, start)
 			}
 		}()
 		next.ServeHTTP(w, r)
 		served = true
-		h.done(w, r, start)
+		h.done(r, start)
 	})
 }
 
-func (h *httpMetrics) done(w http.ResponseWriter, r *http.Request, start time.Time) {
+func (h *httpMetrics) done(r *http.Request, start time.Time) {
 	d := time.Since(start)
 	h.inFlight.Dec()
-	status, ok := middleware.ResponseStatus(w)
+	status, ok := middleware.ResponseStatus(r.Context())
 	if !ok {
 		status = http.StatusOK
 	}

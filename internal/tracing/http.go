@@ -32,7 +32,7 @@ func (t *Tracing) Middleware(next http.Handler) http.Handler {
 				span.SetAttributes(attribute.String("http.route", route))
 			}
 		}
-		if status, ok := middleware.ResponseStatus(w); ok {
+		if status, ok := middleware.ResponseStatus(r.Context()); ok {
 			statusError(span, status)
 		}
 	})
