@@ -2,8 +2,12 @@ package appkernel_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +157,51 @@ func requestLine(t *testing.T, logs *testenv.Buffer, path string) map[string]any
 	}
 	t.Fatalf("no access line for %s:\n%s", path, logs.String())
 	return nil
+}
+
+// With an OTLP endpoint in the environment the kernel exports its spans
+// there over OTLP/HTTP, flushed by Close; a gRPC protocol is refused.
+func TestTracesAreExportedToTheOTLPEndpoint(t *testing.T) {
+	posts := make(chan string, 16)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts <- r.Method + " " + r.URL.Path + " " + r.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	cfg, err := appkernel.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Tracing {
+		t.Fatal("ConfigFromEnv: Tracing is off with OTEL_EXPORTER_OTLP_ENDPOINT set")
+	}
+	cfg.DisableDatabase = true
+	cfg.DisableDevAutostart = true
+	var logs testenv.Buffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	k, err := appkernel.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/readyz", nil))
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-posts:
+		if got != "POST /v1/traces application/x-protobuf" {
+			t.Fatalf("the collector got %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no spans reached the collector after Close")
+	}
+	if !strings.Contains(logs.String(), "tracing: on (OTLP/HTTP to "+collector.URL) {
+		t.Errorf("start-up lines:\n%s", logs.String())
+	}
+
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	if _, err := appkernel.New(context.Background(), cfg); !errors.Is(err, appkernel.ErrConfig) || !strings.Contains(err.Error(), "grpc") {
+		t.Fatalf("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: %v, want ErrConfig naming it", err)
+	}
 }
