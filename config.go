@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -11,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"appkernel/db"
+	"appkernel/internal/tracing"
 	"appkernel/jobs"
 	"appkernel/middleware"
 )
@@ -193,6 +197,26 @@ type Config struct {
 	// to answer; one that does not answer in time refuses the start.
 	// Defaults to 10s.
 	ConnectTimeout time.Duration
+
+	// MetricsAddr is where /metrics is served in the Prometheus text
+	// format (METRICS_ADDR, e.g. ":9090"), on a listener of its own, never
+	// on the public one; it starts and stops with ListenAndServe and with
+	// RunWorker. Set, the kernel counts requests, store operations, jobs,
+	// rate limiting, cache reads and login refusals (see Kernel.Metrics).
+	// Defaults to "": no metrics, and no cost per request.
+	MetricsAddr string
+	// Tracing exports OpenTelemetry traces over OTLP/HTTP, configured by the
+	// standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+	// OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...). ConfigFromEnv sets it
+	// when either endpoint is set, unless OTEL_SDK_DISABLED=true or
+	// OTEL_TRACES_EXPORTER=none. Defaults to false: no exporter, and no
+	// cost per request.
+	Tracing bool
+	// TracerProvider, when set, makes the kernel's spans instead of the
+	// OTLP provider Tracing builds (tracing is then on whatever Tracing
+	// says); the caller shuts it down. Defaults to nil.
+	TracerProvider trace.TracerProvider
 }
 
 // OAuthProvider is the client registration of one OAuth provider and its
@@ -304,6 +328,10 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	e.enabled("ADMIN_WORKER_EMBEDDED", &c.DisableEmbeddedAdminWorker)
 	e.positiveInt("WORKER_CONCURRENCY", &c.WorkerConcurrency)
 	e.boolean("WEBHOOKS_ALLOW_PRIVATE", &c.WebhooksAllowPrivate)
+	if e.str("METRICS_ADDR", &c.MetricsAddr) && c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
+		c.MetricsAddr = ":" + c.MetricsAddr // a bare port
+	}
+	c.Tracing = tracing.Enabled(func(name string) string { v, _ := e.get(name); return v })
 	embedded := !c.DisableEmbeddedWorker
 	e.boolean("JOBS_WORKER_EMBEDDED", &embedded)
 	c.DisableEmbeddedWorker = !embedded
@@ -411,6 +439,13 @@ func (c *Config) validate() error {
 	for _, o := range c.OAuthRedirectOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
 			bad("OAUTH_REDIRECT_ORIGINS entry %q; want an origin scheme://host[:port] without a path", o)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("METRICS_ADDR=%s (MetricsAddr): %v; want host:port or :port, e.g. :9090", c.MetricsAddr, err)
+		} else if c.MetricsAddr == c.Addr {
+			bad("METRICS_ADDR=%s is the public address (PORT); /metrics needs a listener of its own", c.MetricsAddr)
 		}
 	}
 	if !c.devOrTest() {

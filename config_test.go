@@ -37,39 +37,41 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 
 func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":           "postgres://u:p@db:5432/app",
-		"JWT_SECRET":             strings.Repeat("s", 40),
-		"JWT_EXPIRY_HOURS":       "2",
-		"ALLOW_SELF_SIGNUP":      "true",
-		"ADMIN_EMAIL":            "ops@example.com",
-		"ADMIN_PASSWORD":         "ops-password-1",
-		"REDIS_URL":              "redis://localhost:6379/1",
-		"ADMIN_WORKER_EMBEDDED":  "false",
-		"ADMIN_DB_URL":           "sqlite:///./admin.db",
-		"CORS_ORIGINS":           "https://a.example, https://b.example",
-		"CORS_CREDENTIALS":       "true",
-		"RATE_LIMIT_ENABLED":     "false",
-		"RATE_LIMIT_REQUESTS":    "7",
-		"RATE_LIMIT_WINDOW":      "30",
-		"GOOGLE_CLIENT_ID":       "gid",
-		"GOOGLE_CLIENT_SECRET":   "gsecret",
-		"GITHUB_CLIENT_ID":       "hid",
-		"GITHUB_CLIENT_SECRET":   "hsecret",
-		"OIDC_ISSUER_URL":        "https://idp.example.com/realms/x",
-		"OIDC_CLIENT_ID":         "oid",
-		"OIDC_CLIENT_SECRET":     "osecret",
-		"PUBLIC_URL":             "https://api.example.com",
-		"OAUTH_REDIRECT_ORIGINS": "https://app.example.com, http://localhost:5173",
-		"DEBUG":                  "1",
-		"APP_ENV":                "production",
-		"LOG_LEVEL":              "warn",
-		"TRUSTED_PROXIES":        "10.0.0.0/8,127.0.0.1",
-		"DEV_AUTOSTART":          "false",
-		"WORKER_CONCURRENCY":     "3",
-		"MAX_COLUMNS":            "50",
-		"JOBS_WORKER_EMBEDDED":   "false",
-		"REDIS_PREFIX":           "billing",
-		"PORT":                   "9090",
+		"DATABASE_URL":                "postgres://u:p@db:5432/app",
+		"JWT_SECRET":                  strings.Repeat("s", 40),
+		"JWT_EXPIRY_HOURS":            "2",
+		"ALLOW_SELF_SIGNUP":           "true",
+		"ADMIN_EMAIL":                 "ops@example.com",
+		"ADMIN_PASSWORD":              "ops-password-1",
+		"REDIS_URL":                   "redis://localhost:6379/1",
+		"ADMIN_WORKER_EMBEDDED":       "false",
+		"ADMIN_DB_URL":                "sqlite:///./admin.db",
+		"CORS_ORIGINS":                "https://a.example, https://b.example",
+		"CORS_CREDENTIALS":            "true",
+		"RATE_LIMIT_ENABLED":          "false",
+		"RATE_LIMIT_REQUESTS":         "7",
+		"RATE_LIMIT_WINDOW":           "30",
+		"GOOGLE_CLIENT_ID":            "gid",
+		"GOOGLE_CLIENT_SECRET":        "gsecret",
+		"GITHUB_CLIENT_ID":            "hid",
+		"GITHUB_CLIENT_SECRET":        "hsecret",
+		"OIDC_ISSUER_URL":             "https://idp.example.com/realms/x",
+		"OIDC_CLIENT_ID":              "oid",
+		"OIDC_CLIENT_SECRET":          "osecret",
+		"PUBLIC_URL":                  "https://api.example.com",
+		"OAUTH_REDIRECT_ORIGINS":      "https://app.example.com, http://localhost:5173",
+		"DEBUG":                       "1",
+		"APP_ENV":                     "production",
+		"LOG_LEVEL":                   "warn",
+		"TRUSTED_PROXIES":             "10.0.0.0/8,127.0.0.1",
+		"DEV_AUTOSTART":               "false",
+		"WORKER_CONCURRENCY":          "3",
+		"MAX_COLUMNS":                 "50",
+		"JOBS_WORKER_EMBEDDED":        "false",
+		"REDIS_PREFIX":                "billing",
+		"PORT":                        "9090",
+		"METRICS_ADDR":                "127.0.0.1:9100",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
 	}
 	c, err := configFromLookup(lookupFrom(env))
 	if err != nil {
@@ -106,6 +108,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want.DisableEmbeddedWorker = true
 	want.RedisPrefix = "billing"
 	want.Addr = ":9090"
+	want.MetricsAddr = "127.0.0.1:9100"
+	want.Tracing = true
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -144,6 +148,8 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 		{map[string]string{"PORT": "80a"}, []string{"PORT", `"80a"`, "port number"}},
 		{map[string]string{"PORT": "70000"}, []string{"PORT", "65535"}},
 		{map[string]string{"REDIS_PREFIX": "a{b}"}, []string{"REDIS_PREFIX", "braces"}},
+		{map[string]string{"METRICS_ADDR": "a:b:c"}, []string{"METRICS_ADDR", "a:b:c", ":9090"}},
+		{map[string]string{"METRICS_ADDR": "8000"}, []string{"METRICS_ADDR", "public address"}},
 	}
 	for _, tc := range cases {
 		_, err := configFromLookup(lookupFrom(tc.env))
@@ -239,6 +245,31 @@ func TestRedisNamespace(t *testing.T) {
 		c := Config{Name: tc.name, RedisPrefix: tc.prefix}
 		if got := c.redisNamespace(); got != tc.want {
 			t.Errorf("Name %q, RedisPrefix %q: namespace %q, want %q", tc.name, tc.prefix, got, tc.want)
+		}
+	}
+}
+
+// METRICS_ADDR may be a bare port; tracing follows the standard OTEL_*
+// variables: an endpoint turns it on, OTEL_SDK_DISABLED and
+// OTEL_TRACES_EXPORTER=none keep it off.
+func TestObservabilityFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		metrics string
+		tracing bool
+	}{
+		{map[string]string{"METRICS_ADDR": "9100"}, ":9100", false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, "", true},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, "", false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, "", false},
+		{map[string]string{"OTEL_SERVICE_NAME": "billing"}, "", false},
+	} {
+		c, err := configFromLookup(lookupFrom(tc.env))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if c.MetricsAddr != tc.metrics || c.Tracing != tc.tracing {
+			t.Errorf("%v: MetricsAddr %q Tracing %v, want %q %v", tc.env, c.MetricsAddr, c.Tracing, tc.metrics, tc.tracing)
 		}
 	}
 }

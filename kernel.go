@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,8 @@ import (
 	"appkernel/cache"
 	"appkernel/db"
 	"appkernel/internal/health"
+	"appkernel/internal/metrics"
+	"appkernel/internal/tracing"
 	"appkernel/jobs"
 	"appkernel/middleware"
 	"appkernel/workspaces"
@@ -48,6 +51,11 @@ type Kernel struct {
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
+
+	metrics     *metrics.Metrics // always built; counts only when metricsOn
+	metricsOn   bool             // Config.MetricsAddr is set
+	metricsAddr atomic.Value     // string: the address /metrics listens on, once serving
+	tracing     *tracing.Tracing // nil when tracing is off
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -126,7 +134,7 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature := k.feature
 
 	// Local containers, the database, Redis, the cache.
-	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireDB, k.wireRedis, k.wireCache} {
+	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireMetrics, k.wireTracing, k.wireDB, k.wireRedis, k.wireCache} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -164,6 +172,7 @@ func (k *Kernel) build(ctx context.Context) error {
 			RedisPrefix:     cfg.redisNamespace() + "auth:",
 			Workspaces:      k.ws,
 			Logger:          log,
+			OnThrottled:     k.loginThrottleHook(),
 
 			// In production the first admin is the operator's (ADMIN_EMAIL).
 			NoFirstUserAdmin: cfg.Production(),
@@ -228,6 +237,8 @@ func (k *Kernel) routes() error {
 			Window: cfg.RateLimitWindow,
 			Key:    rateLimitKey,
 			Logger: log,
+
+			OnDecision: k.rateLimitHook(),
 		})
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrConfig, err)
@@ -246,6 +257,7 @@ func (k *Kernel) routes() error {
 			AllowedHeaders:   []string{"Accept", "Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "X-Workspace-ID"},
 		},
 		BodyLimit: cfg.MaxBodyBytes,
+		Observe:   k.observeMiddlewares(),
 		After:     after,
 	})
 	if err != nil {

@@ -25,6 +25,10 @@ func (k *Kernel) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve is ListenAndServe on an existing listener.
 func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
+	stopMetrics, err := k.startMetrics()
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: k,
 		// A client may not trickle a request: headers within 10 s, the
@@ -40,7 +44,7 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	k.log.Info("listening", "addr", ln.Addr().String(), "service", k.cfg.Name)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("appkernel: serve: %w", err)
+		return errors.Join(fmt.Errorf("appkernel: serve: %w", err), stopMetrics(ctx))
 	case <-ctx.Done():
 	}
 	k.log.Info("shutting down", "timeout_ms", k.cfg.ShutdownTimeout.Milliseconds())
@@ -52,7 +56,7 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		workerDone <- nil
 	}
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if err != nil {
 		// Past the deadline: cut the connections still busy.
 		err = errors.Join(err, srv.Close())
@@ -62,6 +66,9 @@ func (k *Kernel) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if werr := <-workerDone; werr != nil {
 		err = errors.Join(err, fmt.Errorf("stopping the job worker: %w", werr))
+	}
+	if merr := stopMetrics(sctx); merr != nil {
+		err = errors.Join(err, fmt.Errorf("stopping the metrics listener: %w", merr))
 	}
 	if err != nil {
 		return fmt.Errorf("appkernel: shutdown: %w", err)

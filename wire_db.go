@@ -11,10 +11,10 @@ import (
 // openStore opens the app database of cfg (DATABASE_URL), waiting at most
 // cfg.ConnectTimeout for it to answer. Its error names the variable; the
 // store's says what happened and what to do.
-func openStore(ctx context.Context, cfg Config) (*db.Store, error) {
+func openStore(ctx context.Context, cfg Config, onOp func(context.Context, db.Op)) (*db.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	store, err := db.OpenConfig(octx, db.Config{URL: cfg.DatabaseURL, MaxColumns: cfg.MaxColumns})
+	store, err := db.OpenConfig(octx, db.Config{URL: cfg.DatabaseURL, MaxColumns: cfg.MaxColumns, OnOp: onOp})
 	switch {
 	case err == nil:
 		return store, nil
@@ -33,11 +33,12 @@ func (k *Kernel) wireDB(ctx context.Context) error {
 		k.feature("database", "off (Config.DisableDatabase)")
 		return nil
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, k.storeOpHook())
 	if err != nil {
 		return err
 	}
 	k.store = store
+	k.observeStore(store)
 	k.closers = append(k.closers, store.Close)
 	k.feature("database", fmt.Sprintf("on (%s, %s)", store.Dialect(), MaskURL(cfg.DatabaseURL)))
 	return nil

@@ -2,6 +2,7 @@ package appkernel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,14 +18,16 @@ func (k *Kernel) wireJobs(context.Context) error {
 	if k.cfg.Jobs != nil {
 		opts = append(opts, jobs.WithRegistry(k.cfg.Jobs))
 	}
+	opts = append(opts, k.jobClientOptions()...)
 	k.jobs = jobs.NewClient(k.universalRedis(), opts...)
+	k.observeJobs()
 	return nil
 }
 
 // buildWorker builds what RunWorker's kernel needs when no Setup asks for
 // the whole kernel: the steps of build up to the jobs client.
 func (k *Kernel) buildWorker(ctx context.Context) error {
-	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireDB, k.wireRedis, k.wireCache, k.wireJobs} {
+	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireMetrics, k.wireTracing, k.wireDB, k.wireRedis, k.wireCache, k.wireJobs} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -44,6 +47,7 @@ func (k *Kernel) workerOptions() jobs.WorkerOptions {
 		Store:           k.store,
 		Cache:           k.cache,
 		Client:          k.jobs,
+		Hooks:           k.jobHooks(),
 	}
 }
 
@@ -94,13 +98,17 @@ func (k *Kernel) runWorker(ctx context.Context) error {
 	if len(names) == 0 {
 		return fmt.Errorf("%w: the job worker has no task to run; register them in Config.Jobs (or in Config.Setup)", ErrConfig)
 	}
+	stopMetrics, err := k.startMetrics()
+	if err != nil {
+		return err
+	}
 	w := jobs.NewWorker(k.redis, k.cfg.Jobs, k.workerOptions())
 	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("appkernel: jobs worker: %w", err)
+		return errors.Join(fmt.Errorf("appkernel: jobs worker: %w", err), stopMetrics(ctx))
 	}
 	k.feature("jobs", fmt.Sprintf("on (worker process, concurrency %d, tasks %s)", k.cfg.WorkerConcurrency, strings.Join(names, ", ")))
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ShutdownTimeout)
 	defer cancel()
-	return w.Stop(sctx)
+	return errors.Join(w.Stop(sctx), stopMetrics(sctx))
 }

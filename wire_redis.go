@@ -68,11 +68,11 @@ func (k *Kernel) wireRedis(ctx context.Context) error {
 // wireCache builds the cache: Redis under the namespace, else in memory.
 func (k *Kernel) wireCache(context.Context) error {
 	if k.redis != nil {
-		k.cache = cache.NewRedis(k.redis, cache.Prefix(k.cfg.redisNamespace()+"cache:"))
+		k.cache = k.observeCache(cache.NewRedis(k.redis, cache.Prefix(k.cfg.redisNamespace()+"cache:")))
 		k.feature("cache", "redis")
 		return nil
 	}
-	k.cache = cache.NewMemory(cache.MemoryOptions{})
+	k.cache = k.observeCache(cache.NewMemory(cache.MemoryOptions{}))
 	k.feature("cache", "memory (REDIS_URL not set)")
 	return nil
 }
@@ -88,6 +88,7 @@ func (k *Kernel) newRedis(opt *redis.Options) *redis.Client {
 	redisguard.PrepareOptions(opt)
 	rdb := redis.NewClient(opt)
 	b := redisguard.Install(rdb, redisguard.Options{Logger: k.log})
+	k.instrumentRedis(rdb)
 	k.closers = append(k.closers, b.Close)
 	routeRedisLog(k.log)
 	k.closers = append(k.closers, func() error { unrouteRedisLog(k.log); return nil })

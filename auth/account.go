@@ -293,6 +293,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 		device:  s.devices.verify(account, in.DeviceToken),
 	})
 	if err != nil {
+		if errors.Is(err, ErrTooManyAttempts) {
+			s.throttled("account")
+		}
 		return nil, err
 	}
 	u, hash, err := s.userByEmail(ctx, email)

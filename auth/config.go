@@ -89,6 +89,12 @@ type Config struct {
 	Insecure bool
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// OnThrottled, when set, is told each sign-in refused by a throttle
+	// before any password was checked: "account" (too many failures for
+	// the account, 429 too_many_attempts) or "ip" (the client IP's
+	// PerIPLimit, 429 rate_limited). The kernel counts them in its
+	// metrics. Defaults to nil.
+	OnThrottled func(reason string)
 }
 
 func (c Config) withDefaults() Config {

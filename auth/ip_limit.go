@@ -60,9 +60,17 @@ func (l *ipLimiter) allow(key string) time.Duration {
 func (s *Service) limitPerIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wait := s.perIP.allow(middleware.ClientKey(clientIP(r))); wait > 0 {
+			s.throttled("ip")
 			writeError(w, r, &ThrottleError{RetryAfter: wait, PerIP: true})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// throttled tells Config.OnThrottled of a refused sign-in.
+func (s *Service) throttled(reason string) {
+	if s.cfg.OnThrottled != nil {
+		s.cfg.OnThrottled(reason)
+	}
 }

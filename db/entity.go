@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -64,7 +65,10 @@ func (c *core) conflict(err error) *ConflictError {
 // GetEntity returns the entity of table with the given id, or an error
 // matching ErrNotFound when it, or the table, does not exist or when it is
 // soft-deleted (unless IncludeDeleted is given).
-func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOption) (Entity, error) {
+func (s *Store) GetEntity(ctx context.Context, table, id string, opts ...GetOption) (_ Entity, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpGet, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}
@@ -153,7 +157,10 @@ type field struct {
 //
 // The table and any new columns are created as needed, typed from the first
 // non-nil value. created_at, updated_at and deleted_at in v are ignored.
-func (s *Store) SaveEntity(ctx context.Context, table string, v any) (Entity, error) {
+func (s *Store) SaveEntity(ctx context.Context, table string, v any) (_ Entity, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpSave, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}
@@ -530,7 +537,10 @@ func (s *Store) writeOnce(ctx context.Context, fn func(q querier) error) error {
 // DeleteEntity deletes the entity of table with the given id: softly (it
 // gets a deleted_at and disappears from reads, SaveEntity restores it) or,
 // with permanent, for good. It reports whether an entity was deleted.
-func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bool) (bool, error) {
+func (s *Store) DeleteEntity(ctx context.Context, table, id string, permanent bool) (_ bool, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpDelete, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // recordHistory appends a version to the history of an entity. A fresh id
@@ -46,7 +47,10 @@ type HistoryEntry struct {
 
 // History returns the recorded versions of an entity, oldest first. It is
 // empty for an unknown entity or a table without history.
-func (s *Store) History(ctx context.Context, table, id string) ([]HistoryEntry, error) {
+func (s *Store) History(ctx context.Context, table, id string) (_ []HistoryEntry, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpHistory, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}

@@ -223,7 +223,10 @@ func bindArgs(w *whereSQL, params []any, extra int) ([]any, error) {
 
 // FindEntities returns the entities of table matching q, in q's order. A
 // table that does not exist yet has no entities.
-func (s *Store) FindEntities(ctx context.Context, table string, q Query) ([]Entity, error) {
+func (s *Store) FindEntities(ctx context.Context, table string, q Query) (_ []Entity, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpFind, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}
@@ -326,7 +329,10 @@ func (s *Store) readFailed(table string, err error) ([]Entity, error) {
 
 // CountEntities counts the entities of table matching where (the grammar of
 // Query.Where; empty counts all). A missing table counts 0.
-func (s *Store) CountEntities(ctx context.Context, table, where string, params ...any) (int64, error) {
+func (s *Store) CountEntities(ctx context.Context, table, where string, params ...any) (_ int64, opErr error) {
+	if s.c.cfg.OnOp != nil {
+		defer s.opDone(ctx, OpCount, table, time.Now(), &opErr)
+	}
 	if err := checkTable(table); err != nil {
 		return 0, err
 	}

@@ -48,6 +48,13 @@ type Config struct {
 	// from any number of stores: columns of a table are added one caller at
 	// a time, each checking the count first. Defaults to 200.
 	MaxColumns int
+
+	// OnOp, when set, is called after every entity operation of the store
+	// (get, save, find, count, delete, history), inside transactions too,
+	// with the operation's context: the kernel measures them for its
+	// metrics and traces. It must be quick and must not use the store.
+	// Defaults to nil, which costs an operation nothing.
+	OnOp func(ctx context.Context, op Op)
 }
 
 func (c Config) withDefaults() Config {

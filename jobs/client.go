@@ -20,16 +20,18 @@ const DefaultPrefix = "appkernel:"
 // use. A nil *Client is valid: every method returns ErrNoBackend, so code
 // holding one works unchanged in a kernel started without Redis.
 type Client struct {
-	b   *broker.Broker
-	reg *Registry
+	b           *broker.Broker
+	reg         *Registry
+	traceParent func(context.Context) string // see WithTraceParent
 }
 
 // ClientOption configures NewClient.
 type ClientOption func(*clientConfig)
 
 type clientConfig struct {
-	prefix string
-	reg    *Registry
+	prefix      string
+	reg         *Registry
+	traceParent func(context.Context) string
 }
 
 // WithPrefix namespaces every key under prefix instead of DefaultPrefix.
@@ -51,7 +53,7 @@ func NewClient(rdb redis.UniversalClient, opts ...ClientOption) *Client {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	c := &Client{reg: cfg.reg}
+	c := &Client{reg: cfg.reg, traceParent: cfg.traceParent}
 	if rdb != nil {
 		c.b = broker.New(rdb, cfg.prefix)
 	}
@@ -175,6 +177,9 @@ func (c *Client) Enqueue(ctx context.Context, name string, payload any, opts ...
 	if err != nil {
 		return Info{}, err
 	}
+	if c.traceParent != nil {
+		m.TraceParent = c.traceParent(ctx)
+	}
 	e, err := c.b.Enqueue(ctx, m)
 	if err != nil {
 		return Info{}, fmt.Errorf("jobs: enqueue %s: %w", name, unavailable(err))
@@ -204,6 +209,9 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs ...EnqueueRequest) ([]Inf
 			errs[i] = err
 			failed = true
 			continue
+		}
+		if c.traceParent != nil {
+			m.TraceParent = c.traceParent(ctx)
 		}
 		msgs = append(msgs, m)
 		idx = append(idx, i)

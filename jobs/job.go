@@ -22,6 +22,9 @@ type Job struct {
 	UserID      string          // from WithUser, if any
 	WorkspaceID string          // from WithWorkspace, if any
 	EnqueuedAt  time.Time
+	// TraceParent is the W3C traceparent of the span that enqueued the
+	// job, when the client carried one (WithTraceParent), else "".
+	TraceParent string
 	// Logger logs with the job's id, task name and attempt attached.
 	Logger *slog.Logger
 

@@ -63,6 +63,9 @@ type WorkerOptions struct {
 	Store  *db.Store
 	Cache  cache.Cache
 	Client *Client
+
+	// Hooks are told about runs, for metrics and traces. Defaults to none.
+	Hooks Hooks
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {
@@ -540,7 +543,7 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 	defer func() {
 		// The handler called runtime.Goexit: nothing after it ran.
 		if handlerRunning && settled.CompareAndSwap(runOpen, runSettledHere) {
-			w.fail(q, o, f.Attempt, maxAttempts, log, errors.New("the handler exited its goroutine (runtime.Goexit) without returning"))
+			w.fail(q, f.Name, o, f.Attempt, maxAttempts, log, errors.New("the handler exited its goroutine (runtime.Goexit) without returning"))
 		}
 	}()
 	switch {
@@ -548,6 +551,9 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		// Its previous run lost its lease on the last attempt.
 		o.Op, o.Data = broker.OpDead, fmt.Sprintf("out of attempts (%d): the last run lost its lease (worker stopped or lost Redis)", maxAttempts)
 		log.Error("job is out of attempts", "error", o.Data)
+		if known {
+			w.outcome(f.Name, OutcomeDead)
+		}
 		w.send(q, o)
 		return
 	case !known && f.Name != "":
@@ -565,13 +571,14 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 			ID: f.ID, Name: f.Name, Queue: q, Payload: json.RawMessage(f.Payload),
 			Attempt: f.Attempt, MaxAttempts: maxAttempts,
 			UserID: f.UserID, WorkspaceID: f.WorkspaceID, EnqueuedAt: f.EnqueuedAt,
-			Logger: log,
-			store:  w.opts.Store, cache: w.opts.Cache, client: w.opts.Client,
+			TraceParent: f.TraceParent,
+			Logger:      log,
+			store:       w.opts.Store, cache: w.opts.Cache, client: w.opts.Client,
 		}
 		var res any
 		timer := time.AfterFunc(t.timeout+abandonGrace, func() {
 			if settled.CompareAndSwap(runOpen, runAbandoned) {
-				w.fail(q, o, f.Attempt, maxAttempts, log, fmt.Errorf("timed out after %s and the handler did not return within %s more; abandoned (its goroutine may still run)", t.timeout, abandonGrace))
+				w.fail(q, f.Name, o, f.Attempt, maxAttempts, log, fmt.Errorf("timed out after %s and the handler did not return within %s more; abandoned (its goroutine may still run)", t.timeout, abandonGrace))
 				w.running.Done()
 			}
 		})
@@ -584,6 +591,7 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		}
 		if err == nil {
 			o.Op = broker.OpSucceeded
+			w.outcome(f.Name, OutcomeSucceeded)
 			if res != nil {
 				b, merr := json.Marshal(res)
 				if merr != nil {
@@ -595,7 +603,7 @@ func (w *Worker) runJob(q string, f broker.Fetched) {
 		}
 	}
 	if err != nil {
-		w.fail(q, o, f.Attempt, maxAttempts, log, err)
+		w.fail(q, f.Name, o, f.Attempt, maxAttempts, log, err)
 		return
 	}
 	if w.hardCtx.Err() != nil {
@@ -638,7 +646,7 @@ const abandonGrace = 2 * time.Second
 
 // fail records a failed run: a retry with backoff, or the dead set for a
 // permanent error or the last attempt.
-func (w *Worker) fail(q string, o broker.Outcome, attempt, maxAttempts int, log *slog.Logger, err error) {
+func (w *Worker) fail(q, task string, o broker.Outcome, attempt, maxAttempts int, log *slog.Logger, err error) {
 	if w.hardCtx.Err() != nil {
 		// The worker gave up on its jobs: leave this one to its lease.
 		<-w.slots
@@ -657,6 +665,13 @@ func (w *Worker) fail(q string, o broker.Outcome, attempt, maxAttempts int, log 
 		o.Delay = w.opts.Backoff(attempt)
 		log.Warn("job failed; will retry", "error", err, "retry_in_ms", o.Delay.Milliseconds())
 	}
+	if _, known := w.reg.lookup(task); known {
+		if o.Op == broker.OpDead {
+			w.outcome(task, OutcomeDead)
+		} else {
+			w.outcome(task, OutcomeFailed)
+		}
+	}
 	w.send(q, o)
 }
 
@@ -665,6 +680,12 @@ func (w *Worker) fail(q string, o broker.Outcome, attempt, maxAttempts int, log 
 func (w *Worker) call(t *task, job *Job) (res any, err error) {
 	ctx, cancel := context.WithTimeout(w.hardCtx, t.timeout)
 	defer cancel()
+	if run := w.opts.Hooks.Run; run != nil {
+		var done func(error)
+		if ctx, done = run(ctx, job); done != nil {
+			defer func() { done(err) }()
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)

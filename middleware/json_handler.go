@@ -230,6 +230,7 @@ func (h *jsonHandler) handleAccess(t time.Time, level slog.Level, l *accessLine)
 	e.b = append(e.b, `,"request_id":`...)
 	e.appendString(l.requestID)
 	for _, kv := range [...]struct{ key, value string }{
+		{`,"trace_id":`, l.traceID},
 		{`,"client_ip":`, l.clientIP},
 		{`,"user_id":`, l.userID},
 		{`,"error":`, l.err},

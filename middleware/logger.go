@@ -32,7 +32,8 @@ type LoggerOptions struct {
 
 // Logger returns middleware that writes one structured line per request
 // after the handler ran: method, route (the chi route pattern), path,
-// status, bytes, duration_ms, request_id, client_ip, and user_id when
+// status, bytes, duration_ms, request_id, trace_id when tracing recorded
+// one (see SetTraceID), client_ip, and user_id when
 // authentication recorded one (see SetUserID). Responses with status 5xx are
 // logged at ERROR with the internal error WriteError recorded (and the stack
 // of a recovered panic), except 503 (an expected refusal: a dependency is
@@ -177,6 +178,7 @@ func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, lev
 		bytes:      st.rw.bytes,
 		durationMS: float64(d.Microseconds()) / 1000,
 		requestID:  st.requestID,
+		traceID:    st.traceID,
 		clientIP:   st.clientIP,
 		userID:     st.userID,
 	}
@@ -197,14 +199,15 @@ func writeAccessLine(ctx context.Context, h slog.Handler, fast *jsonHandler, lev
 	_ = h.Handle(ctx, rec)
 }
 
-// accessLine holds the attributes of one access line; empty client_ip,
-// user_id, error and stack are left out.
+// accessLine holds the attributes of one access line; empty trace_id,
+// client_ip, user_id, error and stack are left out.
 type accessLine struct {
 	method, route, path string
 	status              int
 	bytes               int64
 	durationMS          float64
 	requestID           string
+	traceID             string
 	clientIP, userID    string
 	err, stack          string
 }
@@ -221,6 +224,7 @@ func (l *accessLine) attrs(buf *[12]slog.Attr) []slog.Attr {
 		slog.String("request_id", l.requestID),
 	)
 	for _, a := range [...]slog.Attr{
+		slog.String("trace_id", l.traceID),
 		slog.String("client_ip", l.clientIP),
 		slog.String("user_id", l.userID),
 		slog.String("error", l.err),

@@ -51,6 +51,12 @@ type RateLimitOptions struct {
 	// Defaults to 30s.
 	WarnInterval time.Duration
 
+	// OnDecision, when set, is told each decision on a counted request:
+	// "allowed", "limited", or "unchecked" (Redis failed or is in its
+	// outage backoff, and the request went through). The kernel counts them
+	// in its metrics. It must be quick. Defaults to nil.
+	OnDecision func(decision string)
+
 	// OutageBackoff is how long, after Redis fails, requests are allowed
 	// without asking Redis at all before it is tried again. It keeps an
 	// outage from adding the Redis client's dial and retry time to every
@@ -172,6 +178,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	if until := rl.skipUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 		rl.failures.Add(1)
+		rl.decided("unchecked")
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -184,6 +191,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 		if r.Context().Err() == nil { // a client that went away is not an outage
 			rl.redisFailed(r.Context(), err)
 		}
+		rl.decided("unchecked")
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -192,13 +200,21 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	h[hdrRateLimitRemaining] = []string{strconv.Itoa(res.remaining)}
 	h[hdrRateLimitReset] = []string{strconv.Itoa(ceilSeconds(res.resetAfter))}
 	if res.allowed {
+		rl.decided("allowed")
 		next.ServeHTTP(w, r)
 		return
 	}
+	rl.decided("limited")
 	retry := max(1, ceilSeconds(res.retryAfter))
 	h[hdrRetryAfter] = []string{strconv.Itoa(retry)}
 	WriteErrorCode(w, r, http.StatusTooManyRequests, "rate_limited",
 		fmt.Sprintf("too many requests: retry after %d s", retry))
+}
+
+func (rl *rateLimiter) decided(decision string) {
+	if rl.opts.OnDecision != nil {
+		rl.opts.OnDecision(decision)
+	}
 }
 
 // redisFailed opens the outage backoff and logs at most one warning per

@@ -38,6 +38,12 @@ type StackOptions struct {
 	// DefaultBodyLimit (1 MiB).
 	BodyLimit int64
 
+	// Observe are middlewares run right below Logger, before Recover: the
+	// kernel puts tracing and metrics here, so that they see every request
+	// the access log sees, with the status it logs. nil entries are
+	// skipped. Defaults to none.
+	Observe []func(http.Handler) http.Handler
+
 	// After are middlewares run after BodyLimit and ValidPath, in order, before the
 	// routes: the kernel puts metering, authentication and rate limiting
 	// here. nil entries are skipped.
@@ -47,7 +53,7 @@ type StackOptions struct {
 // Stack returns the kernel's default middleware chain in the order of the
 // design's request flow, ready for chi's Router.Use(mws...):
 //
-//	RequestID → RealIP → Logger → Recover → SecurityHeaders → CORS → BodyLimit → ValidPath → After...
+//	RequestID → RealIP → Logger → Observe... → Recover → SecurityHeaders → CORS → BodyLimit → ValidPath → After...
 //
 // Use it on the root chi router, before any route, and install NotFound and
 // MethodNotAllowed there too so unknown routes and wrong methods get the
@@ -86,7 +92,13 @@ func Stack(opts StackOptions) ([]func(http.Handler) http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("StackOptions.BodyLimit: %w", err)
 	}
-	mws := []func(http.Handler) http.Handler{RequestID, realIP, accessLog, recoverer, security, cors, bodyLimit, ValidPath}
+	mws := []func(http.Handler) http.Handler{RequestID, realIP, accessLog}
+	for _, mw := range opts.Observe {
+		if mw != nil {
+			mws = append(mws, mw)
+		}
+	}
+	mws = append(mws, recoverer, security, cors, bodyLimit, ValidPath)
 	for _, mw := range opts.After {
 		if mw != nil {
 			mws = append(mws, mw)

@@ -27,6 +27,7 @@ type requestState struct {
 	clientIP     string
 	trustedPeer  bool // the direct peer is a trusted proxy (see RealIP)
 	userID       string
+	traceID      string // the server span's trace id (see SetTraceID)
 	logPath      string // replaces the URL path in the access line (see RedactPath)
 	err          error  // a real fault (status 500) to log
 	stack        []byte // stack of a recovered panic

@@ -97,6 +97,7 @@ type Message struct {
 	MaxAttempts int
 	UserID      string
 	WorkspaceID string
+	TraceParent string        // W3C traceparent of the enqueuing span; "" without tracing
 	RunAt       int64         // ms since the epoch, the precision Redis keeps; 0: now
 	Delay       time.Duration // runnable this long after Redis stores it (by Redis's clock); 0: RunAt decides
 	UniqueKey   string
@@ -253,6 +254,7 @@ type Fetched struct {
 	MaxAttempts int // 0: not set at enqueue
 	UserID      string
 	WorkspaceID string
+	TraceParent string
 	EnqueuedAt  time.Time
 }
 
@@ -284,6 +286,7 @@ func (b *Broker) Fetch(ctx context.Context, queue string, n int, lease time.Dura
 			MaxAttempts: d.MaxAttempts,
 			UserID:      d.UserID,
 			WorkspaceID: d.WorkspaceID,
+			TraceParent: d.TraceParent,
 			EnqueuedAt:  time.UnixMilli(num(r[i+4])),
 		})
 	}
@@ -470,4 +473,33 @@ func num(v any) int64 {
 		return i
 	}
 	return 0
+}
+
+// Depth is how many jobs of a queue are in each state.
+type Depth struct {
+	Queue                             string
+	Pending, Running, Scheduled, Dead int64
+}
+
+// Depths counts the jobs of every known queue, in one pipelined round trip.
+func (b *Broker) Depths(ctx context.Context) ([]Depth, error) {
+	queues, err := b.Queues(ctx)
+	if err != nil || len(queues) == 0 {
+		return nil, err
+	}
+	pipe := b.rdb.Pipeline()
+	cmds := make([][4]*redis.IntCmd, len(queues))
+	for i, q := range queues {
+		k := b.Keys(q)
+		cmds[i] = [4]*redis.IntCmd{pipe.LLen(ctx, k.Pending), pipe.ZCard(ctx, k.Active), pipe.ZCard(ctx, k.Scheduled), pipe.ZCard(ctx, k.Dead)}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]Depth, len(queues))
+	for i, q := range queues {
+		c := cmds[i]
+		out[i] = Depth{Queue: q, Pending: c[0].Val(), Running: c[1].Val(), Scheduled: c[2].Val(), Dead: c[3].Val()}
+	}
+	return out, nil
 }

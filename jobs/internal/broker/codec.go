@@ -14,16 +14,26 @@ import (
 //
 // Layout: version byte 1, then uvarint length + bytes of the name, uvarint
 // max attempts (0: not set at enqueue), uvarint length + bytes of the user
-// id and of the workspace id, then the payload JSON to the end.
-const codecVersion = 1
+// id and of the workspace id, then the payload JSON to the end. Version 2,
+// written only for a job that carries a trace context, has uvarint length
+// + bytes of the W3C traceparent after the workspace id; a job without one
+// stays version 1, which every worker reads.
+const (
+	codecVersion      = 1
+	codecVersionTrace = 2
+)
 
 var errBadJob = errors.New("jobs: stored job is not in a known format")
 
 // encodeJob packs the fixed fields of m.
 func encodeJob(m *Message) []byte {
-	n := 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 + len(m.Name) + len(m.UserID) + len(m.WorkspaceID) + len(m.Payload)
+	n := 1 + 4*binary.MaxVarintLen64 + binary.MaxVarintLen64 + len(m.Name) + len(m.UserID) + len(m.WorkspaceID) + len(m.TraceParent) + len(m.Payload)
 	b := make([]byte, 0, n)
-	b = append(b, codecVersion)
+	if m.TraceParent != "" {
+		b = append(b, codecVersionTrace)
+	} else {
+		b = append(b, codecVersion)
+	}
 	b = binary.AppendUvarint(b, uint64(len(m.Name)))
 	b = append(b, m.Name...)
 	b = binary.AppendUvarint(b, uint64(max(m.MaxAttempts, 0)))
@@ -31,12 +41,17 @@ func encodeJob(m *Message) []byte {
 	b = append(b, m.UserID...)
 	b = binary.AppendUvarint(b, uint64(len(m.WorkspaceID)))
 	b = append(b, m.WorkspaceID...)
+	if m.TraceParent != "" {
+		b = binary.AppendUvarint(b, uint64(len(m.TraceParent)))
+		b = append(b, m.TraceParent...)
+	}
 	return append(b, m.Payload...)
 }
 
 // decodedJob is what encodeJob packed.
 type decodedJob struct {
 	Name, UserID, WorkspaceID string
+	TraceParent               string
 	MaxAttempts               int
 	Payload                   string
 }
@@ -44,9 +59,10 @@ type decodedJob struct {
 // decodeJob unpacks a value of encodeJob.
 func decodeJob(s string) (decodedJob, error) {
 	var d decodedJob
-	if len(s) == 0 || s[0] != codecVersion {
+	if len(s) == 0 || (s[0] != codecVersion && s[0] != codecVersionTrace) {
 		return d, errBadJob
 	}
+	traced := s[0] == codecVersionTrace
 	s = s[1:]
 	str := func() (string, bool) {
 		n, k := uvarint(s)
@@ -72,6 +88,11 @@ func decodeJob(s string) (decodedJob, error) {
 	}
 	if d.WorkspaceID, ok = str(); !ok {
 		return d, errBadJob
+	}
+	if traced {
+		if d.TraceParent, ok = str(); !ok {
+			return d, errBadJob
+		}
 	}
 	d.Payload = s
 	return d, nil
