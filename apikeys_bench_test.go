@@ -16,10 +16,9 @@ import (
 )
 
 // BenchmarkKernelAPIKey is one request through the whole kernel stack
-// (without Redis, so without the limiter) to a route that needs a user:
-// anonymous (401 from RequireUser would differ, so the route lets
-// anonymous callers through), with an access token, and with an API key
-// whose lookup is cached. The API-key figure minus the anonymous one is
+// (without Redis, so without the limiter) to a route that answers whether
+// a user is in the context: anonymous, with an access token, and with an
+// API key whose lookup is cached. The API-key figure minus the anonymous one is
 // what key authentication adds (target: at most 10 µs); the access-token
 // figure is beside it.
 //

@@ -78,3 +78,25 @@ func TestConcurrentCreate(t *testing.T) {
 		t.Fatalf("%d distinct keys of 40", len(uniq))
 	}
 }
+
+// A user holds at most MaxKeysPerUser live keys; revoking one frees a place.
+func TestTooManyKeys(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	alice := h.register("alice@example.com")
+	ctx := context.Background()
+	var first string
+	for i := 0; i < apikeys.MaxKeysPerUser; i++ {
+		c, err := h.keys.Create(ctx, apikeys.Params{UserID: alice.User.ID, Name: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = c.ID
+		}
+	}
+	h.do("POST", "/auth/api-keys", map[string]any{"name": "one more"}, bearer(alice.AccessToken)...).expectError(t, 409, "too_many_keys")
+	if err := h.keys.Revoke(ctx, alice.User.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	h.createKey(alice.AccessToken, map[string]any{"name": "one more"})
+}

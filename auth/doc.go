@@ -17,4 +17,9 @@
 // a Go function behind it (Register, Login, Refresh, Logout, LogoutAll,
 // ChangePassword) and accounts can be managed without HTTP (CreateUser,
 // SetRole, MakeAdmin, SetActive, EnsureAdmin for an operator's first admin).
+//
+// API keys authenticate through the same Authenticate once a KeyVerifier
+// (package apikeys) is set with SetKeyVerifier: the request then carries
+// its owner as UserFrom and a Principal of type PrincipalAPIKey with the
+// key's scopes, which RequireScope checks (users with an access token pass).
 package auth
