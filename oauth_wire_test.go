@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"appkernel"
+	"appkernel/auth"
 	"appkernel/kerneltest"
 )
 
@@ -53,7 +54,7 @@ func TestOAuthMountedWhenConfigured(t *testing.T) {
 			loc.Query().Get("redirect_uri") != "https://api.example.com/auth/oauth/"+provider+"/callback" {
 			t.Fatalf("%s start: %d Location %s", provider, res.StatusCode, loc)
 		}
-		if cs := res.Cookies(); len(cs) != 1 || cs[0].Name != "oauth_state" || !cs[0].Secure || !cs[0].HttpOnly || res.Header.Get("X-Content-Type-Options") == "" {
+		if cs := res.Cookies(); len(cs) != 1 || cs[0].Name != auth.OAuthStateCookie || !cs[0].Secure || !cs[0].HttpOnly || res.Header.Get("X-Content-Type-Options") == "" {
 			t.Fatalf("%s start: cookies %+v, headers %v", provider, cs, res.Header)
 		}
 	}

@@ -350,6 +350,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 // password), and the session ended when it no longer matches.
 func (s *Service) checkPasswordKept(ctx context.Context, userID, sid, password, hash string) error {
 	pw, err := s.passwordRow(ctx, userID)
+	if errors.Is(err, db.ErrNotFound) {
+		err = ErrInvalidCredentials // removed meanwhile (an OAuth sign-in claimed the account)
+	}
 	if err == nil {
 		if cur, _ := pw["hash"].(string); cur != hash {
 			var ok bool

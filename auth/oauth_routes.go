@@ -19,7 +19,7 @@ import (
 // that started it (HttpOnly, SameSite=Lax so that the provider's redirect
 // back carries it, Secure when the service is reached over TLS, for the
 // provider's start and callback path, OAuthStateTTL).
-const OAuthStateCookie = "oauth_state"
+const OAuthStateCookie = "ak_oauth_state"
 
 // Routes returns the /auth/oauth router:
 //
