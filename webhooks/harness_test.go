@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -71,6 +72,7 @@ func openStore(t testing.TB, dialect string) *db.Store {
 func fastOptions(store *db.Store) DispatcherOptions {
 	return DispatcherOptions{
 		Store:        store,
+		Logger:       slog.New(slog.DiscardHandler),
 		AllowPrivate: true,
 		PollInterval: 20 * time.Millisecond,
 		Timeout:      2 * time.Second,
