@@ -116,8 +116,8 @@ func (o RateLimitOptions) validate() error {
 // limiter call is on its way, the requests arriving meanwhile wait and go
 // together in the next one (one script call decides the whole batch), and
 // a key busy on this process takes a small lease of its budget from Redis
-// (at most 16 tokens and Limit/50, at most a quarter of what the key has
-// left, living at most min(Window/100, 100 ms)) and spends it without a
+// (beyond one token per waiting request, at most 15 spare tokens and fewer
+// than Limit/50, at most a quarter of what the key has left, living at most min(Window/100, 100 ms)) and spends it without a
 // round trip, so under load the limiter costs a small fraction of a round
 // trip per request; a lone request still goes at once. Tokens are counted
 // in Redis before they are spent, so the instances together never admit

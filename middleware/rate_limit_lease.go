@@ -17,10 +17,11 @@ import (
 // previous answer and got no token from it (they are on their way back).
 //
 // What a lease may cost, and why it stays small:
-//   - a lease has at most maxLeaseTokens tokens and at most Limit/50 (a
-//     limit under 100 gets no spare tokens at all), and its spare tokens
-//     are at most a quarter of what the key has left once the waiting
-//     requests are served: a key near its limit (4 or fewer left) is
+//   - beyond one token per request waiting for it, a lease has at most
+//     maxLeaseTokens−1 spare tokens and fewer than Limit/50 (a limit under
+//     100 gets no spare tokens at all), and its spare tokens are at most a
+//     quarter of what the key has left once the waiting requests are
+//     served: a key near its limit (4 or fewer left) is
 //     decided by Redis one request at a time, and the 429 falls exactly at
 //     the limit;
 //   - a key gets spare tokens only once it is busy on this instance
