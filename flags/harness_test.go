@@ -30,7 +30,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 }
 
 // storeURL returns the URL of a fresh database of the dialect.
-func storeURL(t *testing.T, dialect string) string {
+func storeURL(t testing.TB, dialect string) string {
 	t.Helper()
 	switch dialect {
 	case "sqlite":
@@ -45,7 +45,7 @@ func storeURL(t *testing.T, dialect string) string {
 }
 
 // open opens a store on url, closed when the test ends.
-func open(t *testing.T, url string) *db.Store {
+func open(t testing.TB, url string) *db.Store {
 	t.Helper()
 	s, err := db.Open(context.Background(), url)
 	if err != nil {
