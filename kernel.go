@@ -26,6 +26,7 @@ import (
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
+	"appkernel/flags"
 	"appkernel/internal/health"
 	"appkernel/jobs"
 	"appkernel/middleware"
@@ -45,6 +46,7 @@ type Kernel struct {
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
+	flags  *flags.Service
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -185,7 +187,10 @@ func (k *Kernel) build(ctx context.Context) error {
 	} else {
 		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
 	}
-	feature("api keys, feature flags, webhooks", "off (not built yet)")
+	feature("api keys, webhooks", "off (not built yet)")
+	if err := k.wireFlags(ctx); err != nil {
+		return err
+	}
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
@@ -255,6 +260,7 @@ func (k *Kernel) routes() error {
 		r.Mount("/auth", k.auth.Routes())
 		r.Mount("/workspaces", k.ws.Routes())
 	}
+	k.mountFlags(r)
 	k.root = r
 	k.handler = middleware.Root(r)
 	k.live, err = k.liveHandler()
