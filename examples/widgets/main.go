@@ -32,6 +32,7 @@ func setup(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry) error
 		return err
 	}
 	k.Mount("/widgets", Routes(k))
+	k.Mount("/stats", StatsRoutes(k)) // behind the feature flag widgets.stats
 	RegisterTasks(tasks)
 	return nil
 }
