@@ -18,6 +18,7 @@ import (
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
+	"appkernel/flags"
 	"appkernel/jobs"
 	"appkernel/middleware"
 )
@@ -113,4 +114,21 @@ func Caching(ctx context.Context, k *appkernel.Kernel, id string) {
 	})
 
 	_, _ = w, err
+}
+
+// FeatureFlags: the "Feature flags" section.
+func FeatureFlags(ctx context.Context, k *appkernel.Kernel, r *http.Request) {
+	// In a handler: from memory, no I/O.
+	if k.Flags().Enabled("checkout.v2", flags.ForContext(r.Context())) {
+		// the new checkout
+	}
+	// From Go (admins can PUT /admin/flags/checkout.v2 instead):
+	err := k.Flags().Set(ctx, "checkout.v2", flags.Flag{
+		Enabled:        true,
+		RolloutPercent: 10,                // 10 % of users, always the same ones
+		Users:          []string{"0193…"}, // and these users
+		Workspaces:     []string{"0193…"}, // and everyone in these workspaces
+	})
+
+	_ = err
 }
