@@ -101,7 +101,7 @@ type Schedule struct {
 	Name      string    `json:"name"`
 	Spec      string    `json:"spec"`
 	TimeZone  string    `json:"time_zone"`
-	LastRun   time.Time `json:"last_run,omitzero"`    // the last tick enqueued; zero before the first
+	LastRun   time.Time `json:"last_run,omitzero"`     // the last tick enqueued; zero before the first
 	LastJobID string    `json:"last_job_id,omitempty"` // its job, for Status
 	NextRun   time.Time `json:"next_run"`              // the next tick to enqueue (past when overdue)
 }

@@ -132,3 +132,12 @@ func FeatureFlags(ctx context.Context, k *appkernel.Kernel, r *http.Request) {
 
 	_ = err
 }
+
+// PeriodicJobs: the "Background jobs" section's periodic tasks.
+func PeriodicJobs(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry, purgeSessions, sendReport jobs.Handler, paris *time.Location) {
+	tasks.Periodic("purge_sessions", "*/5 * * * *", purgeSessions)                                       // every 5 minutes, UTC
+	tasks.Periodic("daily_report", "0 9 * * 1-5", sendReport, jobs.TimeZone(paris), jobs.MaxAttempts(3)) // 09:00 in Paris, weekdays
+	schedules, err := k.Jobs().Schedules(ctx)                                                            // last and next run of each
+
+	_, _ = schedules, err
+}
