@@ -152,15 +152,22 @@ func (s *Service) Close() error {
 }
 
 // Enabled reports whether the flag name is on for f, from memory: an
-// unknown flag is false. It does no I/O and does not allocate (for ids of
+// unknown flag is false, and so is every flag of a nil Service (a kernel
+// without a database). It does no I/O and does not allocate (for ids of
 // up to about 90 bytes).
 func (s *Service) Enabled(name string, f For) bool {
+	if s == nil {
+		return false
+	}
 	return s.snap.Load().flags[name].evaluate(name, f)
 }
 
 // Evaluate returns every flag evaluated for f, by name: what GET /flags
 // answers.
 func (s *Service) Evaluate(f For) map[string]bool {
+	if s == nil {
+		return map[string]bool{}
+	}
 	snap := s.snap.Load()
 	out := make(map[string]bool, len(snap.list))
 	for _, fl := range snap.list {

@@ -161,3 +161,12 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Fatal("New with a negative TTL")
 	}
 }
+
+// A kernel without a database has no Service: its flags are all off.
+func TestNilServiceIsAllOff(t *testing.T) {
+	t.Parallel()
+	var svc *flags.Service
+	if svc.Enabled("anything", flags.For{UserID: "u"}) || len(svc.Evaluate(flags.For{})) != 0 {
+		t.Fatal("a nil Service has a flag on")
+	}
+}
