@@ -28,6 +28,7 @@ import (
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
+	"appkernel/flags"
 	"appkernel/internal/health"
 	"appkernel/internal/metrics"
 	"appkernel/internal/tracing"
@@ -51,6 +52,7 @@ type Kernel struct {
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
+	flags  *flags.Service
 
 	metrics     *metrics.Metrics // always built; counts only when metricsOn
 	metricsOn   bool             // Config.MetricsAddr is set
@@ -198,8 +200,10 @@ func (k *Kernel) build(ctx context.Context) error {
 	if err := k.wireAPIKeys(ctx); err != nil {
 		return err
 	}
-	feature("feature flags", "off (not built yet)")
 	if err := k.wireWebhooks(ctx); err != nil {
+		return err
+	}
+	if err := k.wireFlags(ctx); err != nil {
 		return err
 	}
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
@@ -280,6 +284,7 @@ func (k *Kernel) routes() error {
 	if k.oauth != nil {
 		r.Mount("/auth/oauth", k.oauth.Routes())
 	}
+	k.mountFlags(r)
 	k.root = r
 	k.handler = middleware.Root(r)
 	k.live, err = k.liveHandler()

@@ -32,6 +32,10 @@
 // their time; idle workers block in Redis instead of polling, so a job
 // enqueued on an idle system starts within a round trip or two.
 //
+// Registry.Periodic runs a task on a cron schedule: each tick is enqueued
+// exactly once across all workers, and ticks missed while no worker ran
+// run once when one returns (see Periodic and Client.Schedules).
+//
 // A succeeded job and its result stay readable through Client.Status for
 // WorkerOptions.ResultRetention (24 h by default); dead jobs stay until
 // deleted.

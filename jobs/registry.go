@@ -35,6 +35,7 @@ type TaskOption func(*taskConfig)
 type taskConfig struct {
 	timeout     time.Duration
 	maxAttempts int
+	loc         *time.Location // of a periodic task's schedule (see TimeZone)
 }
 
 // Timeout bounds one run of the task: the handler's context is cancelled
@@ -61,8 +62,9 @@ type task struct {
 // between the Client (to check names) and the Worker (to run them); it is
 // safe for concurrent use.
 type Registry struct {
-	mu    sync.RWMutex
-	tasks map[string]*task
+	mu       sync.RWMutex
+	tasks    map[string]*task
+	periodic []*periodic // see Periodic, in registration order
 }
 
 // NewRegistry returns an empty Registry.

@@ -258,6 +258,10 @@ func (w *Worker) Start(ctx context.Context) error {
 		go w.fetchLoop(fetchCtx, q)
 		go w.maintainLoop(fetchCtx, q)
 	}
+	if len(w.reg.periodics()) > 0 {
+		w.loops.Add(1)
+		go w.scheduleLoop(fetchCtx)
+	}
 	w.acker.Add(1)
 	go w.completeLoop()
 	w.renewer.Add(1)

@@ -35,6 +35,7 @@ func setup(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry) error
 		return err
 	}
 	k.Mount("/widgets", Routes(k))
+	k.Mount("/stats", StatsRoutes(k)) // behind the feature flag widgets.stats
 	work, err := processingTime()
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
+	"appkernel/flags"
 	"appkernel/jobs"
 	"appkernel/middleware"
 )
@@ -135,4 +136,30 @@ func OAuthProviders(cfg appkernel.Config, secret string) {
 	cfg.PublicURL = "https://api.example.com"
 
 	_ = cfg
+}
+
+// FeatureFlags: the "Feature flags" section.
+func FeatureFlags(ctx context.Context, k *appkernel.Kernel, r *http.Request) {
+	// In a handler: from memory, no I/O.
+	if k.Flags().Enabled("checkout.v2", flags.ForContext(r.Context())) {
+		// the new checkout
+	}
+	// From Go (admins can PUT /admin/flags/checkout.v2 instead):
+	err := k.Flags().Set(ctx, "checkout.v2", flags.Flag{
+		Enabled:        true,
+		RolloutPercent: 10,                // 10 % of users, always the same ones
+		Users:          []string{"0193…"}, // and these users
+		Workspaces:     []string{"0193…"}, // and everyone in these workspaces
+	})
+
+	_ = err
+}
+
+// PeriodicJobs: the "Background jobs" section's periodic tasks.
+func PeriodicJobs(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry, purgeSessions, sendReport jobs.Handler, paris *time.Location) {
+	tasks.Periodic("purge_sessions", "*/5 * * * *", purgeSessions)                                       // every 5 minutes, UTC
+	tasks.Periodic("daily_report", "0 9 * * 1-5", sendReport, jobs.TimeZone(paris), jobs.MaxAttempts(3)) // 09:00 in Paris, weekdays
+	schedules, err := k.Jobs().Schedules(ctx)                                                            // last and next run of each
+
+	_, _ = schedules, err
 }
