@@ -307,18 +307,26 @@ func (d *Dispatcher) run(ctx context.Context) {
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]db.Entity, error) {
 	now := time.Now()
 	nowS := db.FormatTime(now)
-	due, err := d.store.FindEntities(ctx, tableDeliveries, db.Query{
-		Where:   "[state] = ? AND [next_attempt_at] <= ? AND ([lease_until] IS NULL OR [lease_until] < ?)",
-		Params:  []any{statePending, nowS, nowS},
-		OrderBy: "[next_attempt_at] ASC",
-		Limit:   n,
-	})
-	if err != nil || len(due) == 0 {
-		return nil, err
+	// Idle polls are one plain SELECT on the pool, outside the store's
+	// statement counts (Store.Stats measures what requests cost).
+	sel := "SELECT id FROM " + tableDeliveries + " WHERE state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)" +
+		" ORDER BY next_attempt_at LIMIT " + strconv.Itoa(n)
+	rows, err := d.store.DB().QueryContext(ctx, rebind(d.store.Dialect(), sel), statePending, nowS, nowS)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: due deliveries: %w", err)
 	}
-	ids := make([]any, 0, len(due))
-	for _, e := range due {
-		ids = append(ids, str(e, "id"))
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("webhooks: due deliveries: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].(string) < ids[j].(string) }) // one lock order
 	token := d.owner + "/" + strconv.FormatInt(d.seq.Add(1), 10)
