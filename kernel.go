@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"appkernel/admin"
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
@@ -45,6 +46,10 @@ type Kernel struct {
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
+
+	adminDB       *db.Store       // the admin database; k.store when ADMIN_DB_URL is DATABASE_URL
+	adminRecorder *admin.Recorder // the Sink of audit and usage events; nil when the admin plane is off
+	adminWorker   *admin.Worker   // the embedded admin worker; nil without Redis or when disabled
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -123,7 +128,7 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature := k.feature
 
 	// Local containers, the database, Redis, the cache.
-	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireDB, k.wireRedis, k.wireCache} {
+	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireDB, k.wireRedis, k.wireCache, k.wireAdmin} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -186,7 +191,6 @@ func (k *Kernel) build(ctx context.Context) error {
 		feature("oauth", "off (providers are configured but OAuth login is not built yet)")
 	}
 	feature("api keys, feature flags, webhooks", "off (not built yet)")
-	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
 	if err := k.wireJobs(ctx); err != nil {
