@@ -36,7 +36,7 @@ func (k *Kernel) wireAdmin(ctx context.Context) error {
 	k.adminDB = store
 
 	opts := admin.RecorderOptions{Logger: k.log, FlushInterval: adminFlushInterval}
-	worker := "no worker: without Redis events go straight to the admin database; a crash loses at most the last " + adminFlushInterval.String()
+	worker := "no worker needed; a crash loses at most the last " + adminFlushInterval.String() + " of events"
 	if k.redis != nil {
 		opts.Redis, opts.Prefix = k.redis, cfg.redisNamespace()+"admin:"
 		if cfg.DisableEmbeddedAdminWorker {
@@ -66,11 +66,11 @@ func (k *Kernel) wireAdmin(ctx context.Context) error {
 		return rec.Stop(sctx)
 	})
 	k.adminRecorder = rec
-	transport := "straight to the admin database"
+	transport := "straight to it"
 	if k.redis != nil {
-		transport = "Redis stream " + opts.Prefix + "events"
+		transport = "through the Redis stream " + opts.Prefix + "events"
 	}
-	k.feature(adminFeature, fmt.Sprintf("on (admin database %s, events by %s, %s)", where, transport, worker))
+	k.feature(adminFeature, fmt.Sprintf("on (admin database %s; events %s; %s)", where, transport, worker))
 	return nil
 }
 
@@ -122,9 +122,9 @@ func (k *Kernel) startAdminWorker(ctx context.Context) (*admin.Worker, error) {
 	return w, nil
 }
 
-// Admin returns the Recorder that audit and usage events go to, or nil
+// AdminRecorder returns the Recorder that audit and usage events go to, or nil
 // when the admin plane is off (no database).
-func (k *Kernel) Admin() *admin.Recorder { return k.adminRecorder }
+func (k *Kernel) AdminRecorder() *admin.Recorder { return k.adminRecorder }
 
 // AdminDB returns the admin database (the app's store when ADMIN_DB_URL
 // is DATABASE_URL), or nil when the admin plane is off.
