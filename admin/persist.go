@@ -128,13 +128,19 @@ func insertAudit(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Eve
 }
 
 // insertUsage stores the request and usage events not stored yet and
-// returns those it stored. It looks up which ids are present, inserts the
-// others ignoring duplicates, and reports ErrRaced when fewer rows went in
-// than it looked for: a concurrent writer stored some of them after the
-// look-up, and counting them here would count them twice.
+// returns those it stored. Postgres and SQLite say which rows went in
+// (RETURNING id; a concurrent insert of the same id waits for the other
+// transaction and is then skipped). MySQL cannot: insertUsage looks up
+// which ids are present, inserts the others ignoring duplicates, and
+// reports ErrRaced when fewer rows went in than it looked for (a
+// concurrent writer stored some of them after the look-up, and counting
+// them here would count them twice).
 func insertUsage(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return nil, nil
+	}
+	if d != db.MySQL {
+		return insertUsageReturning(ctx, tx, d, events)
 	}
 	present, err := presentIDs(ctx, tx, d, TableUsage, events)
 	if err != nil {
@@ -146,17 +152,12 @@ func insertUsage(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Eve
 		if _, ok := present[e.ID]; ok {
 			continue
 		}
-		metrics := []byte("{}")
-		if len(e.Metrics) > 0 {
-			b, err := json.Marshal(e.Metrics)
-			if err != nil {
-				return nil, fmt.Errorf("admin: persist: metrics of event %s: %w", e.ID, err)
-			}
-			metrics = b
+		row, err := usageRow(e)
+		if err != nil {
+			return nil, err
 		}
 		fresh = append(fresh, e)
-		rows = append(rows, []any{e.ID, e.App, string(e.Kind), e.Method, e.Route, e.Status, e.LatencyUS,
-			e.BytesIn, e.BytesOut, e.UserID, e.WorkspaceID, e.APIKeyID, string(metrics), db.FormatTime(e.Time)})
+		rows = append(rows, row)
 	}
 	n, err := insertIgnore(ctx, tx, d, TableUsage, usageColumns, rows)
 	if err != nil {
@@ -166,6 +167,62 @@ func insertUsage(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Eve
 		return nil, ErrRaced
 	}
 	return fresh, nil
+}
+
+// insertUsageReturning is insertUsage on Postgres and SQLite.
+func insertUsageReturning(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Event) ([]Event, error) {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		row, err := usageRow(e)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = row
+	}
+	inserted := make(map[string]struct{}, len(events))
+	perStmt := maxParams / len(usageColumns)
+	for start := 0; start < len(rows); start += perStmt {
+		q, args := valuesStatement(d, "INSERT INTO "+TableUsage, usageColumns, rows[start:min(start+perStmt, len(rows))])
+		res, err := tx.QueryContext(ctx, q+" ON CONFLICT (id) DO NOTHING RETURNING id", args...)
+		if err != nil {
+			return nil, fmt.Errorf("admin: persist: insert into %s: %w", TableUsage, err)
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, fmt.Errorf("admin: persist: insert into %s: %w", TableUsage, err)
+			}
+			inserted[id] = struct{}{}
+		}
+		if err := res.Close(); err != nil {
+			return nil, fmt.Errorf("admin: persist: insert into %s: %w", TableUsage, err)
+		}
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("admin: persist: insert into %s: %w", TableUsage, err)
+		}
+	}
+	fresh := make([]Event, 0, len(inserted))
+	for _, e := range events {
+		if _, ok := inserted[e.ID]; ok {
+			fresh = append(fresh, e)
+		}
+	}
+	return fresh, nil
+}
+
+// usageRow is the usage_events row of e, in usageColumns' order.
+func usageRow(e Event) ([]any, error) {
+	metrics := []byte("{}")
+	if len(e.Metrics) > 0 {
+		b, err := json.Marshal(e.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("admin: persist: metrics of event %s: %w", e.ID, err)
+		}
+		metrics = b
+	}
+	return []any{e.ID, e.App, string(e.Kind), e.Method, e.Route, e.Status, e.LatencyUS,
+		e.BytesIn, e.BytesOut, e.UserID, e.WorkspaceID, e.APIKeyID, string(metrics), db.FormatTime(e.Time)}, nil
 }
 
 // presentIDs returns which of the events' ids table already holds.
