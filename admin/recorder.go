@@ -275,23 +275,20 @@ func (r *Recorder) ship(ctx context.Context, batch []Event) error {
 	return nil
 }
 
-// drain ships batch and what the buffer holds, retrying until Stop's
-// context ends; what is left then is counted as dropped.
+// drain ships batch and what the buffer held when Stop began (not what
+// Emits racing Stop add after), retrying until Stop's context ends; what
+// is left then is counted as dropped.
 func (r *Recorder) drain(batch []Event) {
 	r.mu.Lock()
 	ctx := r.stopCtx
 	r.mu.Unlock()
 	o := r.opts
+	left := len(r.buf)
 	backoff := time.Duration(0)
 	for {
-		for len(batch) < o.BatchSize {
-			select {
-			case e := <-r.buf:
-				batch = append(batch, e)
-				continue
-			default:
-			}
-			break
+		for len(batch) < o.BatchSize && left > 0 {
+			batch = append(batch, <-r.buf)
+			left--
 		}
 		if len(batch) == 0 {
 			return
@@ -305,8 +302,8 @@ func (r *Recorder) drain(batch []Event) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			lost := int64(len(batch) + len(r.buf))
-			for len(r.buf) > 0 {
+			lost := int64(len(batch) + left)
+			for ; left > 0; left-- {
 				<-r.buf
 			}
 			r.lost = lost

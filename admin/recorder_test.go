@@ -101,3 +101,50 @@ func TestRecorderOptionsValidated(t *testing.T) {
 		t.Error("Stop before Start: no error")
 	}
 }
+
+// Emits racing Stop, and Stops racing each other, neither panic nor hang;
+// every event emitted before Stop began is shipped or counted as dropped.
+func TestRecorderStopRacesEmit(t *testing.T) {
+	store := openStore(t, "sqlite")
+	rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, BatchSize: 50, FlushInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(context.Background()); err == nil {
+		t.Error("a second Start: no error")
+	}
+	var wg sync.WaitGroup
+	stopDone := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stopDone:
+					return
+				default:
+					rec.Emit(requestEvent("u1", "w1"))
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func() { errs <- rec.Stop(context.Background()) }()
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stopDone)
+	wg.Wait()
+	if got := int64(count(t, store, admin.TableUsage)); got != rec.Shipped() {
+		t.Errorf("usage_events has %d rows; the recorder shipped %d", got, rec.Shipped())
+	}
+}

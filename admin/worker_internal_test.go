@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/internal/testenv"
 )
 
@@ -19,8 +19,26 @@ import (
 // leaves the entries pending; another worker claims them (XAUTOCLAIM),
 // persists them again and acknowledges them, and no event is counted twice.
 func TestWorkerDiedBeforeAckDoesNotDoubleCount(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres", "mysql"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			var url string
+			switch dialect {
+			case "sqlite":
+				url = dbtest.FreshSQLite(t)
+			case "postgres":
+				url = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
+			case "mysql":
+				url = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
+			}
+			testWorkerDiedBeforeAck(t, url)
+		})
+	}
+}
+
+func testWorkerDiedBeforeAck(t *testing.T, url string) {
 	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "admin.db"))
+	store, err := db.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +52,7 @@ func TestWorkerDiedBeforeAckDoesNotDoubleCount(t *testing.T) {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	prefix := fmt.Sprintf("admintest:died:%d:", time.Now().UnixNano())
+	prefix := fmt.Sprintf("admintest:died:%s:%d:", t.Name(), time.Now().UnixNano())
 	defer rdb.Del(ctx, prefix+streamSuffix)
 
 	send := streamSender(rdb, prefix+streamSuffix, 1000)
