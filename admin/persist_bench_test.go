@@ -41,25 +41,3 @@ func BenchmarkPersistPostgres(b *testing.B)         { benchmarkPersist(b, "postg
 func BenchmarkPersistMySQL(b *testing.B)            { benchmarkPersist(b, "mysql", 500) }
 func BenchmarkPersistOneByOneSQLite(b *testing.B)   { benchmarkPersist(b, "sqlite", 1) }
 func BenchmarkPersistOneByOnePostgres(b *testing.B) { benchmarkPersist(b, "postgres", 1) }
-
-// BenchmarkRecorderEmit is the cost a request pays per event: one
-// non-blocking send into the buffer.
-func BenchmarkRecorderEmit(b *testing.B) {
-	store := openStore(b, "sqlite")
-	rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, BufferSize: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := rec.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer rec.Stop(context.Background())
-	e := requestEvent("u1", "w1")
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			rec.Emit(e)
-		}
-	})
-}
