@@ -74,9 +74,8 @@ type Config struct {
 	// DisableDatabase runs the service without a database, and so without
 	// auth and workspaces. Defaults to false.
 	DisableDatabase bool
-	// AdminDBURL is where the admin worker will keep audit and usage events
-	// (ADMIN_DB_URL). Defaults to DatabaseURL. Reserved: the admin worker is
-	// not built yet, so nothing reads it today.
+	// AdminDBURL is the admin database, where audit and usage events are
+	// kept (ADMIN_DB_URL). Defaults to DatabaseURL (the app's own store).
 	AdminDBURL string
 	// RedisURL switches on jobs, rate limiting, the Redis cache and metering
 	// (REDIS_URL, e.g. redis://localhost:6379/0). Defaults to empty: off.
@@ -159,9 +158,9 @@ type Config struct {
 	// seconds or a Go duration). Defaults to 60s.
 	RateLimitWindow time.Duration
 
-	// DisableEmbeddedAdminWorker will leave the admin worker to a process
-	// of its own (ADMIN_WORKER_EMBEDDED=false). Defaults to false:
-	// embedded. Reserved, like AdminDBURL.
+	// DisableEmbeddedAdminWorker leaves the admin worker, with Redis, to a
+	// process of its own (ADMIN_WORKER_EMBEDDED=false; cmd/adminworker or
+	// RunAdminWorker). Defaults to false: every instance embeds one.
 	DisableEmbeddedAdminWorker bool
 
 	// Jobs are the app's background tasks. With Redis, the kernel runs an

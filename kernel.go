@@ -24,6 +24,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"appkernel/admin"
 	"appkernel/apikeys"
 	"appkernel/auth"
 	"appkernel/cache"
@@ -58,6 +59,10 @@ type Kernel struct {
 	metricsOn   bool             // Config.MetricsAddr is set
 	metricsAddr atomic.Value     // string: the address /metrics listens on, once serving
 	tracing     *tracing.Tracing // nil when tracing is off
+
+	adminDB       *db.Store       // the admin database; k.store when ADMIN_DB_URL is DATABASE_URL
+	adminRecorder *admin.Recorder // the Sink of audit and usage events; nil when the admin plane is off
+	adminWorker   *admin.Worker   // the embedded admin worker; nil without Redis or when disabled
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -136,7 +141,7 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature := k.feature
 
 	// Local containers, the database, Redis, the cache.
-	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireMetrics, k.wireTracing, k.wireDB, k.wireRedis, k.wireCache} {
+	for _, step := range []func(context.Context) error{k.wireDevAutostart, k.wireMetrics, k.wireTracing, k.wireDB, k.wireRedis, k.wireCache, k.wireAdmin} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -206,7 +211,6 @@ func (k *Kernel) build(ctx context.Context) error {
 	if err := k.wireFlags(ctx); err != nil {
 		return err
 	}
-	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
 	if err := k.wireJobs(ctx); err != nil {

@@ -16,11 +16,15 @@ func (k *Kernel) wireWebhooks(ctx context.Context) error {
 		k.feature("webhooks", "off (no database: Config.DisableDatabase)")
 		return nil
 	}
-	d, err := webhooks.NewDispatcher(webhooks.DispatcherOptions{
+	opts := webhooks.DispatcherOptions{
 		Store:        k.store,
 		Logger:       k.log,
 		AllowPrivate: k.cfg.WebhooksAllowPrivate,
-	})
+	}
+	if m := k.activeMetrics(); m != nil {
+		opts.OnOutcome = m.WebhookDelivery
+	}
+	d, err := webhooks.NewDispatcher(opts)
 	if err == nil {
 		err = d.Start(ctx)
 	}

@@ -43,12 +43,14 @@ func Migrate(ctx context.Context, store *db.Store) error {
 
 func schema(d db.DialectName) []string {
 	// Types per dialect: short keyed text, long text, 64-bit integers.
-	key, text, big := "TEXT", "TEXT", "INTEGER"
+	// metric and period are shorter keys: MySQL bounds a key to 3072 bytes,
+	// and usage_aggregates' primary key has five columns.
+	key, text, big, metric, period := "TEXT", "TEXT", "INTEGER", "TEXT", "TEXT"
 	switch d {
 	case db.Postgres:
-		key, big = "VARCHAR(191)", "BIGINT"
+		key, big, metric, period = "VARCHAR(191)", "BIGINT", "VARCHAR(128)", "VARCHAR(16)"
 	case db.MySQL:
-		key, text, big = "VARCHAR(191)", "LONGTEXT", "BIGINT"
+		key, text, big, metric, period = "VARCHAR(191)", "LONGTEXT", "BIGINT", "VARCHAR(128)", "VARCHAR(16)"
 	}
 	ifNotExists := " IF NOT EXISTS"
 	if d == db.MySQL {
@@ -94,8 +96,8 @@ func schema(d db.DialectName) []string {
 			app ` + key + ` NOT NULL,
 			workspace_id ` + key + ` NOT NULL,
 			user_id ` + key + ` NOT NULL,
-			metric ` + key + ` NOT NULL,
-			period ` + key + ` NOT NULL,
+			metric ` + metric + ` NOT NULL,
+			period ` + period + ` NOT NULL,
 			value ` + big + ` NOT NULL,
 			PRIMARY KEY (app, workspace_id, user_id, metric, period))`,
 		idx("usage_aggregates_ws_period", TableAggregates, "app, workspace_id, period, metric"),

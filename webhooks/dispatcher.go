@@ -35,6 +35,11 @@ var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * 
 
 // DispatcherOptions configure a Dispatcher. Only Store is required.
 type DispatcherOptions struct {
+	// OnOutcome, when set, is told the outcome of every attempt it records:
+	// "delivered", "retry", "failed" (no more attempts), "gone" (410: the
+	// endpoint is disabled) or "dropped" (the webhook was deleted or
+	// disabled meanwhile). For metrics; it must be quick. Defaults to nil.
+	OnOutcome func(outcome string)
 	// Store is the app database the deliveries are in.
 	Store *db.Store
 
@@ -648,6 +653,7 @@ func (d *Dispatcher) writeOne(ctx context.Context, tx *db.Store, r result, now t
 	switch {
 	case r.drop != "":
 		upd["state"], upd["last_error"] = stateFailed, r.drop
+		d.outcome("dropped")
 		_, err := tx.SaveEntity(ctx, tableDeliveries, upd)
 		return err
 	case r.ok:
@@ -683,12 +689,28 @@ func (d *Dispatcher) writeOne(ctx context.Context, tx *db.Store, r result, now t
 		d.opts.Logger.Warn("webhooks: delivery attempt failed", "delivery_id", str(del, "id"), "webhook_id", hookID,
 			"host", hostOf(str(r.hook, "url")), "attempt", n, "status", r.attempt.Status, "error", r.attempt.Error)
 	}
+	switch {
+	case r.ok:
+		d.outcome("delivered")
+	case r.gone:
+		d.outcome("gone")
+	case upd["state"] == statePending:
+		d.outcome("retry")
+	default:
+		d.outcome("failed")
+	}
 	upd["attempt_count"] = int64(n)
 	upd["last_status"] = int64(r.attempt.Status)
 	upd["last_error"] = r.attempt.Error
 	upd["attempts"] = append(attemptsOf(del), r.attempt)
 	_, err := tx.SaveEntity(ctx, tableDeliveries, upd)
 	return err
+}
+
+func (d *Dispatcher) outcome(o string) {
+	if d.opts.OnOutcome != nil {
+		d.opts.OnOutcome(o)
+	}
 }
 
 // attemptsOf returns the attempts recorded on a delivery, as stored.

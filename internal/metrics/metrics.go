@@ -38,7 +38,6 @@ type Metrics struct {
 	cacheMisses  prometheus.Counter
 	loginRefused *prometheus.CounterVec
 	webhooks     *prometheus.CounterVec
-	adminDropped prometheus.Counter
 }
 
 // New returns the kernel's collectors registered on a new registry, with
@@ -77,11 +76,7 @@ func New() *Metrics {
 		Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook delivery attempts, by outcome.",
 	}, []string{"outcome"})
-	m.adminDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "admin_events_dropped_total",
-		Help: "Audit and usage events dropped because the in-process buffer was full.",
-	})
-	reg.MustRegister(m.rateLimit, cache, m.loginRefused, m.webhooks, m.adminDropped)
+	reg.MustRegister(m.rateLimit, cache, m.loginRefused, m.webhooks)
 	return m
 }
 
@@ -145,22 +140,18 @@ func (m *Metrics) WebhookDelivery(outcome string) {
 	m.webhooks.WithLabelValues(outcome).Inc()
 }
 
-// AdminEventBuffer registers the depth of the admin plane's in-process
-// event buffer, read at each scrape. Call it once.
-func (m *Metrics) AdminEventBuffer(depth func() float64) {
+// AdminEvents registers the admin plane's in-process event buffer: its
+// depth and the events it dropped because it was full, both read at each
+// scrape. Call it once.
+func (m *Metrics) AdminEvents(buffered, dropped func() float64) {
 	if m == nil {
 		return
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "admin_events_buffered",
 		Help: "Audit and usage events waiting in the in-process buffer.",
-	}, depth))
-}
-
-// AdminEventsDropped counts n events dropped because the buffer was full.
-func (m *Metrics) AdminEventsDropped(n int) {
-	if m == nil {
-		return
-	}
-	m.adminDropped.Add(float64(n))
+	}, buffered), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "admin_events_dropped_total",
+		Help: "Audit and usage events dropped because the in-process buffer was full.",
+	}, dropped))
 }

@@ -105,8 +105,7 @@ func TestNilMetricsIgnoresReports(t *testing.T) {
 	m.CacheRead(true)
 	m.LoginThrottled("ip")
 	m.WebhookDelivery("delivered")
-	m.AdminEventsDropped(1)
-	m.AdminEventBuffer(func() float64 { return 0 })
+	m.AdminEvents(func() float64 { return 0 }, func() float64 { return 0 })
 	m.QueueDepths(nil)
 	m.DBPool("app", nil)
 	if h := m.JobHooks(); h.Run != nil || h.Outcome != nil {
@@ -119,8 +118,7 @@ func TestLaterPartsHooks(t *testing.T) {
 	m := metrics.New()
 	m.WebhookDelivery("delivered")
 	m.WebhookDelivery("failed")
-	m.AdminEventsDropped(3)
-	m.AdminEventBuffer(func() float64 { return 7 })
+	m.AdminEvents(func() float64 { return 7 }, func() float64 { return 3 })
 	m.LoginThrottled("ip")
 	m.LoginThrottled("whatever")
 	want := `

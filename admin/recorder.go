@@ -1,0 +1,315 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"appkernel/db"
+)
+
+// ErrNotStarted is Stop's error for a Recorder that Start did not start.
+var ErrNotStarted = errors.New("admin: recorder not started")
+
+// RecorderOptions configures NewRecorder. Exactly one of Redis and Store
+// says where batches go.
+type RecorderOptions struct {
+	// Redis, when set, is where batches go: pipelined XADDs to the stream
+	// Prefix+"events", which the admin worker reads. Give it a client with
+	// the kernel's circuit breaker (internal/redisguard), so that a dead
+	// Redis fails each flush at once.
+	Redis redis.UniversalClient
+	// Prefix starts the stream's key, e.g. "myservice:admin:". Defaults to
+	// "admin:".
+	Prefix string
+	// MaxStreamLen bounds the stream (XADD MAXLEN ~): with no worker
+	// reading it for long, its oldest events go first. Defaults to
+	// DefaultMaxStreamLen.
+	MaxStreamLen int64
+
+	// Store, without Redis, is the admin database: batches are persisted
+	// there directly (Persist), with no worker.
+	Store *db.Store
+
+	// BufferSize bounds the events waiting in process; an Emit into a full
+	// buffer drops its event and counts it (Dropped). Defaults to 10,000.
+	BufferSize int
+	// BatchSize is the most events one flush ships. Defaults to 500.
+	BatchSize int
+	// FlushInterval is how long an event waits at most for a batch to fill
+	// before it is shipped. Defaults to 200ms.
+	FlushInterval time.Duration
+	// MaxBackoff bounds the wait between retries of a batch that failed to
+	// ship (Redis or the database down). Defaults to 5s.
+	MaxBackoff time.Duration
+
+	// Logger gets one WARN per FlushInterval in which events were dropped
+	// and one per failing transport, not one per event. Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxStreamLen is the default bound of the events stream.
+const DefaultMaxStreamLen = 100_000
+
+func (o RecorderOptions) withDefaults() RecorderOptions {
+	if o.Prefix == "" {
+		o.Prefix = "admin:"
+	}
+	if o.MaxStreamLen <= 0 {
+		o.MaxStreamLen = DefaultMaxStreamLen
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = 10_000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func (o RecorderOptions) validate() error {
+	switch {
+	case o.Redis == nil && o.Store == nil:
+		return errors.New("admin: RecorderOptions needs Redis (a stream for the admin worker) or Store (the admin database)")
+	case o.Redis != nil && o.Store != nil:
+		return errors.New("admin: RecorderOptions has both Redis and Store; set Redis to ship to the admin worker, or only Store to persist directly")
+	case o.BufferSize < 0, o.BatchSize < 0:
+		return errors.New("admin: RecorderOptions.BufferSize and BatchSize must not be negative")
+	}
+	return nil
+}
+
+// Recorder is the Sink of a process: it buffers the events its Emit
+// receives and one goroutine ships them in batches, to the Redis stream of
+// the admin worker or straight to the admin database. Build it with
+// NewRecorder; the caller must call Start, and Stop to flush what is
+// buffered.
+type Recorder struct {
+	opts RecorderOptions
+	send func(context.Context, []Event) error
+
+	buf     chan Event
+	dropped atomic.Int64
+	shipped atomic.Int64
+
+	mu      sync.Mutex
+	started bool
+	stop    chan struct{}
+	done    chan struct{}
+	stopCtx context.Context // Stop's context, read by the flusher once stop is closed
+	lost    int64           // events Stop gave up on
+}
+
+var _ Sink = (*Recorder)(nil)
+
+// NewRecorder builds a Recorder shipping to opts.Redis or opts.Store.
+func NewRecorder(opts RecorderOptions) (*Recorder, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	r := &Recorder{opts: opts, buf: make(chan Event, opts.BufferSize)}
+	if opts.Redis != nil {
+		r.send = streamSender(opts.Redis, opts.Prefix+streamSuffix, opts.MaxStreamLen)
+	} else {
+		store := opts.Store
+		r.send = func(ctx context.Context, events []Event) error { return Persist(ctx, store, events) }
+	}
+	return r, nil
+}
+
+// Emit queues e for shipping. It never blocks and never fails: with the
+// buffer full (the transport down for long) the event is dropped and
+// counted in Dropped. Events emitted after Stop are not shipped.
+func (r *Recorder) Emit(e Event) {
+	select {
+	case r.buf <- e:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// Dropped is the number of events lost so far: emitted into a full buffer,
+// or still unshipped when Stop's context ended.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Shipped is the number of events shipped so far.
+func (r *Recorder) Shipped() int64 { return r.shipped.Load() }
+
+// Buffered is the number of events waiting in the buffer.
+func (r *Recorder) Buffered() int { return len(r.buf) }
+
+// Start starts the goroutine that ships batches. It returns an error when
+// the Recorder was already started.
+func (r *Recorder) Start(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("admin: recorder already started")
+	}
+	r.started = true
+	r.stop = make(chan struct{})
+	r.done = make(chan struct{})
+	go r.run()
+	return nil
+}
+
+// Stop ships what is buffered and stops the Recorder. A batch that cannot
+// be shipped is retried until ctx ends; the events then still unshipped
+// are counted in Dropped and Stop returns an error saying how many. Later
+// calls wait for the first one and return nil.
+func (r *Recorder) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.started {
+		r.mu.Unlock()
+		return ErrNotStarted
+	}
+	first := r.stopCtx == nil
+	if first {
+		r.stopCtx = ctx
+		close(r.stop)
+	}
+	r.mu.Unlock()
+	<-r.done
+	if first && r.lost > 0 {
+		return fmt.Errorf("admin: recorder stopped with %d events unshipped: %w", r.lost, context.Cause(ctx))
+	}
+	return nil
+}
+
+// run is the flusher: it gathers batches from the buffer and ships each,
+// retrying a failed batch with backoff while new events wait (bounded) in
+// the buffer.
+func (r *Recorder) run() {
+	defer close(r.done)
+	o := r.opts
+	tick := time.NewTicker(o.FlushInterval)
+	defer tick.Stop()
+	batch := make([]Event, 0, o.BatchSize)
+	var reportedDrops int64
+	var failing bool
+	backoff := time.Duration(0)
+	for {
+		if len(batch) >= o.BatchSize || (backoff > 0 && len(batch) > 0) {
+			// A full batch, or a failed one due for its retry.
+		} else {
+			select {
+			case e := <-r.buf:
+				batch = append(batch, e)
+				if len(batch) < o.BatchSize {
+					continue
+				}
+			case <-tick.C:
+				r.reportDrops(&reportedDrops)
+				if len(batch) == 0 {
+					continue
+				}
+			case <-r.stop:
+				r.drain(batch)
+				return
+			}
+		}
+		err := r.ship(context.Background(), batch)
+		if err == nil {
+			if failing {
+				o.Logger.Info("admin: shipping events again")
+				failing = false
+			}
+			batch = batch[:0]
+			backoff = 0
+			continue
+		}
+		if !failing {
+			o.Logger.Warn("admin: cannot ship events; keeping them buffered and retrying", "err", err, "events", len(batch))
+			failing = true
+		}
+		backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
+		wait := time.After(backoff)
+	waiting:
+		for {
+			select {
+			case <-wait:
+				break waiting
+			case <-tick.C:
+				r.reportDrops(&reportedDrops)
+			case <-r.stop:
+				r.drain(batch)
+				return
+			}
+		}
+	}
+}
+
+// reportDrops logs the events dropped since the last report, if any: at
+// most one line per flush interval.
+func (r *Recorder) reportDrops(reported *int64) {
+	if d := r.dropped.Load(); d > *reported {
+		r.opts.Logger.Warn("admin: events dropped: the buffer is full (transport down or too slow)",
+			"dropped", d-*reported, "dropped_total", d, "buffer", r.opts.BufferSize)
+		*reported = d
+	}
+}
+
+// ship sends one batch and counts it.
+func (r *Recorder) ship(ctx context.Context, batch []Event) error {
+	if err := r.send(ctx, batch); err != nil {
+		return err
+	}
+	r.shipped.Add(int64(len(batch)))
+	return nil
+}
+
+// drain ships batch and what the buffer held when Stop began (not what
+// Emits racing Stop add after), retrying until Stop's context ends; what
+// is left then is counted as dropped.
+func (r *Recorder) drain(batch []Event) {
+	r.mu.Lock()
+	ctx := r.stopCtx
+	r.mu.Unlock()
+	o := r.opts
+	left := len(r.buf)
+	backoff := time.Duration(0)
+	for {
+		for len(batch) < o.BatchSize && left > 0 {
+			batch = append(batch, <-r.buf)
+			left--
+		}
+		if len(batch) == 0 {
+			return
+		}
+		if err := r.ship(ctx, batch); err == nil {
+			batch = batch[:0]
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			lost := int64(len(batch) + left)
+			for ; left > 0; left-- {
+				<-r.buf
+			}
+			r.lost = lost
+			r.dropped.Add(lost)
+			o.Logger.Error("admin: events lost at stop: the transport did not take them in time", "events", lost)
+			return
+		}
+	}
+}

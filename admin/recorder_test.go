@@ -1,0 +1,150 @@
+package admin_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"appkernel/admin"
+	"appkernel/db"
+)
+
+// emitConcurrently emits n request events of user u1 in workspace w1 from
+// many goroutines at once.
+func emitConcurrently(sink admin.Sink, n int) {
+	var wg sync.WaitGroup
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 50 {
+				sink.Emit(requestEvent("u1", "w1"))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Without Redis, a clean Stop leaves every event in the admin database,
+// counted once, with nothing dropped.
+func TestRecorderDirectLosesNothingOnStop(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, store *db.Store) {
+		ctx := context.Background()
+		rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, FlushInterval: time.Hour, BatchSize: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		emitConcurrently(rec, 1000)
+		if err := rec.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, store, admin.TableUsage); n != 1000 {
+			t.Errorf("usage_events has %d rows; want 1000", n)
+		}
+		for _, period := range []string{"2026-12-06", "2026-12"} {
+			if got := aggregate(t, store, "svc", "w1", "u1", "requests", period); got != 1000 {
+				t.Errorf("requests for %s = %d; want 1000", period, got)
+			}
+		}
+		if rec.Dropped() != 0 || rec.Shipped() != 1000 {
+			t.Errorf("dropped %d, shipped %d; want 0 and 1000", rec.Dropped(), rec.Shipped())
+		}
+	})
+}
+
+// Events reach the database within about a flush interval without a Stop.
+func TestRecorderDirectFlushesOnInterval(t *testing.T) {
+	store := openStore(t, "sqlite")
+	rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Stop(context.Background()) })
+	rec.Emit(requestEvent("u1", "w1"))
+	waitFor(t, 5*time.Second, "the event in usage_events", func() bool { return count(t, store, admin.TableUsage) == 1 })
+}
+
+// A full buffer drops and counts; Emit returns at once.
+func TestRecorderOverflowCounted(t *testing.T) {
+	store := openStore(t, "sqlite")
+	rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, BufferSize: 10, FlushInterval: time.Hour, BatchSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not started: nothing takes events out of the buffer.
+	for i := 0; i < 25; i++ {
+		rec.Emit(requestEvent("u1", "w1"))
+	}
+	if rec.Dropped() != 15 || rec.Buffered() != 10 {
+		t.Errorf("dropped %d, buffered %d; want 15 and 10", rec.Dropped(), rec.Buffered())
+	}
+}
+
+func TestRecorderOptionsValidated(t *testing.T) {
+	if _, err := admin.NewRecorder(admin.RecorderOptions{}); err == nil {
+		t.Error("NewRecorder without Redis or Store: no error")
+	}
+	store := openStore(t, "sqlite")
+	rdb := redisClient(t, newPrefix(t))
+	if _, err := admin.NewRecorder(admin.RecorderOptions{Store: store, Redis: rdb}); err == nil {
+		t.Error("NewRecorder with both Redis and Store: no error")
+	}
+	rec, _ := admin.NewRecorder(admin.RecorderOptions{Store: store})
+	if err := rec.Stop(context.Background()); err == nil {
+		t.Error("Stop before Start: no error")
+	}
+}
+
+// Emits racing Stop, and Stops racing each other, neither panic nor hang;
+// every event emitted before Stop began is shipped or counted as dropped.
+func TestRecorderStopRacesEmit(t *testing.T) {
+	store := openStore(t, "sqlite")
+	rec, err := admin.NewRecorder(admin.RecorderOptions{Store: store, BatchSize: 50, FlushInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Start(context.Background()); err == nil {
+		t.Error("a second Start: no error")
+	}
+	var wg sync.WaitGroup
+	stopDone := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stopDone:
+					return
+				default:
+					rec.Emit(requestEvent("u1", "w1"))
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func() { errs <- rec.Stop(context.Background()) }()
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stopDone)
+	wg.Wait()
+	if got := int64(count(t, store, admin.TableUsage)); got != rec.Shipped() {
+		t.Errorf("usage_events has %d rows; the recorder shipped %d", got, rec.Shipped())
+	}
+}

@@ -1,0 +1,56 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The events stream is Prefix+streamSuffix; each entry holds one event as
+// JSON in the field streamField.
+const (
+	streamSuffix = "events"
+	streamField  = "e"
+)
+
+// streamSender returns the Recorder's Redis transport: one pipeline of
+// XADDs per batch, the stream trimmed to about maxLen entries. A batch
+// that fails half way is sent again whole; the events it had already
+// added are stored once all the same, as the worker persists by event id.
+func streamSender(rdb redis.UniversalClient, stream string, maxLen int64) func(context.Context, []Event) error {
+	return func(ctx context.Context, events []Event) error {
+		values := make([][]byte, len(events))
+		for i, e := range events {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("admin: encode event %s: %w", e.ID, err)
+			}
+			values[i] = b
+		}
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, v := range values {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, Values: []any{streamField, v}})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("admin: XADD to %s: %w", stream, err)
+		}
+		return nil
+	}
+}
+
+// decodeEntry reads the event of one stream entry.
+func decodeEntry(m redis.XMessage) (Event, error) {
+	var e Event
+	raw, ok := m.Values[streamField].(string)
+	if !ok {
+		return e, fmt.Errorf("admin: stream entry %s has no field %q", m.ID, streamField)
+	}
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		return e, fmt.Errorf("admin: stream entry %s: %w", m.ID, err)
+	}
+	return e, nil
+}
