@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"appkernel/admin"
 	"appkernel/db"
 	"appkernel/jobs"
 	"appkernel/middleware"
@@ -169,6 +170,10 @@ type Config struct {
 	// to answer; one that does not answer in time refuses the start.
 	// Defaults to 10s.
 	ConnectTimeout time.Duration
+
+	// testAdminSink receives the audit and usage events in this branch's
+	// kernel tests until the admin recorder is wired (see wireAdminCapture).
+	testAdminSink admin.Sink
 }
 
 // OAuthProvider is the client registration of one OAuth provider.

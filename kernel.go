@@ -45,6 +45,7 @@ type Kernel struct {
 	jobs   *jobs.Client
 	worker *jobs.Worker
 	cache  cache.Cache
+	admin  adminCapture // see wireAdminCapture
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -188,6 +189,8 @@ func (k *Kernel) build(ctx context.Context) error {
 	feature("api keys, feature flags, webhooks", "off (not built yet)")
 	feature("admin worker (audit, usage metering)", "off (not built yet; ADMIN_DB_URL and ADMIN_WORKER_EMBEDDED are reserved)")
 
+	k.wireAdminCapture(k.cfg.testAdminSink, k.store)
+
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
 	if err := k.wireJobs(ctx); err != nil {
 		return err
@@ -208,6 +211,7 @@ func (k *Kernel) routes() error {
 	if k.auth != nil {
 		after = append(after, k.auth.Authenticate)
 	}
+	after = append(after, k.admin.metering) // nil (skipped) without admin capture
 	switch {
 	case cfg.DisableRateLimit:
 		log.Info("rate limiting: off (RATE_LIMIT_ENABLED=false)")
@@ -254,6 +258,9 @@ func (k *Kernel) routes() error {
 	if k.auth != nil {
 		r.Mount("/auth", k.auth.Routes())
 		r.Mount("/workspaces", k.ws.Routes())
+	}
+	if k.admin.routes != nil {
+		r.Mount("/admin", k.admin.routes)
 	}
 	k.root = r
 	k.handler = middleware.Root(r)

@@ -1,0 +1,160 @@
+package admin
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"appkernel/auth"
+	"appkernel/db"
+	"appkernel/middleware"
+)
+
+// Redacted stands for the old and new values of a secret field in an audit
+// event's changes: the event says the field changed, never what it holds.
+const Redacted = "[redacted]"
+
+// AuditObserver returns a change observer for db.Store.OnChange that emits
+// one KindAudit event to sink for every committed change of an entity
+// (the store calls observers after the commit, once per change, and never
+// for a rolled-back transaction).
+//
+// The event carries the action (create, update, delete or restore), the
+// entity (its table) and id, and its field changes, old → new: every field
+// for a create and a permanent delete, only the changed ones otherwise.
+// id, created_at and updated_at are left out: the event's own entity id
+// and time say as much, and updated_at would appear in every update. A
+// soft delete shows as deleted_at nil → time, a restore the other way.
+//
+// Secrets are never recorded. Tables whose history is disabled
+// (db.Store.DisableHistory: refresh tokens, invites…) never reach
+// observers, and a field whose lowercase name contains password, passwd,
+// secret, token, hash (password_hash, key_hash…), private_key or
+// credential keeps its place in the changes with both values Redacted.
+//
+// Who made the change comes from ctx: the user, API key and workspace of
+// auth.PrincipalFrom and the request id of middleware.RequestIDFrom; they
+// are "" for a change made outside a request.
+func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change) {
+	return func(ctx context.Context, c db.Change) {
+		e := Event{
+			ID:       newEventID(),
+			Kind:     KindAudit,
+			App:      app,
+			Time:     time.Now().UTC(),
+			Action:   c.Op,
+			Entity:   c.Table,
+			EntityID: c.ID,
+			Changes:  fieldChanges(c.Old, c.New),
+		}
+		fillIdentity(ctx, &e)
+		sink.Emit(e)
+	}
+}
+
+// fillIdentity copies who acts in ctx into e.
+func fillIdentity(ctx context.Context, e *Event) {
+	if p, ok := auth.PrincipalFrom(ctx); ok {
+		e.UserID, e.WorkspaceID, e.APIKeyID = p.UserID, p.WorkspaceID, p.KeyID
+	}
+	e.RequestID, _ = middleware.RequestIDFrom(ctx)
+}
+
+// newEventID returns a UUIDv7: time-ordered, so events sort by creation.
+func newEventID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString() // the random source failed for v7; v4 retries it
+	}
+	return id.String()
+}
+
+// auditSkipped reports the fields an audit event leaves out (see AuditObserver).
+func auditSkipped(field string) bool {
+	return field == "id" || field == "created_at" || field == "updated_at"
+}
+
+// secretField reports whether a field holds a secret by its name.
+func secretField(field string) bool {
+	f := strings.ToLower(field)
+	for _, w := range [...]string{"password", "passwd", "secret", "token", "hash", "private_key", "credential"} {
+		if strings.Contains(f, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldChanges returns the fields that differ between old and new (nil for
+// a create, new nil for a permanent delete), secrets redacted.
+func fieldChanges(old, new db.Entity) map[string]FieldChange {
+	changes := make(map[string]FieldChange, max(len(new), len(old)))
+	add := func(field string, o, n any) {
+		if secretField(field) {
+			o, n = redact(o), redact(n)
+		}
+		changes[field] = FieldChange{Old: o, New: n}
+	}
+	for f, n := range new {
+		if auditSkipped(f) {
+			continue
+		}
+		o, had := old[f]
+		if had && sameValue(o, n) {
+			continue
+		}
+		if !had && n == nil && old != nil {
+			continue // absent and null read the same
+		}
+		add(f, o, n)
+	}
+	for f, o := range old {
+		if auditSkipped(f) {
+			continue
+		}
+		if _, has := new[f]; has {
+			continue
+		}
+		if o == nil && new != nil {
+			continue
+		}
+		add(f, o, nil)
+	}
+	return changes
+}
+
+// redact hides a value but keeps whether there was one.
+func redact(v any) any {
+	if v == nil {
+		return nil
+	}
+	return Redacted
+}
+
+// sameValue compares two entity values: scalars directly, times by
+// instant, JSON values (maps, slices) deeply.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int64:
+		y, ok := b.(int64)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	}
+	return reflect.DeepEqual(a, b)
+}
