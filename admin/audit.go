@@ -106,7 +106,7 @@ func fieldChanges(old, new db.Entity) map[string]FieldChange {
 		if had && sameValue(o, n) {
 			continue
 		}
-		if !had && n == nil && old != nil {
+		if !had && n == nil {
 			continue // absent and null read the same
 		}
 		add(f, o, n)
@@ -118,7 +118,7 @@ func fieldChanges(old, new db.Entity) map[string]FieldChange {
 		if _, has := new[f]; has {
 			continue
 		}
-		if o == nil && new != nil {
+		if o == nil {
 			continue
 		}
 		add(f, o, nil)
