@@ -44,11 +44,16 @@ func Migrate(ctx context.Context, store *db.Store) error {
 func schema(d db.DialectName) []string {
 	// Types per dialect: short keyed text, long text, 64-bit integers.
 	key, text, big := "TEXT", "TEXT", "INTEGER"
+	// The aggregates' five-column primary key must fit MySQL's 3072 bytes
+	// (utf8mb4: 4 per character): metric and period are shorter keys.
+	metric, period := "TEXT", "TEXT"
 	switch d {
 	case db.Postgres:
 		key, big = "VARCHAR(191)", "BIGINT"
+		metric, period = "VARCHAR(100)", "VARCHAR(10)"
 	case db.MySQL:
 		key, text, big = "VARCHAR(191)", "LONGTEXT", "BIGINT"
+		metric, period = "VARCHAR(100)", "VARCHAR(10)"
 	}
 	ifNotExists := " IF NOT EXISTS"
 	if d == db.MySQL {
@@ -94,8 +99,8 @@ func schema(d db.DialectName) []string {
 			app ` + key + ` NOT NULL,
 			workspace_id ` + key + ` NOT NULL,
 			user_id ` + key + ` NOT NULL,
-			metric ` + key + ` NOT NULL,
-			period ` + key + ` NOT NULL,
+			metric ` + metric + ` NOT NULL,
+			period ` + period + ` NOT NULL,
 			value ` + big + ` NOT NULL,
 			PRIMARY KEY (app, workspace_id, user_id, metric, period))`,
 		idx("usage_aggregates_ws_period", TableAggregates, "app, workspace_id, period, metric"),
