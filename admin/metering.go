@@ -18,7 +18,9 @@ const RouteUnmatched = "unmatched"
 
 // Metering returns middleware that emits one KindRequest event to sink for
 // every request it serves: the route pattern ("/widgets/{id}", never the
-// raw path; RouteUnmatched when no route matched), method, status, latency
+// raw path; RouteUnmatched when no route matched, and the mount's pattern,
+// such as "/admin/*", when a subrouter's middleware answered before its
+// routes were matched), method, status, latency
 // and bytes in and out, and the user, workspace and API key of the
 // request's principal (auth.PrincipalFrom), so it belongs right after
 // authentication. The kernel's probes /healthz and /readyz are not metered.
@@ -121,7 +123,7 @@ func (m *meteredRequest) emit(app string, start time.Time, r *http.Request, mw *
 		}
 	}
 	e := Event{
-		ID:        newEventID(),
+		ID:        newEventID(start),
 		Kind:      KindRequest,
 		App:       app,
 		Time:      start.UTC(),

@@ -182,8 +182,8 @@ func TestUsageSumsOverUsers(t *testing.T) {
 			insertAggregate(t, store, "app", "ws1", "u1", "requests", p, 10)
 			insertAggregate(t, store, "app", "ws1", "u2", "requests", p, 5)
 			insertAggregate(t, store, "app", "ws1", "u1", "tokens", p, 3000000000) // past 32 bits
-			insertAggregate(t, store, "app", "ws2", "u1", "requests", p, 100)     // another workspace
-			insertAggregate(t, store, "other", "ws1", "u1", "requests", p, 100)   // another app
+			insertAggregate(t, store, "app", "ws2", "u1", "requests", p, 100)      // another workspace
+			insertAggregate(t, store, "other", "ws1", "u1", "requests", p, 100)    // another app
 		}
 		insertAggregate(t, store, "app", "ws1", "u1", "requests", "2026-12-07", 1)
 
@@ -216,7 +216,7 @@ func TestCheckQuota(t *testing.T) {
 		month := admin.MonthPeriod(time.Now())
 		insertAggregate(t, store, "app", "ws1", "u1", "tokens", month, 600)
 		insertAggregate(t, store, "app", "ws1", "u2", "tokens", month, 400)
-		insertAggregate(t, store, "app", "ws1", "u1", "tokens", "2020-01", 99999) // an old month does not count
+		insertAggregate(t, store, "app", "ws1", "u1", "tokens", "2020-01", 99999)                  // an old month does not count
 		insertAggregate(t, store, "app", "ws1", "u1", "tokens", admin.DayPeriod(time.Now()), 1000) // nor the day row
 
 		for _, c := range []struct {

@@ -49,11 +49,12 @@ func TrackUsage(ctx context.Context, app, userID, workspaceID string, metrics ma
 	if err := validateMetrics(metrics); err != nil {
 		return err
 	}
+	now := time.Now()
 	e := Event{
-		ID:   newEventID(),
+		ID:   newEventID(now),
 		Kind: KindUsage,
 		App:  app,
-		Time: time.Now().UTC(),
+		Time: now.UTC(),
 	}
 	fillIdentity(ctx, &e)
 	e.UserID, e.WorkspaceID = userID, workspaceID
