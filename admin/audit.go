@@ -35,7 +35,8 @@ const Redacted = "[redacted]"
 // (db.Store.DisableHistory: refresh tokens, invites…) never reach
 // observers, and a field whose lowercase name contains password, passwd,
 // secret, token, hash (password_hash, key_hash…), private_key or
-// credential keeps its place in the changes with both values Redacted.
+// credential keeps its place in the changes with both values Redacted; so
+// do such keys inside JSON values (a settings map's "api_token").
 //
 // Who made the change comes from ctx: the user, API key and workspace of
 // auth.PrincipalFrom and the request id of middleware.RequestIDFrom; they
@@ -103,6 +104,8 @@ func fieldChanges(old, new db.Entity) map[string]FieldChange {
 	add := func(field string, o, n any) {
 		if secretField(field) {
 			o, n = redact(o), redact(n)
+		} else {
+			o, n = redactNested(o), redactNested(n)
 		}
 		changes[field] = FieldChange{Old: o, New: n}
 	}
@@ -140,6 +143,31 @@ func redact(v any) any {
 		return nil
 	}
 	return Redacted
+}
+
+// redactNested returns v with the secret keys of the JSON objects inside
+// it redacted (a settings field holding {"api_token": …}); the event gets
+// copies, the entity's own maps are shared with the caller.
+func redactNested(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(x))
+		for k, e := range x {
+			if secretField(k) {
+				c[k] = redact(e)
+			} else {
+				c[k] = redactNested(e)
+			}
+		}
+		return c
+	case []any:
+		c := make([]any, len(x))
+		for i, e := range x {
+			c[i] = redactNested(e)
+		}
+		return c
+	}
+	return v
 }
 
 // sameValue compares two entity values: scalars directly, times by

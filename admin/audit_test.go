@@ -79,7 +79,8 @@ func TestAuditObserverRecordsEachChange(t *testing.T) {
 		before := time.Now().UTC()
 
 		inRequest(t, "req-create", p, func(ctx context.Context) {
-			w, err := store.SaveEntity(ctx, "widgets", db.Entity{"name": "sprocket", "size": int64(3), "password_hash": "argon2id$abc", "api_token": "tok"})
+			w, err := store.SaveEntity(ctx, "widgets", db.Entity{"name": "sprocket", "size": int64(3), "password_hash": "argon2id$abc", "api_token": "tok",
+				"settings": map[string]any{"theme": "dark", "webhook": map[string]any{"url": "https://x", "signing_secret": "s3"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,8 +93,12 @@ func TestAuditObserverRecordsEachChange(t *testing.T) {
 		if e.UserID != "user-1" || e.WorkspaceID != "ws-1" || e.APIKeyID != "key-1" || e.RequestID != "req-create" {
 			t.Fatalf("identity of %+v", e)
 		}
-		if u, err := uuid.Parse(e.ID); err != nil || u.Version() != 7 {
+		u, err := uuid.Parse(e.ID)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
 			t.Fatalf("event id %q is not a UUIDv7 (%v)", e.ID, err)
+		}
+		if sec, _ := u.Time().UnixTime(); sec < e.Time.Unix()-1 || sec > e.Time.Unix()+1 {
+			t.Fatalf("event id %q holds the time %d, the event %v", e.ID, sec, e.Time)
 		}
 		if e.Time.Before(before) || e.Time.After(time.Now()) || e.Time.Location() != time.UTC {
 			t.Fatalf("event time %v not between %v and now, UTC", e.Time, before)
@@ -104,6 +109,7 @@ func TestAuditObserverRecordsEachChange(t *testing.T) {
 			"size":          {Old: nil, New: 3},
 			"password_hash": {Old: nil, New: admin.Redacted},
 			"api_token":     {Old: nil, New: admin.Redacted},
+			"settings":      {Old: nil, New: map[string]any{"theme": "dark", "webhook": map[string]any{"url": "https://x", "signing_secret": admin.Redacted}}},
 		})
 
 		// An update: only the changed fields.
@@ -153,6 +159,7 @@ func TestAuditObserverRecordsEachChange(t *testing.T) {
 			"size":          {Old: 3, New: nil},
 			"password_hash": {Old: admin.Redacted, New: nil},
 			"api_token":     {Old: admin.Redacted, New: nil},
+			"settings":      {Old: "*", New: nil},
 		})
 	})
 }
