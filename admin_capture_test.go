@@ -116,7 +116,21 @@ func TestAdminCaptureThroughTheKernel(t *testing.T) {
 	}
 	adminTok, _, _ := login("boss@example.com", auth.RoleAdmin)
 	userTok, userID, wsID := login("user@example.com", auth.RoleUser)
-	sink.take() // the accounts' creation and the logins
+	// The accounts' creation and the logins: audited, never a password
+	// hash, never the tables of passwords, sessions and refresh tokens.
+	for _, e := range sink.take() {
+		switch e.Entity {
+		case auth.TablePasswords, auth.TableSessions, auth.TableRefresh:
+			t.Fatalf("a secret table was audited: %+v", e)
+		}
+		for f, c := range e.Changes {
+			for _, v := range []any{c.Old, c.New} {
+				if s, ok := v.(string); ok && strings.Contains(s, "argon2") {
+					t.Fatalf("field %s of %s holds a password hash: %+v", f, e.Entity, e)
+				}
+			}
+		}
+	}
 
 	res := do("PUT", "/widgets/w-42", userTok)
 	if res.StatusCode != http.StatusOK {

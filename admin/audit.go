@@ -40,8 +40,11 @@ const Redacted = "[redacted]"
 //
 // Who made the change comes from ctx: the user, API key and workspace of
 // auth.PrincipalFrom and the request id of middleware.RequestIDFrom; they
-// are "" for a change made outside a request.
+// are "" for a change made outside a request. A nil sink audits nothing.
 func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change) {
+	if sink == nil {
+		return func(context.Context, db.Change) {}
+	}
 	return func(ctx context.Context, c db.Change) {
 		now := time.Now()
 		e := Event{
