@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"appkernel/admin"
 	"appkernel/db"
 	"appkernel/internal/tracing"
 	"appkernel/jobs"
@@ -216,6 +217,9 @@ type Config struct {
 	// OTLP provider Tracing builds (tracing is then on whatever Tracing
 	// says); the caller shuts it down. Defaults to nil.
 	TracerProvider trace.TracerProvider
+	// testAdminSink receives the audit and usage events in this branch's
+	// kernel tests until the admin recorder is wired (see wireAdminCapture).
+	testAdminSink admin.Sink
 }
 
 // OAuthProvider is the client registration of one OAuth provider and its

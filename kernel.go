@@ -63,6 +63,7 @@ type Kernel struct {
 	adminDB       *db.Store       // the admin database; k.store when ADMIN_DB_URL is DATABASE_URL
 	adminRecorder *admin.Recorder // the Sink of audit and usage events; nil when the admin plane is off
 	adminWorker   *admin.Worker   // the embedded admin worker; nil without Redis or when disabled
+	admin         adminCapture    // see wireAdminCapture
 
 	// stopWorker stops the embedded worker once (later calls wait for and
 	// return the first one's result); nil without one.
@@ -212,6 +213,14 @@ func (k *Kernel) build(ctx context.Context) error {
 		return err
 	}
 
+	// Audit and metering go to the admin recorder (a test's own sink
+	// instead, when it set one).
+	var sink admin.Sink = k.cfg.testAdminSink
+	if sink == nil && k.adminRecorder != nil {
+		sink = k.adminRecorder
+	}
+	k.wireAdminCapture(sink, k.adminDB)
+
 	// Jobs: the client now, the embedded worker once Setup registered the tasks.
 	if err := k.wireJobs(ctx); err != nil {
 		return err
@@ -232,6 +241,7 @@ func (k *Kernel) routes() error {
 	if k.auth != nil {
 		after = append(after, k.auth.Authenticate)
 	}
+	after = append(after, k.admin.metering) // nil (skipped) without admin capture
 	switch {
 	case cfg.DisableRateLimit:
 		log.Info("rate limiting: off (RATE_LIMIT_ENABLED=false)")
@@ -289,6 +299,9 @@ func (k *Kernel) routes() error {
 		r.Mount("/auth/oauth", k.oauth.Routes())
 	}
 	k.mountFlags(r)
+	if k.admin.routes != nil {
+		r.Mount("/admin", k.admin.routes)
+	}
 	k.root = r
 	k.handler = middleware.Root(r)
 	k.live, err = k.liveHandler()

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"appkernel"
+	"appkernel/admin"
 	"appkernel/auth"
 	"appkernel/cache"
 	"appkernel/db"
@@ -155,6 +156,13 @@ func FeatureFlags(ctx context.Context, k *appkernel.Kernel, r *http.Request) {
 	_ = err
 }
 
+// AdminTrackUsage: TrackUsage in a handler.
+func AdminTrackUsage(r *http.Request, u auth.User) {
+	err := admin.TrackUsage(r.Context(), "widget_service", u.ID, u.WorkspaceID, map[string]int64{"tokens": 1500})
+
+	_ = err
+}
+
 // PeriodicJobs: the "Background jobs" section's periodic tasks.
 func PeriodicJobs(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry, purgeSessions, sendReport jobs.Handler, paris *time.Location) {
 	tasks.Periodic("purge_sessions", "*/5 * * * *", purgeSessions)                                       // every 5 minutes, UTC
@@ -162,4 +170,19 @@ func PeriodicJobs(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry
 	schedules, err := k.Jobs().Schedules(ctx)                                                            // last and next run of each
 
 	_, _ = schedules, err
+}
+
+// AdminQueries: reading the audit trail and usage.
+func AdminQueries(ctx context.Context, adminDB *db.Store, id, workspaceID string) {
+	page, err := admin.AuditLogs(ctx, adminDB, admin.AuditQuery{Entity: "widgets", EntityID: id, Limit: 20})
+	more, err := admin.AuditLogs(ctx, adminDB, admin.AuditQuery{Entity: "widgets", EntityID: id, Limit: 20, Cursor: page.NextCursor})
+	// Usage is never purged: it is billing data.
+	purged, err := admin.PurgeAudit(ctx, adminDB, time.Now().AddDate(0, -6, 0))
+	// {"requests": 42, "tokens": 1500}
+	usage, err := admin.Usage(ctx, adminDB, "widget_service", workspaceID, "2026-12")
+	ok, err := admin.CheckQuota(ctx, adminDB, "widget_service", workspaceID, "tokens", 1_000_000)
+	quotas := admin.NewQuotas(adminDB, 5*time.Second) // for every request: one read per workspace and metric per 5 s
+	ok, err = quotas.Check(ctx, "widget_service", workspaceID, "tokens", 1_000_000)
+
+	_, _, _, _, _, _ = more, purged, usage, ok, err, quotas
 }

@@ -1,0 +1,262 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"appkernel/admin"
+	"appkernel/auth"
+	"appkernel/db"
+	"appkernel/middleware"
+)
+
+// inRequest runs fn with the context of a request that went through
+// middleware.RequestID with the given request id, as principal p.
+func inRequest(t *testing.T, requestID string, p auth.Principal, fn func(ctx context.Context)) {
+	t.Helper()
+	h := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := auth.WithUser(r.Context(), auth.User{ID: p.UserID, WorkspaceID: p.WorkspaceID})
+		if p.Type != "" {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+		fn(ctx)
+	}))
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.Header.Set(middleware.RequestIDHeader, requestID)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+}
+
+func onlyEvent(t *testing.T, sink *captureSink) admin.Event {
+	t.Helper()
+	ev := sink.take()
+	if len(ev) != 1 {
+		t.Fatalf("%d events, want 1: %+v", len(ev), ev)
+	}
+	return ev[0]
+}
+
+func wantChanges(t *testing.T, e admin.Event, want map[string]admin.FieldChange) {
+	t.Helper()
+	if len(e.Changes) != len(want) {
+		t.Fatalf("%s: changes %v, want %v", e.Action, e.Changes, want)
+	}
+	for f, w := range want {
+		got, ok := e.Changes[f]
+		if !ok {
+			t.Fatalf("%s: no change of %s in %v", e.Action, f, e.Changes)
+		}
+		if w.Old == "*" { // any non-nil value
+			if got.Old == nil {
+				t.Fatalf("%s: %s old is nil, want a value", e.Action, f)
+			}
+		} else if fmt.Sprint(got.Old) != fmt.Sprint(w.Old) {
+			t.Fatalf("%s: %s old %v, want %v", e.Action, f, got.Old, w.Old)
+		}
+		if w.New == "*" {
+			if got.New == nil {
+				t.Fatalf("%s: %s new is nil, want a value", e.Action, f)
+			}
+		} else if fmt.Sprint(got.New) != fmt.Sprint(w.New) {
+			t.Fatalf("%s: %s new %v, want %v", e.Action, f, got.New, w.New)
+		}
+	}
+}
+
+func TestAuditObserverRecordsEachChange(t *testing.T) {
+	captureDialects(t, func(t *testing.T, store *db.Store) {
+		sink := &captureSink{}
+		store.OnChange(admin.AuditObserver("widget_service", sink))
+		p := auth.Principal{Type: auth.PrincipalAPIKey, UserID: "user-1", WorkspaceID: "ws-1", KeyID: "key-1"}
+		var id string
+		before := time.Now().UTC()
+
+		inRequest(t, "req-create", p, func(ctx context.Context) {
+			w, err := store.SaveEntity(ctx, "widgets", db.Entity{"name": "sprocket", "size": int64(3), "password_hash": "argon2id$abc", "api_token": "tok",
+				"settings": map[string]any{"theme": "dark", "webhook": map[string]any{"url": "https://x", "signing_secret": "s3"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = w["id"].(string)
+		})
+		e := onlyEvent(t, sink)
+		if e.Kind != admin.KindAudit || e.App != "widget_service" || e.Action != "create" || e.Entity != "widgets" || e.EntityID != id {
+			t.Fatalf("create event %+v", e)
+		}
+		if e.UserID != "user-1" || e.WorkspaceID != "ws-1" || e.APIKeyID != "key-1" || e.RequestID != "req-create" {
+			t.Fatalf("identity of %+v", e)
+		}
+		u, err := uuid.Parse(e.ID)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("event id %q is not a UUIDv7 (%v)", e.ID, err)
+		}
+		if sec, _ := u.Time().UnixTime(); sec < e.Time.Unix()-1 || sec > e.Time.Unix()+1 {
+			t.Fatalf("event id %q holds the time %d, the event %v", e.ID, sec, e.Time)
+		}
+		if e.Time.Before(before) || e.Time.After(time.Now()) || e.Time.Location() != time.UTC {
+			t.Fatalf("event time %v not between %v and now, UTC", e.Time, before)
+		}
+		// Every field but id/created_at/updated_at; secrets redacted.
+		wantChanges(t, e, map[string]admin.FieldChange{
+			"name":          {Old: nil, New: "sprocket"},
+			"size":          {Old: nil, New: 3},
+			"password_hash": {Old: nil, New: admin.Redacted},
+			"api_token":     {Old: nil, New: admin.Redacted},
+			"settings":      {Old: nil, New: map[string]any{"theme": "dark", "webhook": map[string]any{"url": "https://x", "signing_secret": admin.Redacted}}},
+		})
+
+		// An update: only the changed fields.
+		inRequest(t, "req-update", auth.Principal{UserID: "user-2"}, func(ctx context.Context) {
+			if _, err := store.SaveEntity(ctx, "widgets", db.Entity{"id": id, "name": "gear", "size": int64(3), "password_hash": "argon2id$def"}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		e = onlyEvent(t, sink)
+		if e.Action != "update" || e.UserID != "user-2" || e.APIKeyID != "" || e.RequestID != "req-update" {
+			t.Fatalf("update event %+v", e)
+		}
+		wantChanges(t, e, map[string]admin.FieldChange{
+			"name":          {Old: "sprocket", New: "gear"},
+			"password_hash": {Old: admin.Redacted, New: admin.Redacted},
+		})
+
+		// Outside a request: no identity.
+		ctx := context.Background()
+		if _, err := store.DeleteEntity(ctx, "widgets", id, false); err != nil {
+			t.Fatal(err)
+		}
+		e = onlyEvent(t, sink)
+		if e.Action != "delete" || e.UserID != "" || e.RequestID != "" {
+			t.Fatalf("soft delete event %+v", e)
+		}
+		wantChanges(t, e, map[string]admin.FieldChange{"deleted_at": {Old: nil, New: "*"}})
+
+		if _, err := store.SaveEntity(ctx, "widgets", db.Entity{"id": id}); err != nil {
+			t.Fatal(err)
+		}
+		e = onlyEvent(t, sink)
+		if e.Action != "restore" {
+			t.Fatalf("restore event %+v", e)
+		}
+		wantChanges(t, e, map[string]admin.FieldChange{"deleted_at": {Old: "*", New: nil}})
+
+		if _, err := store.DeleteEntity(ctx, "widgets", id, true); err != nil {
+			t.Fatal(err)
+		}
+		e = onlyEvent(t, sink)
+		if e.Action != "delete" || e.EntityID != id {
+			t.Fatalf("permanent delete event %+v", e)
+		}
+		wantChanges(t, e, map[string]admin.FieldChange{
+			"name":          {Old: "gear", New: nil},
+			"size":          {Old: 3, New: nil},
+			"password_hash": {Old: admin.Redacted, New: nil},
+			"api_token":     {Old: admin.Redacted, New: nil},
+			"settings":      {Old: "*", New: nil},
+		})
+	})
+}
+
+func TestAuditObserverSkipsTablesWithoutHistory(t *testing.T) {
+	captureDialects(t, func(t *testing.T, store *db.Store) {
+		sink := &captureSink{}
+		store.OnChange(admin.AuditObserver("app", sink))
+		store.DisableHistory("sessions")
+		ctx := context.Background()
+		if _, err := store.SaveEntity(ctx, "sessions", db.Entity{"refresh": "secret"}); err != nil {
+			t.Fatal(err)
+		}
+		if ev := sink.take(); len(ev) != 0 {
+			t.Fatalf("a table without history was audited: %+v", ev)
+		}
+	})
+}
+
+func TestAuditObserverFollowsTransactions(t *testing.T) {
+	captureDialects(t, func(t *testing.T, store *db.Store) {
+		sink := &captureSink{}
+		store.OnChange(admin.AuditObserver("app", sink))
+		ctx := context.Background()
+
+		boom := errors.New("boom")
+		err := store.Tx(ctx, func(tx *db.Store) error {
+			if _, err := tx.SaveEntity(ctx, "orders", db.Entity{"total": int64(5)}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Tx: %v", err)
+		}
+		if ev := sink.take(); len(ev) != 0 {
+			t.Fatalf("a rolled-back transaction emitted %+v", ev)
+		}
+
+		err = store.Tx(ctx, func(tx *db.Store) error {
+			for i := range 2 {
+				if _, err := tx.SaveEntity(ctx, "orders", db.Entity{"total": int64(i)}); err != nil {
+					return err
+				}
+			}
+			if ev := sink.take(); len(ev) != 0 {
+				t.Errorf("events before the commit: %+v", ev)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := sink.take()
+		if len(ev) != 2 || ev[0].Action != "create" || ev[1].Action != "create" || ev[0].EntityID == ev[1].EntityID {
+			t.Fatalf("a committed transaction of two creates emitted %+v", ev)
+		}
+	})
+}
+
+func TestAuditObserverConcurrentSavesEmitOnceEach(t *testing.T) {
+	captureDialects(t, func(t *testing.T, store *db.Store) {
+		sink := &captureSink{}
+		store.OnChange(admin.AuditObserver("app", sink))
+		ctx := context.Background()
+		// The table exists first, so the saves race on rows, not on DDL.
+		if _, err := store.SaveEntity(ctx, "counters", db.Entity{"n": int64(0)}); err != nil {
+			t.Fatal(err)
+		}
+		sink.take()
+		const n = 100
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				e, err := store.SaveEntity(ctx, "counters", db.Entity{"n": int64(i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = e["id"].(string)
+			})
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		eventIDs := map[string]bool{}
+		for _, e := range sink.take() {
+			seen[e.EntityID]++
+			eventIDs[e.ID] = true
+		}
+		if len(seen) != n || len(eventIDs) != n {
+			t.Fatalf("%d entities and %d event ids in the events, want %d each", len(seen), len(eventIDs), n)
+		}
+		for _, id := range ids {
+			if seen[id] != 1 {
+				t.Fatalf("entity %s has %d events, want 1", id, seen[id])
+			}
+		}
+	})
+}

@@ -1,0 +1,69 @@
+package admin_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"appkernel/admin"
+	"appkernel/db"
+	"appkernel/db/dbtest"
+	"appkernel/internal/testenv"
+)
+
+// The capture and query tests' helpers (names carry "capture" or "query"
+// so they do not meet the worker tests' own).
+
+// captureSink keeps every event it is given, in order.
+type captureSink struct {
+	mu     sync.Mutex
+	events []admin.Event
+}
+
+func (s *captureSink) Emit(e admin.Event) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+// take returns the events so far and forgets them.
+func (s *captureSink) take() []admin.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev := s.events
+	s.events = nil
+	return ev
+}
+
+// captureDialects runs fn as a parallel subtest on a fresh store of each
+// database; Postgres and MySQL skip (or fail under
+// APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
+func captureDialects(t *testing.T, fn func(t *testing.T, store *db.Store)) {
+	t.Parallel()
+	open := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return dbtest.FreshSQLite(t) },
+		"postgres": func(t *testing.T) string { return dbtest.FreshPostgres(t, testenv.PostgresURL(t)) },
+		"mysql":    func(t *testing.T) string { return dbtest.FreshMySQL(t, testenv.MySQLURL(t)) },
+	}
+	for _, name := range []string{"sqlite", "postgres", "mysql"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, err := db.Open(context.Background(), open[name](t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			fn(t, s)
+		})
+	}
+}
+
+// queryDialects is captureDialects on a store with the admin tables.
+func queryDialects(t *testing.T, fn func(t *testing.T, store *db.Store)) {
+	captureDialects(t, func(t *testing.T, store *db.Store) {
+		if err := admin.Migrate(context.Background(), store); err != nil {
+			t.Fatal(err)
+		}
+		fn(t, store)
+	})
+}
