@@ -409,6 +409,14 @@ func TestOAuthStartCookieAndPKCE(t *testing.T) {
 	if r := newBrowser(t).get(h.srv.URL + "/auth/oauth/nope"); r.status != http.StatusNotFound {
 		t.Fatalf("unknown provider: %d", r.status)
 	}
+	if r := newBrowser(t).get(h.srv.URL + "/auth/oauth/nope/callback?code=c&state=s"); r.status != http.StatusNotFound {
+		t.Fatalf("unknown provider's callback: %d", r.status)
+	}
+	// A refused token on the start is said, not turned into a sign-in
+	// of someone else.
+	if r := newBrowser(t).get(h.srv.URL+"/auth/oauth/google", "Authorization", "Bearer not-a-token"); r.status != http.StatusUnauthorized || r.code(t) != "invalid_token" {
+		t.Fatalf("start with a bad token: %d %s", r.status, r.body)
+	}
 }
 
 func TestOAuthStateRefused(t *testing.T) {
