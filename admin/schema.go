@@ -31,7 +31,13 @@ const MetricRequests = "requests"
 // are missing. It is safe to call from several processes at once.
 func Migrate(ctx context.Context, store *db.Store) error {
 	for _, stmt := range schema(store.Dialect()) {
-		if _, err := store.DB().ExecContext(ctx, stmt); err != nil {
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if _, err = store.DB().ExecContext(ctx, stmt); err == nil || !isCreateRace(err) {
+				break
+			}
+		}
+		if err != nil {
 			if store.Dialect() == db.MySQL && isDuplicateIndex(err) {
 				continue
 			}

@@ -9,9 +9,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"time"
 
 	"appkernel"
 	"appkernel/jobs"
@@ -36,24 +33,5 @@ func setup(ctx context.Context, k *appkernel.Kernel, tasks *jobs.Registry) error
 	}
 	k.Mount("/widgets", Routes(k))
 	k.Mount("/stats", StatsRoutes(k)) // behind the feature flag widgets.stats
-	work, err := processingTime()
-	if err != nil {
-		return err
-	}
-	RegisterTasks(tasks, work)
-	return nil
-}
-
-// processingTime reads WIDGETS_PROCESSING_TIME (a Go duration such as
-// "200ms"; default 0), see RegisterTasks.
-func processingTime() (time.Duration, error) {
-	v := os.Getenv("WIDGETS_PROCESSING_TIME")
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > time.Minute {
-		return 0, fmt.Errorf("WIDGETS_PROCESSING_TIME=%q: want a duration from 0 to 1m, such as 200ms", v)
-	}
-	return d, nil
+	return RegisterTasks(tasks)
 }

@@ -14,21 +14,14 @@ type DocumentPayload struct {
 	WidgetID string `json:"widget_id"`
 }
 
-// RegisterTasks registers the service's background tasks. work is how long
-// processing a document takes besides saving it: a stand-in for real work
-// (WIDGETS_PROCESSING_TIME, default 0; the scale-out test sets it so that
-// jobs are running when it kills an instance).
-func RegisterTasks(tasks *jobs.Registry, work time.Duration) {
-	tasks.Task("process_document", jobs.Typed(func(ctx context.Context, job *jobs.Job, p DocumentPayload) (any, error) {
-		if work > 0 {
-			select {
-			case <-time.After(work):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		return processDocument(ctx, job, p)
-	}), jobs.Timeout(30*time.Second), jobs.MaxAttempts(5))
+// RegisterTasks registers the service's background tasks.
+func RegisterTasks(tasks *jobs.Registry) error {
+	work, err := simulatedWork() // WIDGETS_PROCESSING_TIME, see work.go
+	if err != nil {
+		return err
+	}
+	tasks.Task("process_document", jobs.Typed(work.then(processDocument)), jobs.Timeout(30*time.Second), jobs.MaxAttempts(5))
+	return nil
 }
 
 // processDocument reads the widget's document, processes it and saves it

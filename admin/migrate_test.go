@@ -1,0 +1,52 @@
+package admin_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"appkernel/admin"
+	"appkernel/db"
+	"appkernel/db/dbtest"
+	"appkernel/internal/testenv"
+)
+
+// TestMigrateConcurrently: instances starting together on one fresh
+// database all migrate it (Postgres answers a CREATE … IF NOT EXISTS that
+// races another with a unique violation of its catalog).
+func TestMigrateConcurrently(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			var url string
+			switch d {
+			case "sqlite":
+				url = dbtest.FreshSQLite(t)
+			case "postgres":
+				url = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
+			case "mysql":
+				url = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 6)
+			for range 6 {
+				wg.Go(func() {
+					store, err := db.Open(context.Background(), url)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer store.Close()
+					errs <- admin.Migrate(context.Background(), store)
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("Migrate beside others: %v", err)
+				}
+			}
+		})
+	}
+}
