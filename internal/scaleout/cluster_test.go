@@ -221,7 +221,7 @@ type session struct {
 func (c *cluster) register(t *testing.T, email string) session {
 	t.Helper()
 	var s session
-	c.must(c.next(), 201, "POST", "/auth/register", "", map[string]string{"email": email, "password": "correct horse battery staple"}).decode(t, &s)
+	c.must(c.next(), 201, "POST", "/auth/register", "", map[string]string{"email": email, "password": password}).decode(t, &s)
 	s.UserID = s.User.ID
 	return s
 }
@@ -230,7 +230,7 @@ func (c *cluster) register(t *testing.T, email string) session {
 func (c *cluster) login(t *testing.T, in *instance, email string) session {
 	t.Helper()
 	var s session
-	c.must(in, 200, "POST", "/auth/login", "", map[string]string{"email": email, "password": "correct horse battery staple"}).decode(t, &s)
+	c.must(in, 200, "POST", "/auth/login", "", map[string]string{"email": email, "password": password}).decode(t, &s)
 	s.UserID = s.User.ID
 	return s
 }
