@@ -1,8 +1,10 @@
 // Package appkernel gives a Go backend service, from one constructor, what
 // every service re-implements: health and readiness endpoints, request IDs,
 // security headers, JSON errors, structured logs and CORS; a schemaless
-// entity store on SQLite, Postgres and MySQL; accounts, JWT sessions and
-// workspaces; and, with Redis, background jobs, rate limiting and caching.
+// entity store on SQLite, Postgres and MySQL; accounts, JWT sessions,
+// workspaces, API keys and OAuth login; feature flags, webhooks, an audit
+// trail and usage metering; Prometheus metrics and OpenTelemetry traces;
+// and, with Redis, background jobs, rate limiting and caching.
 //
 // The kernel brings mechanisms; the app brings its routes, entities and
 // tasks and mounts them with Kernel.Mount, where they get the whole stack.
