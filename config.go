@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"appkernel/admin"
+	"appkernel/auth"
 	"appkernel/db"
 	"appkernel/internal/tracing"
 	"appkernel/jobs"
@@ -223,27 +224,8 @@ type Config struct {
 }
 
 // OAuthProvider is the client registration of one OAuth provider and its
-// endpoints. A provider with an IssuerURL is an OpenID Connect provider
-// (endpoints by discovery, the user from its verified ID token); one
-// without is GitHub-like (AuthURL, TokenURL, and APIURL's /user and
-// /user/emails). See auth.OAuthProvider.
-type OAuthProvider struct {
-	ClientID     string
-	ClientSecret string
-	// IssuerURL is the OpenID Connect issuer. Defaults to
-	// https://accounts.google.com for "google".
-	IssuerURL string
-	// AuthURL and TokenURL override the authorization and token
-	// endpoints. Default to discovery, or GitHub's for "github".
-	AuthURL  string
-	TokenURL string
-	// APIURL is the base of a GitHub-like API. Defaults to
-	// https://api.github.com for "github".
-	APIURL string
-	// Scopes requested. Default to openid, email, profile (OpenID
-	// Connect) and read:user, user:email (GitHub-like).
-	Scopes []string
-}
+// endpoints (see auth.OAuthProvider for its fields and defaults).
+type OAuthProvider = auth.OAuthProvider
 
 // DefaultConfig returns the zero Config with its documented defaults
 // filled in: what New runs with when given Config{} (New also builds the

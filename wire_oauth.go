@@ -21,15 +21,8 @@ func (k *Kernel) wireOAuth(ctx context.Context) error {
 	if k.auth == nil {
 		return fmt.Errorf("%w: OAuth providers are configured but auth is off (it needs a database and auth enabled); unset them or turn auth on", ErrConfig)
 	}
-	providers := make(map[string]auth.OAuthProvider, len(cfg.OAuthProviders))
-	for name, p := range cfg.OAuthProviders {
-		providers[name] = auth.OAuthProvider{
-			ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-			IssuerURL: p.IssuerURL, AuthURL: p.AuthURL, TokenURL: p.TokenURL, APIURL: p.APIURL, Scopes: p.Scopes,
-		}
-	}
 	o, err := auth.NewOAuth(ctx, k.auth, auth.OAuthConfig{
-		Providers:              providers,
+		Providers:              cfg.OAuthProviders,
 		PublicURL:              cfg.PublicURL,
 		RedirectOrigins:        cfg.OAuthRedirectOrigins,
 		AllowLoopbackRedirects: strings.EqualFold(cfg.Env, EnvDevelopment),

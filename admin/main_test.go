@@ -35,15 +35,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, store *db.Store)) {
 
 func openStore(t testing.TB, dialect string) *db.Store {
 	t.Helper()
-	var url string
-	switch dialect {
-	case "sqlite":
-		url = dbtest.FreshSQLite(t)
-	case "postgres":
-		url = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
-	case "mysql":
-		url = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
-	}
+	url := dbtest.Fresh(t, dialect)
 	store, err := db.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"appkernel/admin"
 	"appkernel/db"
 	"appkernel/db/dbtest"
-	"appkernel/internal/testenv"
 )
 
 // TestMigrateConcurrently: instances starting together on one fresh
@@ -18,15 +17,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var url string
-			switch d {
-			case "sqlite":
-				url = dbtest.FreshSQLite(t)
-			case "postgres":
-				url = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
-			case "mysql":
-				url = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
-			}
+			url := dbtest.Fresh(t, d)
 			// SQLite: one process, its goroutines (a fresh file opened by
 			// several processes at once is not SQLite's deployment).
 			var shared *db.Store

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -237,7 +236,7 @@ func presentIDs(ctx context.Context, tx *sql.Tx, d db.DialectName, table string,
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(placeholder(d, i+1))
+			b.WriteString(d.Placeholder(i + 1))
 			args[i] = e.ID
 		}
 		b.WriteByte(')')
@@ -383,18 +382,10 @@ func valuesStatement(d db.DialectName, head string, columns []string, rows [][]a
 				b.WriteByte(',')
 			}
 			n++
-			b.WriteString(placeholder(d, n))
+			b.WriteString(d.Placeholder(n))
 			args = append(args, v)
 		}
 		b.WriteByte(')')
 	}
 	return b.String(), args
-}
-
-// placeholder is the n-th (from 1) parameter marker of a statement.
-func placeholder(d db.DialectName, n int) string {
-	if d == db.Postgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?"
 }

@@ -235,21 +235,16 @@ func ValidPeriod(period string) error {
 // sqlBuilder collects a statement's arguments and writes each one's
 // placeholder in the admin database's dialect.
 type sqlBuilder struct {
-	numbered bool // Postgres: $1, $2…; the others: ?
-	args     []any
+	dialect db.DialectName
+	args    []any
 }
 
-func newSQLBuilder(d db.DialectName) *sqlBuilder {
-	return &sqlBuilder{numbered: d == db.Postgres}
-}
+func newSQLBuilder(d db.DialectName) *sqlBuilder { return &sqlBuilder{dialect: d} }
 
 // arg adds v and returns its placeholder.
 func (s *sqlBuilder) arg(v any) string {
 	s.args = append(s.args, v)
-	if s.numbered {
-		return "$" + strconv.Itoa(len(s.args))
-	}
-	return "?"
+	return s.dialect.Placeholder(len(s.args))
 }
 
 // A cursor is the (created_at, id) of a page's last entry, base64url.

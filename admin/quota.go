@@ -3,10 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"appkernel/db"
+	"appkernel/internal/ttlcache"
 )
 
 // CheckQuota reports whether a workspace of app has used less than limit
@@ -37,19 +37,9 @@ const maxQuotaEntries = 10000
 // what it does within the TTL (plus the worker's flush interval). Build it
 // with NewQuotas; it is safe for concurrent use.
 type Quotas struct {
-	db  *db.Store
-	ttl time.Duration
-	now func() time.Time
-
-	mu    sync.Mutex
-	cache map[quotaKey]quotaFigure
-}
-
-type quotaKey struct{ app, workspace, metric, period string }
-
-type quotaFigure struct {
-	used    int64
-	expires time.Time
+	db    *db.Store
+	now   func() time.Time
+	cache *ttlcache.Cache[int64] // by app, workspace, metric and period
 }
 
 // NewQuotas returns a Quotas reading adminDB and keeping figures for ttl
@@ -58,7 +48,7 @@ func NewQuotas(adminDB *db.Store, ttl time.Duration) *Quotas {
 	if ttl <= 0 {
 		ttl = DefaultQuotaTTL
 	}
-	return &Quotas{db: adminDB, ttl: ttl, now: time.Now, cache: map[quotaKey]quotaFigure{}}
+	return &Quotas{db: adminDB, now: time.Now, cache: ttlcache.New[int64](ttl, time.Now, maxQuotaEntries)}
 }
 
 // Check is CheckQuota answered from the cache while the figure is fresh.
@@ -73,30 +63,13 @@ func (q *Quotas) Check(ctx context.Context, app, workspaceID, metric string, lim
 // Used returns how much of metric a workspace of app used this month (UTC),
 // from the cache while the figure is fresh.
 func (q *Quotas) Used(ctx context.Context, app, workspaceID, metric string) (int64, error) {
-	now := q.now()
-	key := quotaKey{app, workspaceID, metric, MonthPeriod(now)}
-	q.mu.Lock()
-	f, ok := q.cache[key]
-	q.mu.Unlock()
-	if ok && now.Before(f.expires) {
-		return f.used, nil
-	}
-	used, err := usedInPeriod(ctx, q.db, app, workspaceID, metric, key.period)
+	period := MonthPeriod(q.now())
+	key := app + "\x00" + workspaceID + "\x00" + metric + "\x00" + period
+	used, err := q.cache.Get(ctx, key, func(ctx context.Context) (int64, error) {
+		return usedInPeriod(ctx, q.db, app, workspaceID, metric, period)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("admin: quota: %w", err)
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.cache) >= maxQuotaEntries {
-		for k, f := range q.cache {
-			if !now.Before(f.expires) {
-				delete(q.cache, k)
-			}
-		}
-		if len(q.cache) >= maxQuotaEntries {
-			clear(q.cache)
-		}
-	}
-	q.cache[key] = quotaFigure{used: used, expires: now.Add(q.ttl)}
 	return used, nil
 }

@@ -22,15 +22,7 @@ func TestWorkerDiedBeforeAckDoesNotDoubleCount(t *testing.T) {
 	for _, dialect := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			var url string
-			switch dialect {
-			case "sqlite":
-				url = dbtest.FreshSQLite(t)
-			case "postgres":
-				url = dbtest.FreshPostgres(t, testenv.PostgresURL(t))
-			case "mysql":
-				url = dbtest.FreshMySQL(t, testenv.MySQLURL(t))
-			}
+			url := dbtest.Fresh(t, dialect)
 			testWorkerDiedBeforeAck(t, url)
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/internal/ttlcache"
 	"appkernel/workspaces"
 )
 
@@ -100,7 +101,7 @@ type Service struct {
 	cfg   Config
 	store *db.Store
 	log   *slog.Logger
-	cache *keyCache
+	cache *ttlcache.Cache[record]
 	used  *lastUsed
 
 	stop    context.CancelFunc
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		log:   cfg.Logger.With("component", "apikeys"),
-		cache: newKeyCache(cfg.CacheTTL, cfg.Now),
+		cache: ttlcache.New[record](cfg.CacheTTL, cfg.Now, cacheLimit),
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -171,7 +172,7 @@ func (s *Service) subscribe(ctx, runCtx context.Context) {
 	go func() {
 		defer s.wg.Done()
 		for m := range ch {
-			s.cache.forget(m.Payload)
+			s.cache.Forget(m.Payload)
 		}
 	}()
 }
@@ -211,7 +212,7 @@ func (s *Service) Revoke(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return err
 	}
-	s.cache.forget(hash)
+	s.cache.Forget(hash)
 	if s.cfg.Redis != nil {
 		if err := s.cfg.Redis.Publish(ctx, s.channel(), hash).Err(); err != nil {
 			s.log.Warn("apikeys: cannot publish a revocation; other instances stop accepting the key within the cache TTL", "err", err, "cache_ttl", s.cfg.CacheTTL.String())
@@ -229,7 +230,7 @@ func (s *Service) VerifyKey(ctx context.Context, key string) (auth.Principal, er
 		return auth.Principal{}, fmt.Errorf("%w: malformed API key", auth.ErrInvalidToken)
 	}
 	hash := hashKey(key)
-	rec, err := s.cache.get(ctx, hash, s.load)
+	rec, err := s.cache.Get(ctx, hash, func(ctx context.Context) (record, error) { return s.load(ctx, hash) })
 	if err != nil {
 		return auth.Principal{}, err
 	}

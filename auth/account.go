@@ -570,7 +570,7 @@ func (s *Service) updateUser(ctx context.Context, userID string, fields db.Entit
 	if err != nil {
 		return User{}, fmt.Errorf("auth: update user %s: %w", userID, err)
 	}
-	s.users.forget(userID)
+	s.users.Forget(userID)
 	return userOf(e), nil
 }
 

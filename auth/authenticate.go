@@ -117,13 +117,13 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 	// exact text, until its exp at the latest), so a client's next requests
 	// skip the HMAC and the JSON decoding. User and session checks below
 	// still run on every request.
-	c, ok := s.verified.lookup(token)
+	c, ok := s.verified.Lookup(token)
 	if !ok {
 		var err error
 		if c, err = s.signer.verify(token); err != nil {
 			return User{}, "", err
 		}
-		s.verified.putUntil(token, c, c.ExpiresAt.Time)
+		s.verified.PutUntil(token, c, c.ExpiresAt.Time)
 	}
 	// Every access token the service issues names its session. One without
 	// is not the service's (a leaked or default secret signed it): with no
@@ -151,7 +151,7 @@ func (s *Service) verify(ctx context.Context, token string) (User, string, error
 // cachedUser returns the user of id as cached for IdentityCacheTTL; ok
 // is false when the user is gone or inactive.
 func (s *Service) cachedUser(ctx context.Context, id string) (userState, error) {
-	return s.users.get(ctx, id, func(ctx context.Context) (userState, error) {
+	return s.users.Get(ctx, id, func(ctx context.Context) (userState, error) {
 		u, err := s.GetUser(ctx, id)
 		if errors.Is(err, ErrUserNotFound) {
 			return userState{}, nil
@@ -193,7 +193,7 @@ func (s *Service) SwitchWorkspace(ctx context.Context, u User, workspaceID strin
 // request (other processes see it within MembershipCacheTTL). The
 // workspaces package calls it after each membership change when the
 // kernel wires it to this Service.
-func (s *Service) ForgetMemberships(userID string) { s.members.forget(userID) }
+func (s *Service) ForgetMemberships(userID string) { s.members.Forget(userID) }
 
 func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User, error) {
 	asked := ws != ""
@@ -215,7 +215,7 @@ func (s *Service) switchWorkspace(ctx context.Context, u User, ws string) (User,
 	if len(ws) > 128 || !isText(ws) {
 		return User{}, withMsg(ErrForbidden, "not a member of this workspace")
 	}
-	set, err := s.members.get(ctx, u.ID, func(ctx context.Context) (memberSet, error) {
+	set, err := s.members.Get(ctx, u.ID, func(ctx context.Context) (memberSet, error) {
 		ids, err := hooks.MemberWorkspaces(ctx, u.ID, maxCachedMemberships+1)
 		if err != nil {
 			return memberSet{}, err

@@ -101,7 +101,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 		for b.Loop() {
 			j := i % len(reqs)
 			i++
-			a.verified.forget(tokens[j])
+			a.verified.Forget(tokens[j])
 			w := httptest.NewRecorder()
 			r.ServeHTTP(w, reqs[j])
 			if w.Code != http.StatusOK {

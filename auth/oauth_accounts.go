@@ -141,7 +141,7 @@ func (o *OAuth) claimByEmail(ctx context.Context, u User, provider string, p oau
 		if err := s.revokeSessions(ctx, u.ID, ""); err != nil {
 			return User{}, err
 		}
-		s.users.forget(u.ID)
+		s.users.Forget(u.ID)
 		u.EmailVerified = true
 		s.log.InfoContext(ctx, "unverified account claimed by a verified provider email: password removed, sessions ended",
 			"user_id", u.ID, "provider", provider)

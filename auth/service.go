@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"appkernel/db"
+	"appkernel/internal/ttlcache"
 )
 
 // Tables of the package. History is off for the three that hold secrets
@@ -67,10 +68,10 @@ type Service struct {
 	// refreshTagKey authenticates refresh tokens (see session.go).
 	refreshTagKey []byte
 
-	verified *ttlCache[*AccessClaims]
-	users    *ttlCache[userState]
-	sessions *ttlCache[sessionState]
-	members  *ttlCache[memberSet]
+	verified *ttlcache.Cache[*AccessClaims]
+	users    *ttlcache.Cache[userState]
+	sessions *ttlcache.Cache[sessionState]
+	members  *ttlcache.Cache[memberSet]
 
 	// keys checks API keys (SetKeyVerifier); nil refuses them.
 	keys KeyVerifier
@@ -108,10 +109,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		// use each other's access tokens.
 		successorKey:  derive("appkernel/auth refresh successor v2\x00" + cfg.Issuer),
 		refreshTagKey: derive("appkernel/auth refresh tag v2\x00" + cfg.Issuer),
-		verified:      newTTLCache[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
-		users:         newTTLCache[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
-		sessions:      newTTLCache[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
-		members:       newTTLCache[memberSet](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
+		verified:      ttlcache.New[*AccessClaims](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		users:         ttlcache.New[userState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		sessions:      ttlcache.New[sessionState](cfg.IdentityCacheTTL, cfg.Now, identityCacheLimit),
+		members:       ttlcache.New[memberSet](min(cfg.IdentityCacheTTL, MembershipCacheTTL), cfg.Now, identityCacheLimit),
 		devices:       devices{key: derive("appkernel/auth device v1\x00" + cfg.Issuer), now: cfg.Now},
 		perIP:         newIPLimiter(cfg.PerIPLimit, cfg.PerIPWindow, cfg.Now),
 	}

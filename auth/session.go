@@ -115,7 +115,7 @@ func (st sessionState) liveAt(now time.Time) bool { return st.live && now.Before
 
 // sessionState returns the state of session sid, cached for IdentityCacheTTL.
 func (s *Service) sessionState(ctx context.Context, sid string) (sessionState, error) {
-	return s.sessions.get(ctx, sid, func(ctx context.Context) (sessionState, error) {
+	return s.sessions.Get(ctx, sid, func(ctx context.Context) (sessionState, error) {
 		sess, err := s.store.GetEntity(ctx, TableSessions, sid)
 		if errors.Is(err, db.ErrNotFound) {
 			return sessionState{}, nil
@@ -167,12 +167,12 @@ func (s *Service) openSession(ctx context.Context, u User) (sid, raw string, err
 		}
 		// Cached before the commit: a revocation can only find the
 		// session once committed, so its "ended" always lands after this.
-		s.sessions.put(sid, sessionState{userID: u.ID, expires: expires, live: true})
+		s.sessions.Put(sid, sessionState{userID: u.ID, expires: expires, live: true})
 		return nil
 	})
 	if err != nil {
 		if sid != "" {
-			s.sessions.forget(sid)
+			s.sessions.Forget(sid)
 		}
 		return "", "", fmt.Errorf("auth: start session: %w", err)
 	}
@@ -294,8 +294,8 @@ func (s *Service) revokeSession(ctx context.Context, sid string) error {
 	if _, err := s.store.SaveEntity(ctx, TableSessions, db.Entity{"id": sid, "revoked_at": s.now()}); err != nil {
 		return fmt.Errorf("auth: revoke session: %w", err)
 	}
-	s.sessions.forget(sid)
-	s.sessions.put(sid, sessionState{})
+	s.sessions.Forget(sid)
+	s.sessions.Put(sid, sessionState{})
 	return nil
 }
 

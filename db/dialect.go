@@ -98,3 +98,38 @@ func placeholders(d dialect, b *strings.Builder, first, n int) {
 		b.WriteString(d.placeholder(first + i))
 	}
 }
+
+// dialectOf returns the implementation of a dialect name.
+func dialectOf(d DialectName) dialect {
+	switch d {
+	case Postgres:
+		return postgresDialect{}
+	case MySQL:
+		return mysqlDialect{}
+	}
+	return sqliteDialect{}
+}
+
+// Placeholder returns the n-th (from 1) bind parameter of a statement
+// written by hand for Store.DB(): "$n" on Postgres, "?" on SQLite and
+// MySQL.
+func (d DialectName) Placeholder(n int) string { return dialectOf(d).placeholder(n) }
+
+// Rebind rewrites the "?" bind parameters of a statement written by hand
+// for Store.DB() into the dialect's own (q must hold no other "?").
+func (d DialectName) Rebind(q string) string {
+	if d.Placeholder(1) == "?" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString(d.Placeholder(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -11,7 +11,6 @@ import (
 	"appkernel/db"
 	"appkernel/db/dbtest"
 	"appkernel/flags"
-	"appkernel/internal/testenv"
 )
 
 // dialects every storage test runs on; Postgres and MySQL skip (or fail
@@ -32,16 +31,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 // storeURL returns the URL of a fresh database of the dialect.
 func storeURL(t testing.TB, dialect string) string {
 	t.Helper()
-	switch dialect {
-	case "sqlite":
-		return dbtest.FreshSQLite(t)
-	case "postgres":
-		return dbtest.FreshPostgres(t, testenv.PostgresURL(t))
-	case "mysql":
-		return dbtest.FreshMySQL(t, testenv.MySQLURL(t))
-	}
-	t.Fatalf("unknown dialect %q", dialect)
-	return ""
+	return dbtest.Fresh(t, dialect)
 }
 
 // open opens a store on url, closed when the test ends.

@@ -31,12 +31,9 @@ func FromTrustedProxy(ctx context.Context) bool {
 // whatever writers other middleware put in between. ok is false when no
 // Logger runs for the request.
 func ResponseStatus(ctx context.Context) (status int, ok bool) {
-	st := stateFromContext(ctx)
-	if st == nil || !st.accessLog {
-		return 0, false
+	status, _, ok = ResponseWritten(ctx)
+	if ok && status == 0 {
+		status = http.StatusOK
 	}
-	if !st.rw.wroteHeader {
-		return http.StatusOK, true
-	}
-	return st.rw.status, true
+	return status, ok
 }

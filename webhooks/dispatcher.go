@@ -316,7 +316,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]db.Entity, error) {
 	// statement counts (Store.Stats measures what requests cost).
 	sel := "SELECT id FROM " + tableDeliveries + " WHERE state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)" +
 		" ORDER BY next_attempt_at LIMIT " + strconv.Itoa(n)
-	rows, err := d.store.DB().QueryContext(ctx, rebind(d.store.Dialect(), sel), statePending, nowS, nowS)
+	rows, err := d.store.DB().QueryContext(ctx, d.store.Dialect().Rebind(sel), statePending, nowS, nowS)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: due deliveries: %w", err)
 	}
@@ -339,7 +339,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]db.Entity, error) {
 		strings.Repeat(", ?", len(ids)-1) + ") AND state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
 	args := append([]any{db.FormatTime(now.Add(d.opts.Lease)), token}, ids...)
 	args = append(args, statePending, nowS, nowS)
-	res, err := d.store.DB().ExecContext(ctx, rebind(d.store.Dialect(), q), args...)
+	res, err := d.store.DB().ExecContext(ctx, d.store.Dialect().Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: lease: %w", err)
 	}
@@ -359,7 +359,7 @@ const pruneEvery = time.Hour
 func (d *Dispatcher) prune(ctx context.Context) {
 	q := "DELETE FROM " + tableDeliveries + " WHERE state IN (?, ?) AND updated_at < ?"
 	before := db.FormatTime(time.Now().Add(-d.opts.Retention))
-	if _, err := d.store.DB().ExecContext(ctx, rebind(d.store.Dialect(), q), stateDelivered, stateFailed, before); err != nil && ctx.Err() == nil {
+	if _, err := d.store.DB().ExecContext(ctx, d.store.Dialect().Rebind(q), stateDelivered, stateFailed, before); err != nil && ctx.Err() == nil {
 		d.opts.Logger.Warn("webhooks: prune old deliveries", "error", err)
 	}
 }
@@ -370,27 +370,9 @@ func (d *Dispatcher) release(id, owner string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	q := "UPDATE " + tableDeliveries + " SET lease_until = NULL, lease_owner = NULL WHERE id = ? AND lease_owner = ?"
-	if _, err := d.store.DB().ExecContext(ctx, rebind(d.store.Dialect(), q), id, owner); err != nil {
+	if _, err := d.store.DB().ExecContext(ctx, d.store.Dialect().Rebind(q), id, owner); err != nil {
 		d.opts.Logger.Warn("webhooks: release delivery", "delivery_id", id, "error", err)
 	}
-}
-
-// rebind writes the ? placeholders of q the way the dialect wants them.
-func rebind(dialect db.DialectName, q string) string {
-	if dialect != db.Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // loadWebhooks reads the webhooks of ds once each. A webhook deleted is

@@ -19,7 +19,6 @@ import (
 
 	"appkernel/db"
 	"appkernel/db/dbtest"
-	"appkernel/internal/testenv"
 )
 
 var dialects = []string{"sqlite", "postgres", "mysql"}
@@ -38,16 +37,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 // storeURL returns the URL of a fresh database of dialect.
 func storeURL(t testing.TB, dialect string) string {
 	t.Helper()
-	switch dialect {
-	case "sqlite":
-		return dbtest.FreshSQLite(t)
-	case "postgres":
-		return dbtest.FreshPostgres(t, testenv.PostgresURL(t))
-	case "mysql":
-		return dbtest.FreshMySQL(t, testenv.MySQLURL(t))
-	}
-	t.Fatalf("unknown dialect %q", dialect)
-	return ""
+	return dbtest.Fresh(t, dialect)
 }
 
 func openURL(t testing.TB, u string) *db.Store {

@@ -19,7 +19,26 @@ import (
 	"testing"
 
 	"appkernel/db"
+	"appkernel/internal/testenv"
 )
+
+// Fresh returns the URL of a new, isolated database of dialect ("sqlite",
+// "postgres" or "mysql"), the servers' from the test environment (see
+// testenv: without one the test skips, or fails when services are
+// required).
+func Fresh(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return FreshSQLite(t)
+	case "postgres":
+		return FreshPostgres(t, testenv.PostgresURL(t))
+	case "mysql":
+		return FreshMySQL(t, testenv.MySQLURL(t))
+	}
+	t.Fatalf("dbtest: unknown dialect %q", dialect)
+	return ""
+}
 
 // NewSQLite opens a store on a new SQLite file in a temporary folder and
 // closes it when the test ends.

@@ -1,4 +1,8 @@
-package auth
+// Package ttlcache is a small in-process cache whose entries live at most
+// a TTL, with coalesced loads and writers that a slower load never undoes:
+// what holds verified identities, sessions, memberships and API keys so
+// that a warm authenticated request costs no database round trip.
+package ttlcache
 
 import (
 	"context"
@@ -8,11 +12,10 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// ttlCache is a small in-process cache whose entries live at most ttl. It
-// holds verified identities (users, sessions, memberships) so an
-// authenticated request costs no database round trip while warm. Loads of
-// one key are coalesced; load errors are not cached.
-type ttlCache[V any] struct {
+// Cache is a cache whose entries live at most ttl, holding at most limit
+// of them (past it, expired entries go, then all). Loads of one key are
+// coalesced; load errors are not cached.
+type Cache[V any] struct {
 	ttl   time.Duration
 	now   func() time.Time
 	limit int
@@ -28,12 +31,13 @@ type ttlEntry[V any] struct {
 	expires time.Time
 }
 
-func newTTLCache[V any](ttl time.Duration, now func() time.Time, limit int) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, now: now, limit: limit, m: make(map[string]ttlEntry[V])}
+// New returns an empty cache; now is its clock (time.Now in production).
+func New[V any](ttl time.Duration, now func() time.Time, limit int) *Cache[V] {
+	return &Cache[V]{ttl: ttl, now: now, limit: limit, m: make(map[string]ttlEntry[V])}
 }
 
-// get returns the cached value of key, loading it with load on a miss.
-func (c *ttlCache[V]) get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
+// Get returns the cached value of key, loading it with load on a miss.
+func (c *Cache[V]) Get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
@@ -61,8 +65,8 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, load func(context.Con
 	return res.(V), nil
 }
 
-// lookup returns the live cached value of key without loading.
-func (c *ttlCache[V]) lookup(key string) (V, bool) {
+// Lookup returns the live cached value of key without loading.
+func (c *Cache[V]) Lookup(key string) (V, bool) {
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
@@ -73,17 +77,19 @@ func (c *ttlCache[V]) lookup(key string) (V, bool) {
 	return e.v, true
 }
 
-func (c *ttlCache[V]) put(key string, v V) { c.putUntil(key, v, c.now().Add(c.ttl)) }
+// Put caches v for ttl, as a writer: a load that began before it does not
+// replace it.
+func (c *Cache[V]) Put(key string, v V) { c.PutUntil(key, v, c.now().Add(c.ttl)) }
 
-// putUntil caches v until expires or ttl from now, whichever is sooner.
-func (c *ttlCache[V]) putUntil(key string, v V, expires time.Time) {
+// PutUntil caches v until expires or ttl from now, whichever is sooner.
+func (c *Cache[V]) PutUntil(key string, v V, expires time.Time) {
 	c.store(key, v, expires, false, 0)
 }
 
 // store caches v until expires or ttl from now, whichever is sooner. A
 // writer always stores and counts as a change; a load (fromLoad) stores
 // only when no writer changed the cache since it began, at generation gen.
-func (c *ttlCache[V]) store(key string, v V, expires time.Time, fromLoad bool, gen uint64) {
+func (c *Cache[V]) store(key string, v V, expires time.Time, fromLoad bool, gen uint64) {
 	now := c.now()
 	if lim := now.Add(c.ttl); expires.After(lim) {
 		expires = lim
@@ -108,12 +114,19 @@ func (c *ttlCache[V]) store(key string, v V, expires time.Time, fromLoad bool, g
 	c.m[key] = ttlEntry[V]{v: v, expires: expires}
 }
 
-// forget drops key, so this process sees a change at once (other processes
+// Forget drops key, so this process sees a change at once (other processes
 // within ttl).
-func (c *ttlCache[V]) forget(key string) {
+func (c *Cache[V]) Forget(key string) {
 	c.mu.Lock()
 	c.gen++
 	delete(c.m, key)
 	c.mu.Unlock()
 	c.sf.Forget(key)
+}
+
+// Len is how many entries the cache holds, expired ones included.
+func (c *Cache[V]) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }

@@ -1,37 +1,47 @@
-package auth
+package ttlcache
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
 
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
 func TestTTLCacheExpiry(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	c := newTTLCache[string](10*time.Second, clock.now, 3)
+	c := New[string](10*time.Second, clock.now, 3)
 	// putUntil keeps the sooner of its deadline and the TTL: a verified
 	// token is never remembered past its exp.
-	c.putUntil("tok", "claims", clock.now().Add(2*time.Second))
-	c.putUntil("long", "claims", clock.now().Add(time.Hour))
+	c.PutUntil("tok", "claims", clock.now().Add(2*time.Second))
+	c.PutUntil("long", "claims", clock.now().Add(time.Hour))
 	clock.add(1999 * time.Millisecond)
-	if _, ok := c.lookup("tok"); !ok {
+	if _, ok := c.Lookup("tok"); !ok {
 		t.Fatal("entry gone before its deadline")
 	}
 	clock.add(time.Millisecond)
-	if _, ok := c.lookup("tok"); ok {
+	if _, ok := c.Lookup("tok"); ok {
 		t.Fatal("entry outlived its deadline (the token's exp)")
 	}
 	clock.add(8 * time.Second)
-	if _, ok := c.lookup("long"); ok {
+	if _, ok := c.Lookup("long"); ok {
 		t.Fatal("entry outlived the cache TTL")
 	}
 	// Loads are cached, errors are not.
 	loads := 0
 	load := func(context.Context) (string, error) { loads++; return "v", nil }
 	for range 3 {
-		if v, err := c.get(context.Background(), "k", load); v != "v" || err != nil {
+		if v, err := c.Get(context.Background(), "k", load); v != "v" || err != nil {
 			t.Fatal(v, err)
 		}
 	}
@@ -40,7 +50,7 @@ func TestTTLCacheExpiry(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	for range 2 {
-		if _, err := c.get(context.Background(), "e", func(context.Context) (string, error) { loads++; return "", boom }); !errors.Is(err, boom) {
+		if _, err := c.Get(context.Background(), "e", func(context.Context) (string, error) { loads++; return "", boom }); !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
 	}
@@ -49,9 +59,9 @@ func TestTTLCacheExpiry(t *testing.T) {
 	}
 	// The size is bounded.
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
-		c.put(k, k)
+		c.Put(k, k)
 	}
-	if n := len(c.m); n > 3 {
+	if n := c.Len(); n > 3 {
 		t.Fatalf("%d entries in a cache limited to 3", n)
 	}
 }
@@ -62,11 +72,11 @@ func TestTTLCacheExpiry(t *testing.T) {
 func TestTTLCacheLoadDoesNotUndoAWriter(t *testing.T) {
 	t.Parallel()
 	for _, writer := range []string{"put", "forget"} {
-		c := newTTLCache[string](time.Minute, time.Now, 100)
+		c := New[string](time.Minute, time.Now, 100)
 		started, release := make(chan struct{}), make(chan struct{})
 		done := make(chan string)
 		go func() {
-			v, _ := c.get(context.Background(), "sid", func(context.Context) (string, error) {
+			v, _ := c.Get(context.Background(), "sid", func(context.Context) (string, error) {
 				close(started)
 				<-release
 				return "live", nil
@@ -75,15 +85,15 @@ func TestTTLCacheLoadDoesNotUndoAWriter(t *testing.T) {
 		}()
 		<-started
 		if writer == "put" {
-			c.put("sid", "ended")
+			c.Put("sid", "ended")
 		} else {
-			c.forget("sid")
+			c.Forget("sid")
 		}
 		close(release)
 		if v := <-done; v != "live" {
 			t.Fatalf("%s: the load itself returned %q", writer, v)
 		}
-		got, ok := c.lookup("sid")
+		got, ok := c.Lookup("sid")
 		switch {
 		case writer == "put" && got != "ended":
 			t.Errorf("put during a load: cache holds %q (%v), want the writer's ended", got, ok)
@@ -91,11 +101,11 @@ func TestTTLCacheLoadDoesNotUndoAWriter(t *testing.T) {
 			t.Errorf("forget during a load: cache holds %q, want nothing", got)
 		}
 		// A load that began after the writer is cached as usual.
-		c.forget("other")
-		if v, _ := c.get(context.Background(), "k2", func(context.Context) (string, error) { return "x", nil }); v != "x" {
+		c.Forget("other")
+		if v, _ := c.Get(context.Background(), "k2", func(context.Context) (string, error) { return "x", nil }); v != "x" {
 			t.Fatal(v)
 		}
-		if v, ok := c.lookup("k2"); !ok || v != "x" {
+		if v, ok := c.Lookup("k2"); !ok || v != "x" {
 			t.Errorf("%s: a later load was not cached", writer)
 		}
 	}

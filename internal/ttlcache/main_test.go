@@ -1,0 +1,9 @@
+package ttlcache
+
+import (
+	"testing"
+
+	"appkernel/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
