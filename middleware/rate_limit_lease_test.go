@@ -48,7 +48,7 @@ func rlCountedClient(t *testing.T) (*redis.Client, *rlCalls) {
 // (a limit of 1000: leases of up to 16 tokens), 2,400 racing requests:
 // never more than the limit are allowed, no two allowed requests announce
 // the same RateLimit-Remaining (each spent a token of its own, taken from
-// the one budget), and most requests cost no Redis call.
+// the one budget), and the budget is spent in few Redis calls.
 func TestRateLimitLeasesKeepOneBudgetAcrossInstances(t *testing.T) {
 	t.Parallel()
 	_, prefix := rateLimitRedis(t)
@@ -71,6 +71,7 @@ func TestRateLimitLeasesKeepOneBudgetAcrossInstances(t *testing.T) {
 		mu        sync.Mutex
 		remaining []int
 		refused   atomic.Int32
+		spending  atomic.Int64 // Redis calls made by the time of the last allowed answer
 		wg        sync.WaitGroup
 	)
 	// Each instance alone gets more requests than the budget, so each ends
@@ -86,8 +87,10 @@ func TestRateLimitLeasesKeepOneBudgetAcrossInstances(t *testing.T) {
 				switch rec.Code {
 				case http.StatusNoContent:
 					n := rlHeaderInt(t, rec, "RateLimit-Remaining")
+					made := callsA.n.Load() + callsB.n.Load()
 					mu.Lock()
 					remaining = append(remaining, n)
+					spending.Store(max(spending.Load(), made))
 					mu.Unlock()
 				case http.StatusTooManyRequests:
 					refused.Add(1)
@@ -116,11 +119,16 @@ func TestRateLimitLeasesKeepOneBudgetAcrossInstances(t *testing.T) {
 			t.Fatalf("RateLimit-Remaining %d announced twice or out of 0..%d: two requests spent one token", n, limit-1)
 		}
 	}
-	calls := callsA.n.Load() + callsB.n.Load()
-	if calls > int64(allowed)/2 {
+	// The calls that spent the budget, not those that refused the requests
+	// after it (a spent key is asked about every refused request or batch,
+	// however many racing requests a loaded machine lets pile up, which
+	// made a bound on all calls fail by chance and say little). Leases of
+	// up to 16 spend the budget in about 80 calls here; batching alone,
+	// without leases, took 140 to 190.
+	if calls := spending.Load(); calls > int64(allowed)/8 {
 		t.Fatalf("%d Redis calls for %d allowed requests: the busy key was not leased", calls, allowed)
 	}
-	t.Logf("%d allowed, %d refused, %d Redis calls", allowed, refused.Load(), calls)
+	t.Logf("%d allowed, %d refused, %d Redis calls while spending, %d in all", allowed, refused.Load(), spending.Load(), callsA.n.Load()+callsB.n.Load())
 }
 
 // A key near its limit gets leases of one token (a lease's spare tokens are
