@@ -45,21 +45,44 @@ func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change)
 	if sink == nil {
 		return func(context.Context, db.Change) {}
 	}
+	deferred := finishesEvents(sink)
 	return func(ctx context.Context, c db.Change) {
-		now := time.Now()
 		e := Event{
-			ID:       newEventID(now),
 			Kind:     KindAudit,
 			App:      app,
-			Time:     now.UTC(),
+			Time:     time.Now().UTC(),
 			Action:   c.Op,
 			Entity:   c.Table,
 			EntityID: c.ID,
-			Changes:  fieldChanges(c.Old, c.New),
+		}
+		if deferred && immutableValues(c.Old) && immutableValues(c.New) {
+			// The Recorder diffs them off the request's path: c's maps are
+			// this observer's own (OnChange), and nothing in them can
+			// change meanwhile.
+			e.auditOld, e.auditNew, e.auditPending = c.Old, c.New, true
+		} else {
+			e.Changes = fieldChanges(c.Old, c.New)
 		}
 		fillIdentity(ctx, &e)
+		if !deferred {
+			e.ID = newEventID(e.Time)
+		}
 		sink.Emit(e)
 	}
+}
+
+// immutableValues reports whether every value of entity is one that no
+// one can change after the save: scalars, not the maps and slices of JSON
+// values, which the caller may share and modify.
+func immutableValues(entity db.Entity) bool {
+	for _, v := range entity {
+		switch v.(type) {
+		case nil, string, int64, float64, bool, time.Time, int, int32, float32:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // fillIdentity copies who acts in ctx into e.

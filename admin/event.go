@@ -1,6 +1,10 @@
 package admin
 
-import "time"
+import (
+	"time"
+
+	"appkernel/db"
+)
 
 // Kind tells what an Event records.
 type Kind string
@@ -13,9 +17,11 @@ const (
 )
 
 // Event is one audit or usage event on its way from the request that made
-// it to the admin database. ID (a UUIDv7 given at capture) makes the
-// worker's writes idempotent: an event delivered twice is stored once and
-// counted once.
+// it to the admin database. ID (a UUIDv7) makes the worker's writes
+// idempotent: an event delivered twice is stored once and counted once.
+// Capture leaves ID empty when its sink is a Recorder, which gives the id
+// (and works out an audit event's Changes) in its flusher, off the
+// request's path; any other Sink gets events complete.
 type Event struct {
 	ID   string    `json:"id"`
 	Kind Kind      `json:"kind"`
@@ -44,6 +50,31 @@ type Event struct {
 
 	// Usage: custom counters (TrackUsage), added to the aggregates.
 	Metrics map[string]int64 `json:"metrics,omitempty"`
+
+	// An audit event for a Recorder carries the entities before and after
+	// (the observer's own copies, holding only immutable values) instead
+	// of Changes; finish diffs them in the flusher.
+	auditOld, auditNew db.Entity
+	auditPending       bool
+}
+
+// finish completes e in the Recorder's flusher: the audit changes and the
+// id that capture left to it.
+func (e *Event) finish() {
+	if e.auditPending {
+		e.Changes = fieldChanges(e.auditOld, e.auditNew)
+		e.auditOld, e.auditNew, e.auditPending = nil, nil, false
+	}
+	if e.ID == "" {
+		e.ID = newEventID(e.Time)
+	}
+}
+
+// finishesEvents reports whether sink completes events itself (a
+// Recorder), so that capture can leave the id and the audit diff to it.
+func finishesEvents(sink Sink) bool {
+	_, ok := sink.(*Recorder)
+	return ok
 }
 
 // FieldChange is one field's value before and after a change (Old is nil

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"time"
@@ -42,23 +41,28 @@ func Metering(app string, sink Sink) func(http.Handler) http.Handler {
 		if sink == nil {
 			return next
 		}
+		deferred := finishesEvents(sink)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if p := r.URL.Path; p == "/healthz" || p == "/readyz" {
 				next.ServeHTTP(w, r)
 				return
 			}
 			start := time.Now()
-			m := &meteredRequest{Context: r.Context(), sink: sink}
-			m.req = *r.WithContext(m)
-			r = &m.req
-			if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
-				m.body = countingBody{ReadCloser: r.Body, n: &m.bytesIn}
-				r.Body = &m.body
-			} else if r.ContentLength > 0 {
-				m.bytesIn = r.ContentLength
+			// Inside the kernel's stack the sink goes into the request's
+			// state: no copy of the request.
+			r = middleware.WithValue(r, sinkKey{}, sink)
+			var bytesIn int64
+			var counted *countedRequest
+			if r.ContentLength > 0 {
+				bytesIn = r.ContentLength
+			} else if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+				counted = &countedRequest{req: *r}
+				counted.body = countingBody{ReadCloser: r.Body}
+				counted.req.Body = &counted.body
+				r = &counted.req
 			}
 			var mw *meterWriter
-			if _, _, ok := middleware.ResponseWritten(m); !ok {
+			if _, _, ok := middleware.ResponseWritten(r.Context()); !ok {
 				mw = &meterWriter{ResponseWriter: w}
 				w = mw
 			}
@@ -67,43 +71,40 @@ func Metering(app string, sink Sink) func(http.Handler) http.Handler {
 			served := false
 			defer func() {
 				if !served {
-					m.emit(app, start, r, mw, true)
+					if counted != nil {
+						bytesIn = counted.body.n
+					}
+					emitRequest(sink, app, start, r, bytesIn, mw, true, deferred)
 				}
 			}()
 			next.ServeHTTP(w, r)
 			served = true
-			m.emit(app, start, r, mw, false)
+			if counted != nil {
+				bytesIn = counted.body.n
+			}
+			emitRequest(sink, app, start, r, bytesIn, mw, false, deferred)
 		})
 	}
 }
 
-// meteredRequest is the context (carrying the sink) and the request handed
-// down, in one allocation.
-type meteredRequest struct {
-	context.Context
-	sink    Sink
-	req     http.Request
-	body    countingBody
-	bytesIn int64
+// countedRequest is a request whose body of unknown length is counted, in
+// one allocation.
+type countedRequest struct {
+	req  http.Request
+	body countingBody
 }
 
 type sinkKey struct{}
 
-// Value answers the sink's key and forwards everything else.
-func (m *meteredRequest) Value(key any) any {
-	if _, ok := key.(sinkKey); ok {
-		return m.sink
-	}
-	return m.Context.Value(key)
-}
-
-func (m *meteredRequest) emit(app string, start time.Time, r *http.Request, mw *meterWriter, panicked bool) {
+// emitRequest emits the KindRequest event of r.
+func emitRequest(sink Sink, app string, start time.Time, r *http.Request, bytesIn int64, mw *meterWriter, panicked, deferred bool) {
+	ctx := r.Context()
 	var status int
 	var out int64
 	if mw != nil {
 		status, out = mw.status, mw.bytes
 	} else {
-		status, out, _ = middleware.ResponseWritten(m)
+		status, out, _ = middleware.ResponseWritten(ctx)
 	}
 	if status == 0 {
 		status = http.StatusOK
@@ -112,7 +113,7 @@ func (m *meteredRequest) emit(app string, start time.Time, r *http.Request, mw *
 		}
 	}
 	route := RouteUnmatched
-	if rctx := chi.RouteContext(m); rctx != nil && len(rctx.RoutePatterns) > 0 {
+	if rctx := chi.RouteContext(ctx); rctx != nil && len(rctx.RoutePatterns) > 0 {
 		if len(rctx.RoutePatterns) == 1 {
 			route = rctx.RoutePatterns[0] // what RoutePattern returns for a top-level route, without its allocations
 			if len(route) > 1 && route[len(route)-1] == '/' {
@@ -123,7 +124,6 @@ func (m *meteredRequest) emit(app string, start time.Time, r *http.Request, mw *
 		}
 	}
 	e := Event{
-		ID:        newEventID(start),
 		Kind:      KindRequest,
 		App:       app,
 		Time:      start.UTC(),
@@ -131,25 +131,28 @@ func (m *meteredRequest) emit(app string, start time.Time, r *http.Request, mw *
 		Route:     route,
 		Status:    status,
 		LatencyUS: time.Since(start).Microseconds(),
-		BytesIn:   m.bytesIn,
+		BytesIn:   bytesIn,
 		BytesOut:  out,
 	}
-	if p, ok := auth.PrincipalFrom(m); ok {
+	if p, ok := auth.PrincipalFrom(ctx); ok {
 		e.UserID, e.WorkspaceID, e.APIKeyID = p.UserID, p.WorkspaceID, p.KeyID
 	}
-	e.RequestID, _ = middleware.RequestIDFrom(m)
-	m.sink.Emit(e)
+	e.RequestID, _ = middleware.RequestIDFrom(ctx)
+	if !deferred {
+		e.ID = newEventID(e.Time)
+	}
+	sink.Emit(e)
 }
 
 // countingBody counts the bytes a handler reads from a body of unknown length.
 type countingBody struct {
 	io.ReadCloser
-	n *int64
+	n int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	*b.n += int64(n)
+	b.n += int64(n)
 	return n, err
 }
 

@@ -43,7 +43,8 @@ type RecorderOptions struct {
 	// BatchSize is the most events one flush ships. Defaults to 500.
 	BatchSize int
 	// FlushInterval is how long an event waits at most for a batch to fill
-	// before it is shipped. Defaults to 200ms.
+	// before it is shipped. Defaults to 200ms. A full batch (or half the
+	// buffer) is shipped at once.
 	FlushInterval time.Duration
 	// MaxBackoff bounds the wait between retries of a batch that failed to
 	// ship (Redis or the database down). Defaults to 5s.
@@ -104,7 +105,15 @@ type Recorder struct {
 	opts RecorderOptions
 	send func(context.Context, []Event) error
 
-	buf     chan Event
+	// The buffer: Emit appends to pending under bufMu; the flusher swaps
+	// the whole slice out (held) and ships it in batches, so a request
+	// pays one short lock, never a hand-off to another goroutine.
+	bufMu   sync.Mutex
+	pending []Event
+	spare   []Event       // the flusher's emptied slice, the next pending
+	held    atomic.Int64  // events swapped out and not yet shipped
+	kick    chan struct{} // wakes the flusher before its tick: pending holds kickAt events
+	kickAt  int
 	dropped atomic.Int64
 	shipped atomic.Int64
 
@@ -124,7 +133,7 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	r := &Recorder{opts: opts, buf: make(chan Event, opts.BufferSize)}
+	r := newRecorder(opts)
 	if opts.Redis != nil {
 		r.send = streamSender(opts.Redis, opts.Prefix+streamSuffix, opts.MaxStreamLen)
 	} else {
@@ -134,15 +143,53 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	return r, nil
 }
 
+// newRecorder builds a Recorder on opts (with defaults) without its transport.
+func newRecorder(opts RecorderOptions) *Recorder {
+	return &Recorder{opts: opts, kick: make(chan struct{}, 1), kickAt: max(1, min(opts.BatchSize, opts.BufferSize/2))}
+}
+
 // Emit queues e for shipping. It never blocks and never fails: with the
 // buffer full (the transport down for long) the event is dropped and
-// counted in Dropped. Events emitted after Stop are not shipped.
+// counted in Dropped. Events emitted after Stop are not shipped. An event
+// without an ID is given one (a UUIDv7 of its Time) before it is shipped.
 func (r *Recorder) Emit(e Event) {
-	select {
-	case r.buf <- e:
-	default:
+	r.bufMu.Lock()
+	n := len(r.pending)
+	if n >= r.opts.BufferSize {
+		r.bufMu.Unlock()
 		r.dropped.Add(1)
+		return
 	}
+	r.pending = append(r.pending, e)
+	r.bufMu.Unlock()
+	if n+1 == r.kickAt {
+		select {
+		case r.kick <- struct{}{}:
+		default: // kicked already
+		}
+	}
+}
+
+// swap takes every pending event for the flusher; an emptied slice of an
+// earlier swap becomes the new pending.
+func (r *Recorder) swap() []Event {
+	r.bufMu.Lock()
+	held := r.pending
+	r.pending, r.spare = r.spare, nil
+	r.bufMu.Unlock()
+	r.held.Add(int64(len(held)))
+	return held
+}
+
+// recycle gives back a slice whose events were all shipped, for reuse as
+// pending.
+func (r *Recorder) recycle(held []Event) {
+	clear(held) // the events' maps and strings are garbage now
+	r.bufMu.Lock()
+	if r.spare == nil {
+		r.spare = held[:0]
+	}
+	r.bufMu.Unlock()
 }
 
 // Dropped is the number of events lost so far: emitted into a full buffer,
@@ -152,8 +199,14 @@ func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 // Shipped is the number of events shipped so far.
 func (r *Recorder) Shipped() int64 { return r.shipped.Load() }
 
-// Buffered is the number of events waiting in the buffer.
-func (r *Recorder) Buffered() int { return len(r.buf) }
+// Buffered is the number of events waiting in the buffer (not yet
+// shipped).
+func (r *Recorder) Buffered() int {
+	r.bufMu.Lock()
+	n := len(r.pending)
+	r.bufMu.Unlock()
+	return n + int(r.held.Load())
+}
 
 // Start starts the goroutine that ships batches. It returns an error when
 // the Recorder was already started.
@@ -193,66 +246,68 @@ func (r *Recorder) Stop(ctx context.Context) error {
 	return nil
 }
 
-// run is the flusher: it gathers batches from the buffer and ships each,
+// run is the flusher. It sleeps until the flush interval ticks or Emit
+// kicks it (pending holds a batch), so that a request's Emit never wakes a
+// goroutine; then it takes what is pending and ships it in batches,
 // retrying a failed batch with backoff while new events wait (bounded) in
-// the buffer.
+// pending.
 func (r *Recorder) run() {
 	defer close(r.done)
 	o := r.opts
 	tick := time.NewTicker(o.FlushInterval)
 	defer tick.Stop()
-	batch := make([]Event, 0, o.BatchSize)
 	var reportedDrops int64
 	var failing bool
-	backoff := time.Duration(0)
 	for {
-		if len(batch) >= o.BatchSize || (backoff > 0 && len(batch) > 0) {
-			// A full batch, or a failed one due for its retry.
-		} else {
+		select {
+		case <-tick.C:
+			r.reportDrops(&reportedDrops)
+		case <-r.kick:
+		case <-r.stop:
+			r.drain(nil)
+			return
+		}
+		held := r.swap()
+		rest := held
+		backoff := time.Duration(0)
+		for len(rest) > 0 {
 			select {
-			case e := <-r.buf:
-				batch = append(batch, e)
-				if len(batch) < o.BatchSize {
-					continue
-				}
-			case <-tick.C:
-				r.reportDrops(&reportedDrops)
-				if len(batch) == 0 {
-					continue
-				}
-			case <-r.stop:
-				r.drain(batch)
+			case <-r.stop: // a steady stream of events must not keep Stop waiting
+				r.drain(rest)
 				return
+			default:
+			}
+			batch := rest[:min(len(rest), o.BatchSize)]
+			err := r.ship(context.Background(), batch)
+			if err == nil {
+				if failing {
+					o.Logger.Info("admin: shipping events again")
+					failing = false
+				}
+				rest = rest[len(batch):]
+				backoff = 0
+				continue
+			}
+			if !failing {
+				o.Logger.Warn("admin: cannot ship events; keeping them buffered and retrying", "err", err, "events", len(rest))
+				failing = true
+			}
+			backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
+			wait := time.After(backoff)
+		waiting:
+			for {
+				select {
+				case <-wait:
+					break waiting
+				case <-tick.C:
+					r.reportDrops(&reportedDrops)
+				case <-r.stop:
+					r.drain(rest)
+					return
+				}
 			}
 		}
-		err := r.ship(context.Background(), batch)
-		if err == nil {
-			if failing {
-				o.Logger.Info("admin: shipping events again")
-				failing = false
-			}
-			batch = batch[:0]
-			backoff = 0
-			continue
-		}
-		if !failing {
-			o.Logger.Warn("admin: cannot ship events; keeping them buffered and retrying", "err", err, "events", len(batch))
-			failing = true
-		}
-		backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
-		wait := time.After(backoff)
-	waiting:
-		for {
-			select {
-			case <-wait:
-				break waiting
-			case <-tick.C:
-				r.reportDrops(&reportedDrops)
-			case <-r.stop:
-				r.drain(batch)
-				return
-			}
-		}
+		r.recycle(held)
 	}
 }
 
@@ -266,35 +321,34 @@ func (r *Recorder) reportDrops(reported *int64) {
 	}
 }
 
-// ship sends one batch and counts it.
+// ship finishes the events of one batch (their ids and audit changes,
+// once: a retried batch keeps them), sends it and counts it.
 func (r *Recorder) ship(ctx context.Context, batch []Event) error {
+	for i := range batch {
+		batch[i].finish()
+	}
 	if err := r.send(ctx, batch); err != nil {
 		return err
 	}
+	r.held.Add(-int64(len(batch)))
 	r.shipped.Add(int64(len(batch)))
 	return nil
 }
 
-// drain ships batch and what the buffer held when Stop began (not what
-// Emits racing Stop add after), retrying until Stop's context ends; what
-// is left then is counted as dropped.
-func (r *Recorder) drain(batch []Event) {
+// drain ships rest (the events the flusher held) and what was pending
+// when Stop began (not what Emits racing Stop add after), retrying until
+// Stop's context ends; what is left then is counted as dropped.
+func (r *Recorder) drain(rest []Event) {
 	r.mu.Lock()
 	ctx := r.stopCtx
 	r.mu.Unlock()
 	o := r.opts
-	left := len(r.buf)
+	rest = append(rest, r.swap()...)
 	backoff := time.Duration(0)
-	for {
-		for len(batch) < o.BatchSize && left > 0 {
-			batch = append(batch, <-r.buf)
-			left--
-		}
-		if len(batch) == 0 {
-			return
-		}
+	for len(rest) > 0 {
+		batch := rest[:min(len(rest), o.BatchSize)]
 		if err := r.ship(ctx, batch); err == nil {
-			batch = batch[:0]
+			rest = rest[len(batch):]
 			backoff = 0
 			continue
 		}
@@ -302,10 +356,8 @@ func (r *Recorder) drain(batch []Event) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			lost := int64(len(batch) + left)
-			for ; left > 0; left-- {
-				<-r.buf
-			}
+			lost := int64(len(rest))
+			r.held.Add(-lost)
 			r.lost = lost
 			r.dropped.Add(lost)
 			o.Logger.Error("admin: events lost at stop: the transport did not take them in time", "events", lost)

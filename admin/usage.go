@@ -49,12 +49,13 @@ func TrackUsage(ctx context.Context, app, userID, workspaceID string, metrics ma
 	if err := validateMetrics(metrics); err != nil {
 		return err
 	}
-	now := time.Now()
 	e := Event{
-		ID:   newEventID(now),
 		Kind: KindUsage,
 		App:  app,
-		Time: now.UTC(),
+		Time: time.Now().UTC(),
+	}
+	if !finishesEvents(sink) {
+		e.ID = newEventID(e.Time)
 	}
 	fillIdentity(ctx, &e)
 	e.UserID, e.WorkspaceID = userID, workspaceID

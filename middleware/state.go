@@ -39,7 +39,16 @@ type requestState struct {
 	reqLogger atomic.Pointer[slog.Logger]
 	rctx      *chi.Context // a route context from Root, or Logger's when chi had none
 	rw        responseRecorder
+
+	values  [maxStateValues]stateValue // what WithValue stored
+	nvalues int
 }
+
+// maxStateValues bounds the pairs WithValue keeps in a request's state;
+// further pairs go into a copy of the request.
+const maxStateValues = 2
+
+type stateValue struct{ key, val any }
 
 type stateKey struct{}
 
@@ -53,7 +62,38 @@ func (st *requestState) Value(key any) any {
 	if st.rctx != nil && key == chi.RouteCtxKey {
 		return st.rctx
 	}
+	for i := st.nvalues - 1; i >= 0; i-- {
+		if st.values[i].key == key {
+			return st.values[i].val
+		}
+	}
 	return st.Context.Value(key)
+}
+
+// WithValue returns a request whose context answers key with val, as
+// r.WithContext(context.WithValue(r.Context(), key, val)) does, without
+// copying the request inside the stack: there the pair is kept in the
+// request's state and r itself is returned. The pair is then seen through
+// every context of this request that the stack made, also those made
+// before the call (middleware that ran earlier), so a key must mean the
+// same to all of them; a later call with the same key replaces the value. key must be
+// comparable and, as for context.WithValue, of a type of its own. Outside
+// the stack, or past two pairs, it is context.WithValue.
+func WithValue(r *http.Request, key, val any) *http.Request {
+	if st := stateFrom(r); st != nil {
+		for i := range st.nvalues {
+			if st.values[i].key == key {
+				st.values[i].val = val
+				return r
+			}
+		}
+		if st.nvalues < maxStateValues {
+			st.values[st.nvalues] = stateValue{key, val}
+			st.nvalues++
+			return r
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), key, val))
 }
 
 func stateFromContext(ctx context.Context) *requestState {
