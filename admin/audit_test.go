@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,15 @@ func inRequest(t *testing.T, requestID string, p auth.Principal, fn func(ctx con
 	h.ServeHTTP(httptest.NewRecorder(), req)
 }
 
+// onlyEvent waits for the next event in sink (a Recorder ships it within
+// its flush interval) and returns it; there must be one only.
 func onlyEvent(t *testing.T, sink *captureSink) admin.Event {
 	t.Helper()
+	waitFor(t, 5*time.Second, "an event", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return len(sink.events) > 0
+	})
 	ev := sink.take()
 	if len(ev) != 1 {
 		t.Fatalf("%d events, want 1: %+v", len(ev), ev)
@@ -70,10 +78,38 @@ func wantChanges(t *testing.T, e admin.Event, want map[string]admin.FieldChange)
 	}
 }
 
-func TestAuditObserverRecordsEachChange(t *testing.T) {
+// auditSinks runs fn with an audit observer emitting to a plain Sink (which
+// gets events complete at once) and to a Recorder (which completes them in
+// its flusher: the ids and the field changes); either way the events land
+// in the captureSink fn is given.
+func auditSinks(t *testing.T, fn func(t *testing.T, store *db.Store, observe func(context.Context, db.Change), sink *captureSink)) {
 	captureDialects(t, func(t *testing.T, store *db.Store) {
-		sink := &captureSink{}
-		store.OnChange(admin.AuditObserver("widget_service", sink))
+		t.Run("sink", func(t *testing.T) {
+			sink := &captureSink{}
+			fn(t, store, admin.AuditObserver("widget_service", sink), sink)
+		})
+		t.Run("recorder", func(t *testing.T) {
+			sink := &captureSink{}
+			rec := admin.NewRecorderTo(t, admin.RecorderOptions{FlushInterval: time.Millisecond}, func(batch []admin.Event) {
+				for _, e := range batch {
+					sink.Emit(e)
+				}
+			})
+			fn(t, store, admin.AuditObserver("widget_service", rec), sink)
+		})
+	})
+}
+
+func TestAuditObserverRecordsEachChange(t *testing.T) {
+	auditSinks(t, func(t *testing.T, store *db.Store, observe func(context.Context, db.Change), sink *captureSink) {
+		var on atomic.Bool
+		on.Store(true)
+		defer on.Store(false) // the store outlives the subtest: its observer stops
+		store.OnChange(func(ctx context.Context, c db.Change) {
+			if on.Load() {
+				observe(ctx, c)
+			}
+		})
 		p := auth.Principal{Type: auth.PrincipalAPIKey, UserID: "user-1", WorkspaceID: "ws-1", KeyID: "key-1"}
 		var id string
 		before := time.Now().UTC()
@@ -259,4 +295,40 @@ func TestAuditObserverConcurrentSavesEmitOnceEach(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A change whose values can still change after the observer returns (the
+// maps of a JSON value, which a caller may share) is diffed at once even
+// for a Recorder, which otherwise diffs in its flusher: the event says
+// what was saved.
+func TestAuditObserverDiffsSharedValuesAtOnce(t *testing.T) {
+	sink := &captureSink{}
+	rec := admin.NewRecorderTo(t, admin.RecorderOptions{FlushInterval: time.Hour}, func(batch []admin.Event) {
+		for _, e := range batch {
+			sink.Emit(e)
+		}
+	})
+	observe := admin.AuditObserver("app", rec)
+	settings := map[string]any{"theme": "dark"}
+	observe(context.Background(), db.Change{Op: "update", Table: "widgets", ID: "42",
+		Old: db.Entity{"id": "42", "name": "a", "settings": map[string]any{"theme": "light"}},
+		New: db.Entity{"id": "42", "name": "b", "settings": settings}})
+	observe(context.Background(), db.Change{Op: "update", Table: "widgets", ID: "43",
+		Old: db.Entity{"id": "43", "name": "a", "size": int64(1)},
+		New: db.Entity{"id": "43", "name": "b", "size": int64(2)}})
+	settings["theme"] = "blue" // after the save, before the flusher runs (at Stop)
+	if err := rec.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ev := sink.take()
+	if len(ev) != 2 {
+		t.Fatalf("%d events, want 2", len(ev))
+	}
+	wantChanges(t, ev[0], map[string]admin.FieldChange{"name": {Old: "a", New: "b"}, "settings": {Old: map[string]any{"theme": "light"}, New: map[string]any{"theme": "dark"}}})
+	wantChanges(t, ev[1], map[string]admin.FieldChange{"name": {Old: "a", New: "b"}, "size": {Old: 1, New: 2}})
+	for _, e := range ev {
+		if u, err := uuid.Parse(e.ID); err != nil || u.Version() != 7 {
+			t.Fatalf("event id %q is not a UUIDv7 (%v)", e.ID, err)
+		}
+	}
 }
