@@ -3,7 +3,10 @@
 # REDIS_URL, twice on one seeded SQLite file, one with rate limiting on (a
 # limit never reached) and one with RATE_LIMIT_ENABLED=false, measured in
 # turns by the same wrk command on GET /widgets?limit=20 (the other one
-# paused with SIGSTOP). Prints each run, the medians and their ratio.
+# paused with SIGSTOP), in pairs whose order alternates. Prints each pair
+# and its ratio, the medians, and the median of the pairs' ratios (the
+# figure quoted: a pair's two runs are seconds apart, so the machine's
+# drift over the whole run cancels out of it).
 #
 #   bash bench/ratelimit.sh          # RUNS=3 DUR=10s SEED=100000 CONNS=50
 #
@@ -51,13 +54,18 @@ run() { # port → req/s; any non-2xx or socket error fails
   awk '/^Requests\/sec/ {print $2}' <<<"$out"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-on_all=(); off_all=()
+on_all=(); off_all=(); ratios=()
+measure_off() { kill -STOP "$ONPID"; sleep 1; off=$(run "$OFFPORT"); kill -CONT "$ONPID"; }
+measure_on() { kill -STOP "$OFFPID"; sleep 1; on=$(run "$ONPORT"); kill -CONT "$OFFPID"; }
 printf '%-6s %12s %12s %8s\n' run "limiter off" "limiter on" ratio
 for i in $(seq 1 "$RUNS"); do
-  kill -STOP "$ONPID"; sleep 1; off=$(run "$OFFPORT"); kill -CONT "$ONPID"
-  kill -STOP "$OFFPID"; sleep 1; on=$(run "$ONPORT"); kill -CONT "$OFFPID"
-  on_all+=("$on"); off_all+=("$off")
-  printf '%-6s %12s %12s %8s   load %s\n' "$i" "$off" "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}')" "$(cut -d' ' -f1 /proc/loadavg)"
+  # Each run is a pair, its order alternating, so that a machine speeding
+  # up or slowing down during the runs favours neither side.
+  if ((i % 2)); then measure_off; measure_on; else measure_on; measure_off; fi
+  ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}')
+  on_all+=("$on"); off_all+=("$off"); ratios+=("$ratio")
+  printf '%-6s %12s %12s %8s   load %s\n' "$i" "$off" "$on" "$ratio" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 offm=$(printf '%s\n' "${off_all[@]}" | median); onm=$(printf '%s\n' "${on_all[@]}" | median)
-printf '%-6s %12s %12s %8s\n' median "$offm" "$onm" "$(awk -v a="$onm" -v b="$offm" 'BEGIN {printf "%.3f", a / b}')"
+printf '%-6s %12s %12s %8s   (median of the pairs'"'"' ratios; ratio of the medians %s)\n' median "$offm" "$onm" \
+  "$(printf '%s\n' "${ratios[@]}" | median)" "$(awk -v a="$onm" -v b="$offm" 'BEGIN {printf "%.3f", a / b}')"

@@ -12,7 +12,7 @@ import (
 // BenchmarkRateLimit measures what RateLimit adds to a request: the same
 // handler served bare and behind the middleware, in the same run, with the
 // Redis calls per request (a lone client's busy key is leased: about one
-// call per 16 requests once warm; before leases, one per request). The limit is high enough that every request
+// call per 64 requests once warm; before leases, one per request). The limit is high enough that every request
 // is allowed, which is the path every request pays.
 func BenchmarkRateLimit(b *testing.B) {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -45,7 +45,7 @@ func rlCountedClient(t *testing.T) (*redis.Client, *rlCalls) {
 
 // Two instances on one Redis (a plain client and a ring, which pipelines
 // one script call per key as on a cluster), a key busy enough to be leased
-// (a limit of 1000: leases of up to 16 tokens), 2,400 racing requests:
+// (a limit of 1000: leases of up to 20 tokens), 2,400 racing requests:
 // never more than the limit are allowed, no two allowed requests announce
 // the same RateLimit-Remaining (each spent a token of its own, taken from
 // the one budget), and the budget is spent in few Redis calls.
@@ -182,7 +182,8 @@ func TestRateLimitLeasesExpire(t *testing.T) {
 	a, _ := rlLimited(t, middleware.RateLimitOptions{Redis: rdb, Prefix: prefix, Limit: 1000, Window: window})
 	b, _ := rlLimited(t, middleware.RateLimitOptions{Redis: rdbB, Prefix: prefix, Limit: 1000, Window: window})
 
-	// 30 quick requests make the key busy on A: its leases grow to 16.
+	// 30 quick requests make the key busy on A: its leases grow (1, 1, 1, 1,
+	// 2, 4, 8, then 16 of the 20 a limit of 1000 allows).
 	var remA int
 	for range 30 {
 		rec := rlDo(a, "/", "192.0.2.90:1")
