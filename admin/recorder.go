@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,8 +44,9 @@ type RecorderOptions struct {
 	// BatchSize is the most events one flush ships. Defaults to 500.
 	BatchSize int
 	// FlushInterval is how long an event waits at most for a batch to fill
-	// before it is shipped. Defaults to 200ms. A full batch (or half the
-	// buffer) is shipped at once.
+	// before it is shipped. Defaults to 200ms. Once 128 events wait (or
+	// BatchSize, or half of BufferSize, when smaller) they are shipped at
+	// once: a small buffer costs the garbage collector little.
 	FlushInterval time.Duration
 	// MaxBackoff bounds the wait between retries of a batch that failed to
 	// ship (Redis or the database down). Defaults to 5s.
@@ -143,9 +145,12 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	return r, nil
 }
 
+// kickEvents is how many waiting events wake the flusher before its tick.
+const kickEvents = 128
+
 // newRecorder builds a Recorder on opts (with defaults) without its transport.
 func newRecorder(opts RecorderOptions) *Recorder {
-	return &Recorder{opts: opts, kick: make(chan struct{}, 1), kickAt: max(1, min(opts.BatchSize, opts.BufferSize/2))}
+	return &Recorder{opts: opts, kick: make(chan struct{}, 1), kickAt: max(1, min(opts.BatchSize, opts.BufferSize/2, kickEvents))}
 }
 
 // Emit queues e for shipping. It never blocks and never fails: with the
@@ -162,11 +167,16 @@ func (r *Recorder) Emit(e Event) {
 	}
 	r.pending = append(r.pending, e)
 	r.bufMu.Unlock()
-	if n+1 == r.kickAt {
+	if n+1 == r.kickAt || n+1 > r.opts.BufferSize/2 {
 		select {
 		case r.kick <- struct{}{}:
 		default: // kicked already
 		}
+		// Yield (without blocking) so that the flusher runs now even in a
+		// process busy on every CPU: a batch left waiting makes a buffer
+		// the garbage collector scans again and again, and one that waits
+		// long overflows.
+		runtime.Gosched()
 	}
 }
 

@@ -2,7 +2,9 @@ package admin_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,5 +148,27 @@ func TestRecorderStopRacesEmit(t *testing.T) {
 	wg.Wait()
 	if got := int64(count(t, store, admin.TableUsage)); got != rec.Shipped() {
 		t.Errorf("usage_events has %d rows; the recorder shipped %d", got, rec.Shipped())
+	}
+}
+
+// A process busy on its only CPU (requests that never block, emitting
+// events as fast as they can) still lets the flusher run before the
+// buffer overflows: Emit yields once the buffer is half full, so nothing
+// is dropped while the transport keeps up.
+func TestRecorderKeepsUpOnOneBusyCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var shipped atomic.Int64
+	rec := admin.NewRecorderTo(t, admin.RecorderOptions{BufferSize: 1000, FlushInterval: time.Hour},
+		func(batch []admin.Event) { shipped.Add(int64(len(batch))) })
+	e := requestEvent("u1", "w1")
+	const n = 100_000
+	for range n {
+		rec.Emit(e)
+	}
+	if err := rec.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := rec.Dropped(); d != 0 || shipped.Load() != n {
+		t.Fatalf("dropped %d, shipped %d of %d", d, shipped.Load(), n)
 	}
 }
