@@ -20,7 +20,11 @@
 #     at the end (one per connection);
 #   - refresh: authload drives both sides and each completed refreshes.
 #
-# Needs wrk (apt-get install -y wrk), curl and jq. Ports: AKPORT=8000, PBPORT=8090.
+# The health row also measures the floor, bench/barehealth (plain net/http
+# sending the same bytes with the kernel's server timeouts), and prints
+# appkernel's share of it.
+#
+# Needs wrk (apt-get install -y wrk), curl and jq. Ports: AKPORT=8000, PBPORT=8090, BAREPORT=8095.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
@@ -28,6 +32,7 @@ DUR=${DUR:-10s}
 SEED=${SEED:-100000}
 AKPORT=${AKPORT:-8000}
 PBPORT=${PBPORT:-8090}
+BAREPORT=${BAREPORT:-8095}
 CONNS=50
 WORKS=("${@:-health list create refresh}")
 read -r -a WORKS <<<"${WORKS[*]}"
@@ -47,7 +52,8 @@ trap cleanup EXIT
 fail() { echo "compare.sh: CHECK FAILED: $*" >&2; exit 1; }
 
 echo "building in $work" >&2
-(cd "$ROOT" && go build -o "$work/widgets" ./examples/widgets && go build -o "$work/widgetseed" ./bench/widgetseed && go build -o "$work/authload" ./bench/authload)
+(cd "$ROOT" && go build -o "$work/widgets" ./examples/widgets && go build -o "$work/widgetseed" ./bench/widgetseed &&
+  go build -o "$work/authload" ./bench/authload && go build -o "$work/barehealth" ./bench/barehealth)
 (cd "$ROOT/bench/pocketbase" && go build -o "$work/pbserve" .)
 
 wait_http() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "$1 did not answer" >&2; return 1; }
@@ -66,8 +72,15 @@ TOKEN=$(cd "$work/app" && "$work/widgetseed" -n "$SEED" -email "$EMAIL" -passwor
 (cd "$work/app" && PORT=$AKPORT exec "$work/widgets") >"$work/app.log" 2>&1 &
 pids+=($!)
 AKPID=$!
+# The floor of the health row, paused but while it is measured.
+"$work/barehealth" -http 127.0.0.1:$BAREPORT >"$work/bare.log" 2>&1 &
+pids+=($!)
+BAREPID=$!
+BARE=http://127.0.0.1:$BAREPORT
 wait_http $PB/api/health
 wait_http $AK/healthz
+wait_http $BARE/healthz
+kill -STOP "$BAREPID"
 PBTOKEN=$(curl -sf -X POST $PB/api/collections/users/auth-with-password -H 'Content-Type: application/json' \
   -d "{\"identity\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" | jq -r .token)
 [ -n "$PBTOKEN" ] && [ "$PBTOKEN" != null ] || fail "no PocketBase token"
@@ -122,7 +135,7 @@ ratio() { awk -v a="$1" -v p="$2" 'BEGIN {printf "%.2f", (p > 0 ? a / p : 0)}'; 
 
 printf '%-8s %-4s %12s %12s %8s\n' work run pocketbase appkernel ratio
 for w in "${WORKS[@]}"; do
-  pb_all=(); ak_all=()
+  pb_all=(); ak_all=(); bare_all=()
   for i in $(seq 1 "$RUNS"); do
     check=""
     case $w in
@@ -142,7 +155,12 @@ for w in "${WORKS[@]}"; do
     case $w in
       health)
         load_wrk pocketbase $PB/api/health; pb=$RPS; swap
-        load_wrk appkernel $AK/healthz; ak=$RPS ;;
+        load_wrk appkernel $AK/healthz; ak=$RPS
+        kill -STOP "$AKPID"; kill -CONT "$BAREPID"; sleep 1
+        load_wrk net/http $BARE/healthz; bare=$RPS
+        kill -STOP "$BAREPID"; kill -CONT "$AKPID"
+        bare_all+=("$bare")
+        check="net/http alone $bare, appkernel $(ratio "$ak" "$bare") of it" ;;
       list)
         load_wrk pocketbase -H "Authorization: $PBTOKEN" "$PB_LIST"; pb=$RPS; swap
         load_wrk appkernel -H "Authorization: Bearer $TOKEN" "$AK_LIST"; ak=$RPS ;;
@@ -167,5 +185,11 @@ for w in "${WORKS[@]}"; do
       "${check:-checked}" "$(cut -d' ' -f1 /proc/loadavg)"
   done
   pbm=$(printf '%s\n' "${pb_all[@]}" | median); akm=$(printf '%s\n' "${ak_all[@]}" | median)
-  printf '%-8s %-4s %12s %12s %8s\n' "$w" median "$pbm" "$akm" "$(ratio "$akm" "$pbm")"
+  if [ "$w" = health ]; then
+    barem=$(printf '%s\n' "${bare_all[@]}" | median)
+    printf '%-8s %-4s %12s %12s %8s   net/http alone %s: %s PocketBase; appkernel %s of it\n' "$w" median "$pbm" "$akm" \
+      "$(ratio "$akm" "$pbm")" "$barem" "$(ratio "$barem" "$pbm")" "$(ratio "$akm" "$barem")"
+  else
+    printf '%-8s %-4s %12s %12s %8s\n' "$w" median "$pbm" "$akm" "$(ratio "$akm" "$pbm")"
+  fi
 done
