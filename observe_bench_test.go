@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"appkernel"
+	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
 
@@ -53,7 +54,7 @@ func BenchmarkKernelObservability(b *testing.B) {
 			})
 			req := httptest.NewRequest(http.MethodGet, "/bench/42", nil)
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			b.ResetTimer()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
@@ -63,7 +64,7 @@ func BenchmarkKernelObservability(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testenv.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -71,7 +70,7 @@ func BenchmarkKernelRateLimit(b *testing.B) {
 				k.Redis().AddHook(calls)
 			}
 			rdbCPU := redisCPU(b, k)
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				// Each client its own IP, so its own bucket.
@@ -91,19 +90,12 @@ func BenchmarkKernelRateLimit(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testenv.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(redisCPU(b, k)-rdbCPU)/float64(b.N), "redis-cpu-ns/op")
 			b.ReportMetric(float64(calls.n.Load())/float64(b.N), "redis-calls/op")
 			b.ReportMetric(float64(calls.keys.Load())/float64(b.N), "redis-keys/op")
 		})
 	}
-}
-
-// processCPU is the CPU time this process has used, in nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // redisCPU is the CPU time the kernel's Redis server has used, in

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"appkernel/internal/testenv"
 	"appkernel/middleware"
 )
 
@@ -116,7 +117,7 @@ func BenchmarkStack(b *testing.B) {
 	lineOnly := func(b *testing.B, h slog.Handler) {
 		ctx := context.Background()
 		b.ReportAllocs()
-		c0 := processCPU()
+		c0 := testenv.ProcessCPU()
 		for b.Loop() {
 			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 			rec.AddAttrs(
@@ -131,7 +132,7 @@ func BenchmarkStack(b *testing.B) {
 			)
 			_ = h.Handle(ctx, rec)
 		}
-		b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(testenv.ProcessCPU()-c0)/float64(b.N), "cpu-ns/op")
 	}
 	b.Run("line_only_slog", func(b *testing.B) { lineOnly(b, slog.NewJSONHandler(io.Discard, nil)) })
 	b.Run("line_only_kernel", func(b *testing.B) { lineOnly(b, middleware.NewJSONHandler(io.Discard, nil)) })
@@ -214,12 +215,12 @@ func BenchmarkStackLayers(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		for i, h := range hs {
-			c0 := processCPU()
+			c0 := testenv.ProcessCPU()
 			for range 256 {
 				clear(w.h)
 				h.ServeHTTP(w, req)
 			}
-			tot[i] += processCPU() - c0
+			tot[i] += testenv.ProcessCPU() - c0
 		}
 		n += 256
 	}
@@ -243,12 +244,12 @@ type benchResult struct{ ns, cpu, allocs float64 }
 func runBench(b *testing.B, h http.Handler, newReq func() (*http.Request, *benchWriter)) benchResult {
 	req, w := newReq()
 	b.ReportAllocs()
-	m0, c0, t0 := mallocs(), processCPU(), time.Now()
+	m0, c0, t0 := mallocs(), testenv.ProcessCPU(), time.Now()
 	for b.Loop() {
 		clear(w.h)
 		h.ServeHTTP(w, req)
 	}
-	elapsed, c1, m1 := time.Since(t0), processCPU(), mallocs()
+	elapsed, c1, m1 := time.Since(t0), testenv.ProcessCPU(), mallocs()
 	if w.status != http.StatusOK {
 		b.Fatalf("status %d", w.status)
 	}
@@ -282,20 +283,20 @@ func runPaired(b *testing.B, bareH, fullH http.Handler, newReq func() (*http.Req
 	n := 0
 	for b.Loop() {
 		if n%block == 0 {
-			c0, t0 := processCPU(), time.Now()
+			c0, t0 := testenv.ProcessCPU(), time.Now()
 			for range block {
 				clear(w.h)
 				bareH.ServeHTTP(w, req)
 			}
 			tBare += time.Since(t0)
-			c1, t1 := processCPU(), time.Now()
+			c1, t1 := testenv.ProcessCPU(), time.Now()
 			cBare += c1 - c0
 			for range block {
 				clear(w.h)
 				fullH.ServeHTTP(w, req)
 			}
 			tFull += time.Since(t1)
-			cFull += processCPU() - c1
+			cFull += testenv.ProcessCPU() - c1
 		}
 		n++
 	}
