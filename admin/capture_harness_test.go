@@ -8,7 +8,6 @@ import (
 	"appkernel/admin"
 	"appkernel/db"
 	"appkernel/db/dbtest"
-	"appkernel/internal/testenv"
 )
 
 // The capture and query tests' helpers (names carry "capture" or "query"
@@ -39,23 +38,14 @@ func (s *captureSink) take() []admin.Event {
 // database; Postgres and MySQL skip (or fail under
 // APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
 func captureDialects(t *testing.T, fn func(t *testing.T, store *db.Store)) {
-	t.Parallel()
-	open := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return dbtest.FreshSQLite(t) },
-		"postgres": func(t *testing.T) string { return dbtest.FreshPostgres(t, testenv.PostgresURL(t)) },
-		"mysql":    func(t *testing.T) string { return dbtest.FreshMySQL(t, testenv.MySQLURL(t)) },
-	}
-	for _, name := range []string{"sqlite", "postgres", "mysql"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s, err := db.Open(context.Background(), open[name](t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			fn(t, s)
-		})
-	}
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		s, err := db.Open(context.Background(), dbtest.Fresh(t, dialect))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		fn(t, s)
+	})
 }
 
 // queryDialects is captureDialects on a store with the admin tables.

@@ -17,15 +17,11 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// dialects every database test runs on; Postgres and MySQL skip (or fail
-// under APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
 // forEachDialect runs fn as a parallel subtest per dialect on a fresh,
 // migrated admin database.
 func forEachDialect(t *testing.T, fn func(t *testing.T, store *db.Store)) {
 	t.Helper()
-	for _, d := range dialects {
+	for _, d := range dbtest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			fn(t, openStore(t, d))

@@ -14,7 +14,7 @@ import (
 // database all migrate it (Postgres answers a CREATE … IF NOT EXISTS that
 // races another with a unique violation of its catalog).
 func TestMigrateConcurrently(t *testing.T) {
-	for _, d := range dialects {
+	for _, d := range dbtest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			url := dbtest.Fresh(t, d)

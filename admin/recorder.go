@@ -282,7 +282,7 @@ func (r *Recorder) run() {
 		backoff := time.Duration(0)
 		for len(rest) > 0 {
 			select {
-			case <-r.stop: // a steady stream of events must not keep Stop waiting
+			case <-r.stop: // the rest goes under Stop's context (drain)
 				r.drain(rest)
 				return
 			default:

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"runtime"
 	"testing"
 	"time"
@@ -14,12 +13,7 @@ import (
 // (its transport here does nothing, so the transport's own cost is left
 // out; BenchmarkPersist* measure that).
 func BenchmarkRecorderEmit(b *testing.B) {
-	rec := newRecorder(RecorderOptions{}.withDefaults())
-	rec.send = func(context.Context, []Event) error { return nil }
-	if err := rec.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer rec.Stop(context.Background())
+	rec := NewDiscardRecorder(b)
 	e := Event{ID: "0190f0e0-0000-7000-8000-000000000000", Kind: KindRequest, App: "svc", Time: time.Now(),
 		UserID: "u1", WorkspaceID: "w1", Method: "GET", Route: "/widgets/{id}", Status: 200}
 	b.ReportAllocs()

@@ -11,10 +11,11 @@ import (
 
 	"appkernel/apikeys"
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 )
 
 func TestCreateListRevoke(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.register("alice@example.com")
 		bob := h.register("bob@example.com")
@@ -67,7 +68,7 @@ func TestCreateListRevoke(t *testing.T) {
 }
 
 func TestMalformedKeyRefusedWithoutLookup(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.register("alice@example.com")
 		c := h.createKey(alice.AccessToken, map[string]any{"name": "k"})
@@ -111,7 +112,7 @@ func TestMalformedKeyRefusedWithoutLookup(t *testing.T) {
 }
 
 func TestRevokedExpiredDeactivatedAre401(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		admin := h.register("admin@example.com") // first user: admin
 		alice := h.register("alice@example.com")
@@ -149,7 +150,7 @@ func TestRevokedExpiredDeactivatedAre401(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		admin := h.register("admin@example.com")
 		alice := h.register("alice@example.com")
@@ -177,7 +178,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestWorkspaceBoundKey(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice := h.register("alice@example.com")
@@ -226,7 +227,7 @@ func TestWorkspaceBoundKey(t *testing.T) {
 }
 
 func TestKeyCannotManageKeys(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.register("alice@example.com")
 		c := h.createKey(alice.AccessToken, map[string]any{"name": "k", "scopes": []string{"admin"}})

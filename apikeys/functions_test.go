@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"appkernel/apikeys"
+	"appkernel/db/dbtest"
 )
 
 // The package functions work on a bare store, as a script uses them.
 func TestFunctionsOnAStore(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		store := openStore(t, dialect)
 		if err := apikeys.Init(ctx, store); err != nil {

@@ -26,19 +26,6 @@ import (
 	"appkernel/workspaces"
 )
 
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
-// forEachDialect runs fn as a parallel subtest per dialect.
-func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
-	t.Parallel()
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, d)
-		})
-	}
-}
-
 // clock is a settable clock for key expiry and last-used times.
 type clock struct{ off atomic.Int64 }
 

@@ -9,13 +9,14 @@ import (
 
 	"appkernel/apikeys"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 // Two instances of a service share the database and Redis; each caches
 // keys for a minute. A revoke on one reaches the other through Redis well
 // before that.
 func TestRevokeReachesOtherInstanceThroughRedis(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		rdb, prefix := redisClient(t)
 		a := newHarness(t, dialect, withTTL(apikeys.MaxCacheTTL), withRedis(rdb, prefix))
 		b := newHarnessOn(t, a.store, a.clock, withTTL(apikeys.MaxCacheTTL), withRedis(rdb, prefix))
@@ -66,7 +67,7 @@ func lastUsed(t *testing.T, store *db.Store, id string) string {
 // A key's last use is written at most once a minute, also when two
 // instances see it; the writes happen off the request path.
 func TestLastUsedThrottled(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newHarness(t, dialect)
 		b := newHarnessOn(t, a.store, a.clock)
 		alice := a.register("alice@example.com")
@@ -126,7 +127,7 @@ func TestLastUsedThrottled(t *testing.T) {
 // Many requests with one key while it is revoked: every request after the
 // revoke returned is refused, none fails otherwise (-race).
 func TestConcurrentUseAndRevoke(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.register("alice@example.com")
 		k := h.createKey(alice.AccessToken, map[string]any{"name": "k", "scopes": []string{"widgets:read"}})

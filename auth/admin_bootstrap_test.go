@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"appkernel/db/dbtest"
 )
 
 // TestEnsureAdmin: the operator's admin is created once, also when
@@ -13,7 +15,7 @@ import (
 // password; an account someone registered under the email first is not
 // promoted.
 func TestEnsureAdmin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withConfig(func(c *Config) { c.NoFirstUserAdmin = true }))
 		ctx := context.Background()
 		const n = 4
@@ -63,7 +65,7 @@ func TestEnsureAdmin(t *testing.T) {
 // registration of an empty database gets no admin role: refused with
 // self-signup off, an ordinary user with it on.
 func TestNoFirstUserAdmin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		closed := newHarness(t, dialect, withConfig(func(c *Config) { c.NoFirstUserAdmin = true }))
 		r := closed.do("POST", "/auth/register", map[string]string{"email": "first@example.com", "password": "first-password-1"})
 		if r.status != http.StatusForbidden || r.code(t) != "signup_disabled" {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+
+	"appkernel/db/dbtest"
 )
 
 func TestCanonicalEmail(t *testing.T) {
@@ -68,7 +70,7 @@ func TestCanonicalEmail(t *testing.T) {
 // never a second account. Login with a refused spelling is an ordinary
 // 401, as for any unknown email.
 func TestLookalikeEmailsAreOneAccountOrRefused(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		ada := h.register("ada@example.com", "ada-password-1")
 		register := func(email string) resp {

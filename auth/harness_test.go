@@ -23,21 +23,6 @@ import (
 	"appkernel/middleware"
 )
 
-// dialects every HTTP test runs on; Postgres and MySQL skip (or fail
-// under APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
-// forEachDialect runs fn as a parallel subtest per dialect.
-func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
-	t.Parallel()
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, d)
-		})
-	}
-}
-
 // harness is a server with auth mounted the way the kernel mounts it
 // (RequestID, Authenticate, /auth), a fake workspace service, and a few
 // probe routes.

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"appkernel/db/dbtest"
 )
 
 func TestLoginReturnsSession(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		reg := h.register("a@example.com", "a-password-1")
 		s := h.login("a@example.com", "a-password-1")
@@ -29,7 +31,7 @@ func TestLoginReturnsSession(t *testing.T) {
 // TestLoginEnumeration: an unknown email and a wrong password answer the
 // same status, headers and body, byte for byte.
 func TestLoginEnumeration(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		h.register("known@example.com", "known-password")
 		try := func(email string) resp {
@@ -93,7 +95,7 @@ func TestLoginEnumerationTiming(t *testing.T) {
 // known email used to cost one more lookup, its password row: a timing
 // difference of one round trip).
 func TestLoginEnumerationStatements(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		h.register("known@example.com", "known-password")
 		ctx := context.Background()
@@ -176,7 +178,7 @@ func TestLoginThrottling(t *testing.T) {
 }
 
 func TestLoginDeactivatedUser(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		h.register("admin@example.com", "admin-password")
 		s := h.register("user@example.com", "user-password")
@@ -221,7 +223,7 @@ func TestLoginDeactivatedUser(t *testing.T) {
 // Service on the same store) stops a deactivated user's token within its
 // identity cache TTL.
 func TestDeactivationReachesOtherProcesses(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		other := newHarnessOn(t, h.store, withSignup, withCacheTTL(300*time.Millisecond))
 		h.register("admin@example.com", "admin-password")
@@ -247,7 +249,7 @@ func TestDeactivationReachesOtherProcesses(t *testing.T) {
 }
 
 func TestLoginUpgradesOutdatedHash(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		weak := newHarness(t, dialect, withConfig(func(c *Config) { c.Argon2 = Argon2Params{Memory: 32, Time: 1, Threads: 1} }))
 		u := weak.createUser("old@example.com", "old-password", RoleUser)
@@ -283,7 +285,7 @@ func TestLoginUpgradesOutdatedHash(t *testing.T) {
 // Text a database cannot hold (NUL in an email, a stray byte in
 // X-Workspace-ID) is an ordinary refusal on every database, never a 500.
 func TestInputThatIsNotTextIsRefusedPlainly(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		s := h.register("admin@example.com", "admin-password")
 		r := h.do("POST", "/auth/login", map[string]string{"email": "a\x00@example.com", "password": "whatever-password"})

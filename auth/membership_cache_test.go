@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 // TestMadeUpWorkspaceIDsCostNoStatements: a signed-in client naming a
@@ -19,7 +20,7 @@ import (
 // where ForgetMemberships is called (the process that added it), and
 // within MembershipCacheTTL everywhere else.
 func TestMadeUpWorkspaceIDsCostNoStatements(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		var skew atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 		h := newHarness(t, dialect, withSignup, withConfig(func(c *Config) { c.Now = clock }))

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/middleware"
 )
 
@@ -155,7 +156,7 @@ func google(sub, email string) identity {
 // caller and by email, the pre-account-takeover defence, listing and
 // unlinking, and state replay.
 func TestOAuthSignIn(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newOAuthHarness(t, dialect, nil, withSignup)
 
 		// A new provider account makes a user with a verified email and

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"appkernel/db/dbtest"
 )
 
 func keysOf(m map[string]any) []string {
@@ -23,7 +25,7 @@ func keysOf(m map[string]any) []string {
 }
 
 func TestRegisterFirstUserBecomesAdmin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		r := h.do("POST", "/auth/register", map[string]string{"email": "  Boss@Example.COM ", "password": "first-user-pw"})
 		if r.status != http.StatusCreated {
@@ -59,7 +61,7 @@ func TestRegisterFirstUserBecomesAdmin(t *testing.T) {
 }
 
 func TestRegisterSignupDisabled(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		h.register("first@example.com", "first-user-pw")
 		r := h.do("POST", "/auth/register", map[string]string{"email": "second@example.com", "password": "second-user-pw"})
@@ -73,7 +75,7 @@ func TestRegisterSignupDisabled(t *testing.T) {
 }
 
 func TestRegisterSelfSignupOpen(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		first := h.register("first@example.com", "first-user-pw")
 		second := h.register("second@example.com", "second-user-pw")
@@ -87,7 +89,7 @@ func TestRegisterSelfSignupOpen(t *testing.T) {
 }
 
 func TestRegisterWithInvite(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		owner := h.register("owner@example.com", "owner-password")
 		h.invite(owner.User.WorkspaceID, "guest@example.com", "invite-1")
@@ -124,7 +126,7 @@ func TestRegisterWithInvite(t *testing.T) {
 }
 
 func TestRegisterEmailNormalizedAndUnique(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		h.register("Ann@Example.com", "ann-password")
 		r := h.do("POST", "/auth/register", map[string]string{"email": " ann@EXAMPLE.com", "password": "another-password"})
@@ -139,7 +141,7 @@ func TestRegisterEmailNormalizedAndUnique(t *testing.T) {
 }
 
 func TestRegisterValidation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		for _, tc := range []struct {
 			email, password, code string
@@ -169,7 +171,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestRegisterConcurrentFirstUsersMakeOneAdmin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		for _, open := range []bool{false, true} {
 			t.Run(fmt.Sprintf("signup_open=%v", open), func(t *testing.T) {
 				var opts []harnessOption
@@ -226,7 +228,7 @@ func TestRegisterConcurrentFirstUsersMakeOneAdmin(t *testing.T) {
 }
 
 func TestRegisterConcurrentDuplicateEmail(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		h.register("first@example.com", "first-user-pw")
 		const n = 6
@@ -285,7 +287,7 @@ func TestRegisterWithoutWorkspaces(t *testing.T) {
 }
 
 func TestCreateUserAndRoles(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		u := h.createUser("seed@example.com", "seed-password", "")
@@ -329,7 +331,7 @@ func TestCreateUserAndRoles(t *testing.T) {
 // same statements (the taken email used to fail sooner, at the user
 // INSERT: a timing difference that told which emails have accounts).
 func TestRegisterBadInviteStatements(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		h.register("admin@example.com", "admin-password") // the first user
 		ctx := context.Background()
@@ -359,7 +361,7 @@ func TestRegisterBadInviteStatements(t *testing.T) {
 // slot is held by the test: a registration that tried to hash would wait
 // for it and fail busy.
 func TestRegisterMadeUpInviteHashesNothing(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withConfig(func(c *Config) { c.MaxConcurrentHashes = 1 }))
 		owner := h.register("owner@example.com", "owner-password")
 		h.createUser("taken@example.com", "taken-password", RoleUser)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"appkernel/db/dbtest"
+
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -14,7 +16,7 @@ import (
 // logout-all or by a password change, is 401: every access token must
 // name a live session, so ending sessions ends every token.
 func TestAccessTokenWithoutLiveSessionRefused(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		a := h.register("a@example.com", "a-password-1")
 		mint := func(sid string) string {

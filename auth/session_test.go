@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 func TestAccessTokenForgeryTable(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		s := h.register("a@example.com", "a-password-1")
 		for name, tok := range forgedTokens(t, testSecret) {
@@ -52,7 +53,7 @@ func TestAccessTokenForgeryTable(t *testing.T) {
 }
 
 func TestRefreshRotates(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		// The retry below must land within the grace window, measured on
 		// the wall clock (the successor's created_at): a generous one.
 		h := newHarness(t, dialect, withRefreshGrace(time.Minute))
@@ -96,7 +97,7 @@ func TestRefreshRotates(t *testing.T) {
 // window is a replay; the whole family dies, including the live successor
 // and the session's access tokens.
 func TestRefreshReuseRevokesSession(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withRefreshGrace(200*time.Millisecond))
 		s := h.register("a@example.com", "a-password-1")
 		other := h.login("a@example.com", "a-password-1") // another session of the same user
@@ -124,7 +125,7 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 // TestRefreshRace: concurrent refreshes of one token rotate it once; every
 // caller gets the same successor.
 func TestRefreshRace(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		s := h.register("a@example.com", "a-password-1")
 		const n = 8
@@ -177,7 +178,7 @@ func TestRefreshSessionExpires(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		a := h.register("a@example.com", "a-password-1")
 		b := h.login("a@example.com", "a-password-1")
@@ -220,7 +221,7 @@ func TestLogout(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		cur := h.register("a@example.com", "old-password-1")
 		other := h.login("a@example.com", "old-password-1")
@@ -262,7 +263,7 @@ func TestChangePassword(t *testing.T) {
 // verified the old hash before the change but open their session after
 // it must not survive: every session but the caller's ends.
 func TestChangePasswordEndsConcurrentLogins(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		// Production argon2 parameters: the slower the verification, the
 		// more logins straddle the change.
 		h := newHarness(t, dialect, withConfig(func(c *Config) { c.Argon2 = DefaultArgon2Params() }))
@@ -319,7 +320,7 @@ func TestChangePasswordEndsConcurrentLogins(t *testing.T) {
 }
 
 func TestWorkspaceSwitching(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		a := h.register("a@example.com", "a-password-1")
 		b := h.register("b@example.com", "b-password-1")
@@ -355,7 +356,7 @@ func TestWorkspaceSwitching(t *testing.T) {
 // personal workspace is checked through the membership cache, so a warm
 // request sends no statement.
 func TestWorkspaceSwitchingOutOfPersonalWorkspace(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect, withSignup)
 		a := h.register("a@example.com", "a-password-1")
 		b := h.register("b@example.com", "b-password-1")
@@ -388,7 +389,7 @@ func TestWorkspaceSwitchingOutOfPersonalWorkspace(t *testing.T) {
 // TestNoSecretsInHistoryOrLogs: after a full life cycle, no password,
 // hash or refresh token appears in users' history or in the logs.
 func TestNoSecretsInHistoryOrLogs(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		h := newHarness(t, dialect)
 		s := h.register("a@example.com", "first-password")

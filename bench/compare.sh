@@ -72,7 +72,7 @@ TOKEN=$(cd "$work/app" && "$work/widgetseed" -n "$SEED" -email "$EMAIL" -passwor
 (cd "$work/app" && PORT=$AKPORT exec "$work/widgets") >"$work/app.log" 2>&1 &
 pids+=($!)
 AKPID=$!
-# The floor of the health row, paused but while it is measured.
+# The floor of the health row, paused except while it is measured.
 "$work/barehealth" -http 127.0.0.1:$BAREPORT >"$work/bare.log" 2>&1 &
 pids+=($!)
 BAREPID=$!

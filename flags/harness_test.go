@@ -13,21 +13,6 @@ import (
 	"appkernel/flags"
 )
 
-// dialects every storage test runs on; Postgres and MySQL skip (or fail
-// under APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
-// forEachDialect runs fn as a parallel subtest per dialect.
-func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
-	t.Parallel()
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, d)
-		})
-	}
-}
-
 // storeURL returns the URL of a fresh database of the dialect.
 func storeURL(t testing.TB, dialect string) string {
 	t.Helper()

@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/flags"
 )
 
 func TestSetGetListDelete(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		store := open(t, storeURL(t, dialect))
 
@@ -156,7 +157,7 @@ func TestValidation(t *testing.T) {
 
 // Concurrent first Sets of one name make one flag, on every dialect.
 func TestConcurrentFirstSet(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		store := open(t, storeURL(t, dialect))
 		if err := flags.Init(ctx, store); err != nil {

@@ -48,7 +48,7 @@ import (
 const (
 	// A busy key's lease serves 64 requests per round trip: with 16 the
 	// limiter still cost a real request 10 % (bench/ratelimit.sh), with 64
-	// it is within the machine's noise. What more tokens cost is bounded
+	// about 4 %. What more tokens cost is bounded
 	// by Limit/leaseTokensPer and a quarter of what is left (above).
 	maxLeaseTokens    = 64
 	leaseTokensPer    = 50 // a lease has at most Limit/leaseTokensPer tokens

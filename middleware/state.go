@@ -76,11 +76,12 @@ func (st *requestState) Value(key any) any {
 // request's state and r itself is returned. The pair is then seen through
 // every context of this request that the stack made, also those made
 // before the call (middleware that ran earlier), so a key must mean the
-// same to all of them; a later call with the same key replaces the value. key must be
-// comparable and, as for context.WithValue, of a type of its own. Outside
-// the stack, or past two pairs, it is context.WithValue. Call it before
-// the request is handed on or shared with another goroutine, as
-// middleware does: the state is not guarded against concurrent use.
+// same to all of them; a later call with the same key replaces the value.
+// key must be comparable and, as for context.WithValue, of a type of its
+// own. Outside the stack, or past two pairs, it is context.WithValue.
+// Call it before the request is handed on or shared with another
+// goroutine, as middleware does: the state is not guarded against
+// concurrent use.
 func WithValue(r *http.Request, key, val any) *http.Request {
 	if st := stateFrom(r); st != nil {
 		for i := range st.nvalues {

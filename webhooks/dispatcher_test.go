@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 func TestDeliveryIsSignedAndVerifies(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		rc := newReceiver(t, nil)
 		wh, secret := mustCreate(t, store, "ws1", rc.srv.URL+"/hook")
@@ -78,7 +79,7 @@ func TestRotatedSecretSignsBesideTheOldOne(t *testing.T) {
 }
 
 func TestRetriesOnFailureThenGivesUp(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -185,7 +186,7 @@ func TestRetryAfterParsing(t *testing.T) {
 }
 
 func TestGoneDisablesTheEndpoint(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusGone) })
 		wh, _ := mustCreate(t, store, "ws1", rc.srv.URL)
@@ -257,7 +258,7 @@ func TestRedirectIsAFailureAndNotFollowed(t *testing.T) {
 }
 
 func TestRolledBackTxSendsNothing(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		rc := newReceiver(t, nil)
 		wh, _ := mustCreate(t, store, "ws1", rc.srv.URL)
@@ -300,7 +301,7 @@ func TestRolledBackTxSendsNothing(t *testing.T) {
 // A dispatcher stopped while its request is on the wire leaves the
 // delivery to the next one, which sends it with the same webhook-id.
 func TestStopMidSendResendsWithTheSameID(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		inFlight := make(chan struct{})
 		var once sync.Once
@@ -360,7 +361,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 // Two dispatchers (two instances: two stores on one database) share the
 // deliveries: each is sent once, never by both at once.
 func TestTwoDispatchersNeverSendOneDeliveryTwice(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		u := storeURL(t, dialect)
 		a, b := openURL(t, u), openURL(t, u)
 		var mu sync.Mutex
@@ -523,7 +524,7 @@ func TestStartStopRaces(t *testing.T) {
 // A Trigger in the dispatcher's process wakes it once committed: the
 // delivery goes out long before the next poll.
 func TestTriggerWakesTheDispatcherAfterCommit(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := openStore(t, dialect)
 		rc := newReceiver(t, nil)
 		mustCreate(t, store, "ws1", rc.srv.URL)

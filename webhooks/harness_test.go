@@ -21,19 +21,6 @@ import (
 	"appkernel/db/dbtest"
 )
 
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
-// forEachDialect runs fn as a parallel subtest per dialect.
-func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
-	t.Parallel()
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, d)
-		})
-	}
-}
-
 // storeURL returns the URL of a fresh database of dialect.
 func storeURL(t testing.TB, dialect string) string {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/middleware"
 	"appkernel/workspaces"
 )
@@ -101,7 +102,7 @@ func (a *api) do(t *testing.T, u auth.User, method, path string, body any, want 
 }
 
 func TestRoutesForAdminsOnly(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newAPI(t, dialect)
 		owner, admin, member, outsider := a.user(t, "o@x.io"), a.user(t, "a@x.io"), a.user(t, "m@x.io"), a.user(t, "z@x.io")
 		W := owner.WorkspaceID

@@ -9,6 +9,7 @@ import (
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 	"appkernel/middleware"
 )
 
@@ -87,7 +88,7 @@ func TestErrorsRender(t *testing.T) {
 }
 
 func TestHooksInTransaction(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice := h.user("alice@example.com")
@@ -152,7 +153,7 @@ func TestHooksInTransaction(t *testing.T) {
 }
 
 func TestAddMemberAndIsMember(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice := h.user("alice@example.com")

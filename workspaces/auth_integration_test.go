@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 	"appkernel/middleware"
 )
 
@@ -20,7 +21,7 @@ import (
 // routers) and walks registration, invites by token at sign-up and
 // workspace switching with JWTs; auth is the Service's Users.
 func TestWithAuth(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		store := openStore(t, dialect)
 		ws := New(Config{Store: store})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"appkernel/db/dbtest"
 )
 
 // TestCheckInvite: CheckInvite (what auth asks before hashing a
@@ -12,7 +14,7 @@ import (
 // refuses a made-up, mis-addressed, used, revoked or expired one, without
 // consuming anything.
 func TestCheckInvite(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice := h.user("alice@example.com")

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 )
 
 // TestConcurrentJoin: many simultaneous joins with one token, by its
 // rightful user: exactly one succeeds, the rest are invalid_invite, and the
 // user is a member once.
 func TestConcurrentJoin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 		for round := range 3 {
@@ -56,7 +57,7 @@ func TestConcurrentJoin(t *testing.T) {
 // TestConcurrentJoinGoAPI races Join through the Go API, without HTTP in
 // between, so the transactions overlap as much as possible.
 func TestConcurrentJoinGoAPI(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
@@ -90,7 +91,7 @@ func TestConcurrentJoinGoAPI(t *testing.T) {
 // TestConcurrentOwnerRemoval: owners removing each other and themselves at
 // the same moment never leave a workspace without an owner.
 func TestConcurrentOwnerRemoval(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		const owners = 4
@@ -140,7 +141,7 @@ func TestConcurrentOwnerRemoval(t *testing.T) {
 // TestConcurrentMutualRemoval: two owners remove each other at once, many
 // times: exactly one removal wins each time.
 func TestConcurrentMutualRemoval(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		for range 5 {

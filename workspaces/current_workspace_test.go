@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 	"appkernel/middleware"
 )
 
@@ -154,7 +155,7 @@ func (e *authEnv) invite(by signedIn, ws, email, role string) string {
 // with or without X-Workspace-ID naming it, exactly as for Carol, another
 // removed member.
 func TestRemovedFromPersonalWorkspace(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		e := newAuthEnv(t, dialect)
 		alice := e.register("alice@example.com", "")
@@ -198,7 +199,7 @@ func TestRemovedFromPersonalWorkspace(t *testing.T) {
 // "?workspace_id=P" (the guard checks her role in P: owner), the admin-only
 // handler must not act in V: the current workspace is the one checked.
 func TestRequireRoleActsInTheCheckedWorkspace(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		e := newAuthEnv(t, dialect)
 		victim := e.register("victim@example.com", "")
 		V := victim.User.WorkspaceID

@@ -22,21 +22,6 @@ import (
 	"appkernel/middleware"
 )
 
-// dialects every test runs on; Postgres and MySQL skip (or fail under
-// APPKERNEL_TEST_REQUIRE_SERVICES=1) without their URLs.
-var dialects = []string{"sqlite", "postgres", "mysql"}
-
-// forEachDialect runs fn as a parallel subtest per dialect.
-func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
-	t.Parallel()
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, d)
-		})
-	}
-}
-
 // harness serves the workspace routes the way the kernel mounts them
 // (RequestID, an authenticating middleware, /workspaces), plus probe routes
 // guarded by RequireMember as an app would write them. Users are injected

@@ -2,6 +2,8 @@ package workspaces
 
 import (
 	"testing"
+
+	"appkernel/db/dbtest"
 )
 
 // TestInviteEmailIsCanonical: an invite's email gets auth's canonical
@@ -9,7 +11,7 @@ import (
 // (mixed scripts, zero-width or direction characters) is refused with the
 // reason.
 func TestInviteEmailIsCanonical(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.user("alice@example.com")
 		inv := h.invite(t, alice, alice.WorkspaceID, "ＢＯＢ@Example.com", RoleMember)

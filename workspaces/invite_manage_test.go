@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"appkernel/db/dbtest"
+
 	"github.com/google/uuid"
 )
 
@@ -16,7 +18,7 @@ import (
 // workspace (never a token or its hash); used, revoked and expired ones are
 // gone from the list; members get 403, others 404.
 func TestListInvites(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
@@ -88,7 +90,7 @@ func TestListInvites(t *testing.T) {
 // revoking is idempotent; used and unknown invites are 404; admins revoke
 // admin and member invites but not an owner invite; members get 403.
 func TestRevokeInvite(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
@@ -132,7 +134,7 @@ func TestRevokeInvite(t *testing.T) {
 // workspace) nor by naming B's invite under A's path (404, and the invite
 // still works).
 func TestInviteIsolation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
@@ -171,7 +173,7 @@ func TestInviteIsolation(t *testing.T) {
 // exactly one wins. Either the join succeeds and the revoke is 404, or the
 // revoke is 204 and the join is refused.
 func TestConcurrentRevokeAndJoin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 		for round := range 4 {

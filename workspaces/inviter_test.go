@@ -7,6 +7,7 @@ import (
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 // TestInviteDiesWithInviter: an admin mints admin invites for addresses they
@@ -14,7 +15,7 @@ import (
 // by registering (AcceptInvite). Every such invite is revoked at the removal
 // and refused at redemption; invites of other members live on.
 func TestInviteDiesWithInviter(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
@@ -75,7 +76,7 @@ func TestInviteDiesWithInviter(t *testing.T) {
 // might do) no longer lets admin invites in; invites within the new role
 // still work. Leaving also revokes one's invites.
 func TestInviteNeedsInviterRank(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		ctx := context.Background()
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")

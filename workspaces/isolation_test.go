@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"appkernel/db/dbtest"
+
 	"github.com/google/uuid"
 )
 
@@ -13,7 +15,7 @@ import (
 // does not exist: every answer is byte-identical (but for the request id)
 // to the answer for a random id.
 func TestIsolation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
 		var b Workspace

@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 )
 
 // TestJoinWithBody: POST /workspaces/join {"token"} redeems like the path
 // form (which stays), sharing its single use; the token is required;
 // anonymous calls do not spend it.
 func TestJoinWithBody(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, mallory := h.user("alice@example.com"), h.user("bob@example.com"), h.user("mallory@example.com")
 		ws := alice.WorkspaceID

@@ -9,6 +9,7 @@ import (
 
 	"appkernel/auth"
 	"appkernel/db"
+	"appkernel/db/dbtest"
 )
 
 // invite has alice (an owner or admin of wsID) invite email with role and
@@ -28,7 +29,7 @@ func (h *harness) join(t *testing.T, owner, u auth.User, wsID, role string) {
 }
 
 func TestCreateAndList(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 
@@ -62,7 +63,7 @@ func TestCreateAndList(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.user("alice@example.com")
 		for _, name := range []string{"", "   ", strings.Repeat("é", 101), "bad\x00name"} {
@@ -84,7 +85,7 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestRoutesRequireUser(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice := h.user("alice@example.com")
 		inv := h.invite(t, alice, alice.WorkspaceID, "bob@example.com", RoleMember)
@@ -111,7 +112,7 @@ func TestRoutesRequireUser(t *testing.T) {
 }
 
 func TestMembers(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 		h.join(t, alice, bob, alice.WorkspaceID, RoleAdmin)
@@ -126,7 +127,7 @@ func TestMembers(t *testing.T) {
 }
 
 func TestInvite(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
 		ws := alice.WorkspaceID
@@ -179,7 +180,7 @@ func TestInvite(t *testing.T) {
 }
 
 func TestJoin(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, mallory := h.user("alice@example.com"), h.user("Bob@Example.com"), h.user("mallory@example.com")
 		ws := alice.WorkspaceID
@@ -219,7 +220,7 @@ func TestJoin(t *testing.T) {
 }
 
 func TestJoinExpired(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 		inv := h.invite(t, alice, alice.WorkspaceID, bob.Email, RoleMember)
@@ -240,7 +241,7 @@ func TestJoinExpired(t *testing.T) {
 }
 
 func TestRemoveMember(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, carol, dave := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com"), h.user("dave@example.com")
 		ws := alice.WorkspaceID
@@ -279,7 +280,7 @@ func TestRemoveMember(t *testing.T) {
 }
 
 func TestRequireMember(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob := h.user("alice@example.com"), h.user("bob@example.com")
 		var team Workspace

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"appkernel/auth"
+	"appkernel/db/dbtest"
 )
 
 // GetUser makes the harness's users the Users of a Service (as the kernel
@@ -25,7 +26,7 @@ func (h *harness) GetUser(_ context.Context, id string) (auth.User, error) {
 // member is; a user the directory no longer knows is listed without an
 // email; without Users there is no email field at all.
 func TestMembersShowEmail(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, dialect string) {
+	dbtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		h := newHarness(t, dialect)
 		alice, bob, carol := h.user("alice@example.com"), h.user("bob@example.com"), h.user("carol@example.com")
 		ws := alice.WorkspaceID

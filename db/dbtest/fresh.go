@@ -126,3 +126,20 @@ func withParam(raw, key, value string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// Dialects are the databases the kernel supports, as Fresh names them.
+var Dialects = []string{"sqlite", "postgres", "mysql"}
+
+// ForEachDialect runs fn as a parallel subtest per dialect, t itself
+// parallel too; Postgres and MySQL skip (or fail under
+// APPKERNEL_TEST_REQUIRE_SERVICES=1) when fn asks Fresh for a database
+// the environment does not have.
+func ForEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	t.Parallel()
+	for _, d := range Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
