@@ -2,13 +2,11 @@ package admin
 
 import (
 	"context"
-	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"appkernel/auth"
 	"appkernel/db"
@@ -55,11 +53,10 @@ func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change)
 			Entity:   c.Table,
 			EntityID: c.ID,
 		}
-		if deferred && immutableValues(c.Old) && immutableValues(c.New) {
-			// The Recorder diffs them off the request's path: c's maps are
-			// this observer's own (OnChange), and nothing in them can
-			// change meanwhile.
-			e.auditOld, e.auditNew, e.auditPending = c.Old, c.New, true
+		if changes, ok := scalarChanges(c.Old, c.New); deferred && ok {
+			// The Recorder encodes them off the request's path: they are
+			// values no one can change meanwhile.
+			e.auditChanges, e.auditPending = changes, true
 		} else {
 			e.Changes = fieldChanges(c.Old, c.New)
 		}
@@ -71,18 +68,73 @@ func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change)
 	}
 }
 
-// immutableValues reports whether every value of entity is one that no
-// one can change after the save: scalars, not the maps and slices of JSON
-// values, which the caller may share and modify.
-func immutableValues(entity db.Entity) bool {
-	for _, v := range entity {
-		switch v.(type) {
-		case nil, string, int64, float64, bool, time.Time, int, int32, float32:
-		default:
-			return false
+// auditChange is one changed field of an audit event: its values before
+// and after, not redacted yet.
+type auditChange struct {
+	field    string
+	old, new any
+}
+
+// scalarChanges returns the fields fieldChanges(old, new) would hold, in
+// no order and not redacted, and reports whether their values are all
+// scalars: values no one can change after the save, unlike the maps and
+// slices of JSON values, which the caller may share and modify.
+func scalarChanges(old, new db.Entity) ([]auditChange, bool) {
+	var room [8]auditChange
+	changes := changedFields(room[:0], old, new)
+	for _, c := range changes {
+		if !scalar(c.old) || !scalar(c.new) {
+			return nil, false
 		}
 	}
-	return true
+	if len(changes) == 0 {
+		return nil, true
+	}
+	return slices.Clone(changes), true
+}
+
+// changedFields appends to changes the fields that differ between old and
+// new (nil for a create, new nil for a permanent delete), but those
+// auditSkipped leaves out. A single pass over new finds them when old has
+// no field new lacks, as in most updates.
+func changedFields(changes []auditChange, old, new db.Entity) []auditChange {
+	shared := 0 // fields of old also in new
+	for f, n := range new {
+		o, had := old[f]
+		if had {
+			shared++
+		}
+		if auditSkipped(f) || (had && sameValue(o, n)) || (!had && n == nil) {
+			continue // absent and null read the same
+		}
+		changes = append(changes, auditChange{f, o, n})
+	}
+	if shared < len(old) { // fields only old has: removed, or a delete
+		for f, o := range old {
+			if _, has := new[f]; !has && o != nil && !auditSkipped(f) {
+				changes = append(changes, auditChange{f, o, nil})
+			}
+		}
+	}
+	return changes
+}
+
+// redacted returns c's values as an event records them: both Redacted
+// for a secret field, the secret keys of JSON values redacted otherwise.
+func (c auditChange) redacted() (old, new any) {
+	if secretField(c.field) {
+		return redact(c.old), redact(c.new)
+	}
+	return redactNested(c.old), redactNested(c.new)
+}
+
+// scalar reports whether v is one of the immutable values of an entity.
+func scalar(v any) bool {
+	switch v.(type) {
+	case nil, string, int64, float64, bool, time.Time, int, int32, float32:
+		return true
+	}
+	return false
 }
 
 // fillIdentity copies who acts in ctx into e.
@@ -100,11 +152,34 @@ func fillIdentity(ctx context.Context, e *Event) {
 // call per event costs more than all the rest of metering a request, and
 // an event id needs uniqueness, not secrecy.
 func newEventID(now time.Time) string {
-	var u uuid.UUID
-	ms := uint64(now.UnixMilli())
-	binary.BigEndian.PutUint64(u[:8], ms<<16|rand.Uint64()&0x0fff|0x7000)
-	binary.BigEndian.PutUint64(u[8:], rand.Uint64()&^(3<<62)|1<<63) // variant 10
-	return u.String()
+	hi := uint64(now.UnixMilli())<<16 | rand.Uint64()&0x0fff | 0x7000 // version 7
+	lo := rand.Uint64()&^(3<<62) | 1<<63                              // variant 10
+	return formatUUID(hi, lo)
+}
+
+// formatUUID writes the UUID whose bytes are hi and lo (big-endian) in its
+// canonical form, as uuid.UUID.String does, in one allocation.
+func formatUUID(hi, lo uint64) string {
+	var b [36]byte
+	putHex(b[0:8], hi>>32)
+	b[8] = '-'
+	putHex(b[9:13], hi>>16)
+	b[13] = '-'
+	putHex(b[14:18], hi)
+	b[18] = '-'
+	putHex(b[19:23], lo>>48)
+	b[23] = '-'
+	putHex(b[24:36], lo)
+	return string(b[:])
+}
+
+// putHex fills dst with the len(dst) lowest hex digits of v.
+func putHex(dst []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // auditSkipped reports the fields an audit event leaves out (see AuditObserver).
@@ -126,39 +201,12 @@ func secretField(field string) bool {
 // fieldChanges returns the fields that differ between old and new (nil for
 // a create, new nil for a permanent delete), secrets redacted.
 func fieldChanges(old, new db.Entity) map[string]FieldChange {
-	changes := make(map[string]FieldChange, max(len(new), len(old)))
-	add := func(field string, o, n any) {
-		if secretField(field) {
-			o, n = redact(o), redact(n)
-		} else {
-			o, n = redactNested(o), redactNested(n)
-		}
-		changes[field] = FieldChange{Old: o, New: n}
-	}
-	for f, n := range new {
-		if auditSkipped(f) {
-			continue
-		}
-		o, had := old[f]
-		if had && sameValue(o, n) {
-			continue
-		}
-		if !had && n == nil {
-			continue // absent and null read the same
-		}
-		add(f, o, n)
-	}
-	for f, o := range old {
-		if auditSkipped(f) {
-			continue
-		}
-		if _, has := new[f]; has {
-			continue
-		}
-		if o == nil {
-			continue
-		}
-		add(f, o, nil)
+	var room [8]auditChange
+	fields := changedFields(room[:0], old, new)
+	changes := make(map[string]FieldChange, len(fields))
+	for _, c := range fields {
+		o, n := c.redacted()
+		changes[c.field] = FieldChange{Old: o, New: n}
 	}
 	return changes
 }

@@ -1,9 +1,8 @@
 package admin
 
 import (
+	"encoding/json"
 	"time"
-
-	"appkernel/db"
 )
 
 // Kind tells what an Event records.
@@ -20,8 +19,9 @@ const (
 // it to the admin database. ID (a UUIDv7) makes the worker's writes
 // idempotent: an event delivered twice is stored once and counted once.
 // Capture leaves ID empty when its sink is a Recorder, which gives the id
-// (and works out an audit event's Changes) in its flusher, off the
-// request's path; any other Sink gets events complete.
+// in its flusher, off the request's path, and diffs an audit event there
+// too, straight into the JSON its transport writes (Changes stays nil);
+// any other Sink gets events complete.
 type Event struct {
 	ID   string    `json:"id"`
 	Kind Kind      `json:"kind"`
@@ -51,23 +51,43 @@ type Event struct {
 	// Usage: custom counters (TrackUsage), added to the aggregates.
 	Metrics map[string]int64 `json:"metrics,omitempty"`
 
-	// An audit event for a Recorder carries the entities before and after
-	// (the observer's own copies, holding only immutable values) instead
-	// of Changes; finish diffs them in the flusher.
-	auditOld, auditNew db.Entity
-	auditPending       bool
+	// An audit event for a Recorder carries its changed fields (scalars,
+	// which no one can change meanwhile) instead of Changes; finish
+	// encodes them in the flusher, straight to the JSON the transports
+	// write (changesJSON, in the flusher's arena).
+	auditChanges []auditChange
+	auditPending bool
+	changesJSON  []byte
 }
 
-// finish completes e in the Recorder's flusher: the audit changes and the
-// id that capture left to it.
-func (e *Event) finish() {
+// finish completes e in the Recorder's flusher: the id and the audit
+// changes that capture left to it, the changes encoded at the end of
+// arena (which it returns; the event's changesJSON is valid as long as
+// what arena held then is).
+func (e *Event) finish(arena []byte) []byte {
 	if e.auditPending {
-		e.Changes = fieldChanges(e.auditOld, e.auditNew)
-		e.auditOld, e.auditNew, e.auditPending = nil, nil, false
+		if len(e.auditChanges) > 0 {
+			start := len(arena)
+			arena = appendChanges(arena, e.auditChanges)
+			e.changesJSON = arena[start:len(arena):len(arena)]
+		}
+		e.auditChanges, e.auditPending = nil, false
 	}
 	if e.ID == "" {
 		e.ID = newEventID(e.Time)
 	}
+	return arena
+}
+
+// encodedChanges returns the JSON of e's changes ("{}" for none).
+func (e *Event) encodedChanges() ([]byte, error) {
+	if e.changesJSON != nil {
+		return e.changesJSON, nil
+	}
+	if len(e.Changes) == 0 {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(e.Changes)
 }
 
 // finishesEvents reports whether sink completes events itself (a

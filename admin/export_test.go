@@ -2,24 +2,45 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 )
 
 // NewDiscardRecorder returns a started Recorder whose transport accepts
 // every batch and keeps nothing: the Recorder's own work (buffering,
-// giving ids, diffing audit changes) without the cost of a transport, for
-// the capture benchmark. It is stopped when tb ends.
+// giving ids, encoding audit changes) without the cost of a transport,
+// for the capture benchmark. It is stopped when tb ends.
 func NewDiscardRecorder(tb testing.TB) *Recorder {
-	return NewRecorderTo(tb, RecorderOptions{}, func([]Event) {})
+	return startForTest(tb, RecorderOptions{}, func(context.Context, []Event) error { return nil })
 }
 
 // NewRecorderTo returns a started Recorder on opts whose transport hands
-// every batch to send (which must not keep the slice). It is stopped when
-// tb ends.
+// every batch to send (which must not keep the slice). An audit event's
+// changes, which the Recorder ships encoded, reach send decoded into
+// Changes, as the admin worker reads them from the stream. It is stopped
+// when tb ends.
 func NewRecorderTo(tb testing.TB, opts RecorderOptions, send func([]Event)) *Recorder {
+	return startForTest(tb, opts, func(_ context.Context, batch []Event) error {
+		for i := range batch {
+			if e := &batch[i]; e.changesJSON != nil {
+				if err := json.Unmarshal(e.changesJSON, &e.Changes); err != nil {
+					tb.Errorf("event %s: changes %s: %v", e.ID, e.changesJSON, err)
+				}
+				e.changesJSON = nil
+			}
+		}
+		send(batch)
+		return nil
+	})
+}
+
+// startForTest starts a Recorder on opts with the transport send, stopped
+// when tb ends.
+func startForTest(tb testing.TB, opts RecorderOptions, send func(context.Context, []Event) error) *Recorder {
 	r := newRecorder(opts.withDefaults())
-	r.send = func(_ context.Context, batch []Event) error { send(batch); return nil }
+	r.send = send
 	if err := r.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -29,4 +50,16 @@ func NewRecorderTo(tb testing.TB, opts RecorderOptions, send func([]Event)) *Rec
 		r.Stop(ctx)
 	})
 	return r
+}
+
+// Drain wakes r's flusher and waits (yielding, so that it runs on a
+// single CPU too) until every event emitted so far is shipped.
+func Drain(r *Recorder) {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	for r.Buffered() > 0 {
+		runtime.Gosched()
+	}
 }

@@ -111,13 +111,9 @@ const maxParams = 30000
 func insertAudit(ctx context.Context, tx *sql.Tx, d db.DialectName, events []Event) error {
 	rows := make([][]any, 0, len(events))
 	for _, e := range events {
-		changes := []byte("{}")
-		if len(e.Changes) > 0 {
-			b, err := json.Marshal(e.Changes)
-			if err != nil {
-				return fmt.Errorf("admin: persist: changes of event %s: %w", e.ID, err)
-			}
-			changes = b
+		changes, err := e.encodedChanges()
+		if err != nil {
+			return fmt.Errorf("admin: persist: changes of event %s: %w", e.ID, err)
 		}
 		rows = append(rows, []any{e.ID, e.App, e.Action, e.Entity, e.EntityID, string(changes),
 			e.UserID, e.APIKeyID, e.WorkspaceID, e.RequestID, db.FormatTime(e.Time)})

@@ -44,9 +44,9 @@ type RecorderOptions struct {
 	// BatchSize is the most events one flush ships. Defaults to 500.
 	BatchSize int
 	// FlushInterval is how long an event waits at most for a batch to fill
-	// before it is shipped. Defaults to 200ms. Once 128 events wait (or
-	// BatchSize, or half of BufferSize, when smaller) they are shipped at
-	// once: a small buffer costs the garbage collector little.
+	// before it is shipped. Defaults to 200ms. Events are buffered in
+	// batches of 128 (or BatchSize, or half of BufferSize, when smaller),
+	// and a full one is shipped at once.
 	FlushInterval time.Duration
 	// MaxBackoff bounds the wait between retries of a batch that failed to
 	// ship (Redis or the database down). Defaults to 5s.
@@ -107,15 +107,20 @@ type Recorder struct {
 	opts RecorderOptions
 	send func(context.Context, []Event) error
 
-	// The buffer: Emit appends to pending under bufMu; the flusher swaps
-	// the whole slice out (held) and ships it in batches, so a request
-	// pays one short lock, never a hand-off to another goroutine.
+	// The buffer, under bufMu: Emit appends to pending, a slice of one
+	// batch; a full one goes to ready and wakes the flusher, which takes
+	// what is ready and ships it. A request pays one short lock, never a
+	// hand-off to another goroutine, and the batches never grow: a
+	// garbage collector scans little of them.
 	bufMu   sync.Mutex
 	pending []Event
-	spare   []Event       // the flusher's emptied slice, the next pending
-	held    atomic.Int64  // events swapped out and not yet shipped
-	kick    chan struct{} // wakes the flusher before its tick: pending holds kickAt events
-	kickAt  int
+	ready   [][]Event
+	readyN  int          // events in ready
+	spares  [][]Event    // shipped batches, emptied for reuse
+	held    atomic.Int64 // events the flusher took and has not shipped
+	arena   []byte       // the flusher's: the encoded audit changes of the batch it ships
+	kick    chan struct{}
+	batch   int // events in a batch of the buffer
 	dropped atomic.Int64
 	shipped atomic.Int64
 
@@ -145,13 +150,21 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	return r, nil
 }
 
-// kickEvents is how many waiting events wake the flusher before its tick.
-const kickEvents = 128
-
 // newRecorder builds a Recorder on opts (with defaults) without its transport.
 func newRecorder(opts RecorderOptions) *Recorder {
-	return &Recorder{opts: opts, kick: make(chan struct{}, 1), kickAt: max(1, min(opts.BatchSize, opts.BufferSize/2, kickEvents))}
+	r := &Recorder{opts: opts, kick: make(chan struct{}, 1), batch: max(1, min(opts.BatchSize, opts.BufferSize/2, bufferBatch))}
+	r.pending = r.newBatch()
+	return r
 }
+
+// bufferBatch is the most events in a batch of the buffer: a full one
+// wakes the flusher, which reads it while it is still in the CPU's cache,
+// and a buffer of small batches costs the garbage collector little.
+const bufferBatch = 128
+
+// maxSpares is how many emptied batches a Recorder keeps for reuse: the
+// next pending one, and one more for a flusher running behind.
+const maxSpares = 2
 
 // Emit queues e for shipping. It never blocks and never fails: with the
 // buffer full (the transport down for long) the event is dropped and
@@ -159,45 +172,75 @@ func newRecorder(opts RecorderOptions) *Recorder {
 // without an ID is given one (a UUIDv7 of its Time) before it is shipped.
 func (r *Recorder) Emit(e Event) {
 	r.bufMu.Lock()
-	n := len(r.pending)
+	n := len(r.pending) + r.readyN + int(r.held.Load())
 	if n >= r.opts.BufferSize {
 		r.bufMu.Unlock()
 		r.dropped.Add(1)
 		return
 	}
 	r.pending = append(r.pending, e)
+	full := len(r.pending) == r.batch
+	yield := false
+	if full {
+		r.ready = append(r.ready, r.pending)
+		r.readyN += len(r.pending)
+		r.pending = r.newBatch()
+		// With one P the flusher runs only in the emitter's place; with
+		// more, the kick wakes an idle one, unless the flusher did not
+		// take the last batch yet.
+		yield = len(r.ready) > 1 || runtime.GOMAXPROCS(0) == 1
+	}
 	r.bufMu.Unlock()
-	if n+1 == r.kickAt || n+1 > r.opts.BufferSize/2 {
+	if over := n+1 > r.opts.BufferSize/2; full || over {
 		select {
 		case r.kick <- struct{}{}:
 		default: // kicked already
 		}
-		// Yield (without blocking) so that the flusher runs now even in a
-		// process busy on every CPU: a batch left waiting makes a buffer
-		// the garbage collector scans again and again, and one that waits
-		// long overflows.
-		runtime.Gosched()
+		if yield || over {
+			// Yield (without blocking) so that the flusher runs now (it is
+			// the next to run here) even in a process busy on every CPU,
+			// before the buffer overflows.
+			runtime.Gosched()
+		}
 	}
 }
 
-// swap takes every pending event for the flusher; an emptied slice of an
-// earlier swap becomes the new pending.
-func (r *Recorder) swap() []Event {
-	r.bufMu.Lock()
-	held := r.pending
-	r.pending, r.spare = r.spare, nil
-	r.bufMu.Unlock()
-	r.held.Add(int64(len(held)))
-	return held
+// newBatch returns an empty batch for pending, a spare one if there is
+// one. The caller holds bufMu.
+func (r *Recorder) newBatch() []Event {
+	if n := len(r.spares); n > 0 {
+		b := r.spares[n-1]
+		r.spares = r.spares[:n-1]
+		return b
+	}
+	return make([]Event, 0, r.batch)
 }
 
-// recycle gives back a slice whose events were all shipped, for reuse as
-// pending.
-func (r *Recorder) recycle(held []Event) {
-	clear(held) // the events' maps and strings are garbage now
+// take takes every event waiting, in batches: the full ones and what
+// pending holds.
+func (r *Recorder) take() [][]Event {
 	r.bufMu.Lock()
-	if r.spare == nil {
-		r.spare = held[:0]
+	batches := r.ready
+	n := r.readyN
+	r.ready, r.readyN = nil, 0
+	if len(r.pending) > 0 {
+		batches = append(batches, r.pending)
+		n += len(r.pending)
+		r.pending = r.newBatch()
+	}
+	r.held.Add(int64(n)) // under bufMu: Emit and Buffered see them always, waiting or held
+	r.bufMu.Unlock()
+	return batches
+}
+
+// recycle keeps a shipped batch for reuse, and frees the encoded changes
+// of its events.
+func (r *Recorder) recycle(batch []Event) {
+	r.arena = r.arena[:0]
+	clear(batch) // the events' maps and strings are garbage now
+	r.bufMu.Lock()
+	if len(r.spares) < maxSpares && cap(batch) == r.batch {
+		r.spares = append(r.spares, batch[:0])
 	}
 	r.bufMu.Unlock()
 }
@@ -213,7 +256,7 @@ func (r *Recorder) Shipped() int64 { return r.shipped.Load() }
 // shipped).
 func (r *Recorder) Buffered() int {
 	r.bufMu.Lock()
-	n := len(r.pending)
+	n := len(r.pending) + r.readyN
 	r.bufMu.Unlock()
 	return n + int(r.held.Load())
 }
@@ -257,10 +300,10 @@ func (r *Recorder) Stop(ctx context.Context) error {
 }
 
 // run is the flusher. It sleeps until the flush interval ticks or Emit
-// kicks it (pending holds a batch), so that a request's Emit never wakes a
-// goroutine; then it takes what is pending and ships it in batches,
+// kicks it (a batch is full), so that a request's Emit never wakes a
+// goroutine; then it takes what waits and ships it batch by batch,
 // retrying a failed batch with backoff while new events wait (bounded) in
-// pending.
+// the buffer.
 func (r *Recorder) run() {
 	defer close(r.done)
 	o := r.opts
@@ -277,47 +320,53 @@ func (r *Recorder) run() {
 			r.drain(nil)
 			return
 		}
-		held := r.swap()
-		rest := held
-		backoff := time.Duration(0)
-		for len(rest) > 0 {
-			select {
-			case <-r.stop: // the rest goes under Stop's context (drain)
-				r.drain(rest)
-				return
-			default:
-			}
-			batch := rest[:min(len(rest), o.BatchSize)]
-			err := r.ship(context.Background(), batch)
-			if err == nil {
-				if failing {
-					o.Logger.Info("admin: shipping events again")
-					failing = false
-				}
-				rest = rest[len(batch):]
-				backoff = 0
-				continue
-			}
-			if !failing {
-				o.Logger.Warn("admin: cannot ship events; keeping them buffered and retrying", "err", err, "events", len(rest))
-				failing = true
-			}
-			backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
-			wait := time.After(backoff)
-		waiting:
+		batches := r.take()
+		for i, batch := range batches {
+			backoff := time.Duration(0)
 			for {
 				select {
-				case <-wait:
-					break waiting
-				case <-tick.C:
-					r.reportDrops(&reportedDrops)
-				case <-r.stop:
-					r.drain(rest)
+				case <-r.stop: // the rest goes under Stop's context (drain)
+					r.drain(batches[i:])
+					return
+				default:
+				}
+				err := r.ship(context.Background(), batch)
+				if err == nil {
+					if failing {
+						o.Logger.Info("admin: shipping events again")
+						failing = false
+					}
+					break
+				}
+				if !failing {
+					o.Logger.Warn("admin: cannot ship events; keeping them buffered and retrying", "err", err, "events", r.Buffered())
+					failing = true
+				}
+				backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
+				if !r.wait(backoff, tick, &reportedDrops) {
+					r.drain(batches[i:])
 					return
 				}
 			}
+			r.recycle(batch)
 		}
-		r.recycle(held)
+	}
+}
+
+// wait sleeps for d, reporting drops at each tick; it reports false when
+// Stop began meanwhile.
+func (r *Recorder) wait(d time.Duration, tick *time.Ticker, reportedDrops *int64) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-tick.C:
+			r.reportDrops(reportedDrops)
+		case <-r.stop:
+			return false
+		}
 	}
 }
 
@@ -335,7 +384,7 @@ func (r *Recorder) reportDrops(reported *int64) {
 // once: a retried batch keeps them), sends it and counts it.
 func (r *Recorder) ship(ctx context.Context, batch []Event) error {
 	for i := range batch {
-		batch[i].finish()
+		r.arena = batch[i].finish(r.arena)
 	}
 	if err := r.send(ctx, batch); err != nil {
 		return err
@@ -345,20 +394,20 @@ func (r *Recorder) ship(ctx context.Context, batch []Event) error {
 	return nil
 }
 
-// drain ships rest (the events the flusher held) and what was pending
+// drain ships rest (the batches the flusher held) and what was waiting
 // when Stop began (not what Emits racing Stop add after), retrying until
 // Stop's context ends; what is left then is counted as dropped.
-func (r *Recorder) drain(rest []Event) {
+func (r *Recorder) drain(rest [][]Event) {
 	r.mu.Lock()
 	ctx := r.stopCtx
 	r.mu.Unlock()
 	o := r.opts
-	rest = append(rest, r.swap()...)
+	rest = append(rest, r.take()...)
 	backoff := time.Duration(0)
 	for len(rest) > 0 {
-		batch := rest[:min(len(rest), o.BatchSize)]
-		if err := r.ship(ctx, batch); err == nil {
-			rest = rest[len(batch):]
+		if err := r.ship(ctx, rest[0]); err == nil {
+			r.recycle(rest[0])
+			rest = rest[1:]
 			backoff = 0
 			continue
 		}
@@ -366,7 +415,10 @@ func (r *Recorder) drain(rest []Event) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			lost := int64(len(rest))
+			var lost int64
+			for _, b := range rest {
+				lost += int64(len(b))
+			}
 			r.held.Add(-lost)
 			r.lost = lost
 			r.dropped.Add(lost)

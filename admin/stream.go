@@ -23,7 +23,13 @@ func streamSender(rdb redis.UniversalClient, stream string, maxLen int64) func(c
 	return func(ctx context.Context, events []Event) error {
 		values := make([][]byte, len(events))
 		for i, e := range events {
-			b, err := json.Marshal(e)
+			var b []byte
+			var err error
+			if e.changesJSON != nil {
+				b, err = json.Marshal(wireEvent{Event: e, Changes: e.changesJSON})
+			} else {
+				b, err = json.Marshal(e)
+			}
 			if err != nil {
 				return fmt.Errorf("admin: encode event %s: %w", e.ID, err)
 			}
@@ -40,6 +46,14 @@ func streamSender(rdb redis.UniversalClient, stream string, maxLen int64) func(c
 		}
 		return nil
 	}
+}
+
+// wireEvent is an Event as the stream holds it: Changes, when the
+// Recorder encoded them already (Event.changesJSON), replaces the Event's
+// own field of the same name.
+type wireEvent struct {
+	Event
+	Changes json.RawMessage `json:"changes,omitempty"`
 }
 
 // decodeEntry reads the event of one stream entry.

@@ -157,3 +157,55 @@ func TestRedisDownEmitNeverBlocks(t *testing.T) {
 	}
 	_ = w
 }
+
+// An audit event's changes, which a Recorder encodes in its flusher,
+// read back the same from the admin database whichever way they went:
+// through the stream and the worker, or straight into the database;
+// secrets redacted, values as saved.
+func TestRecorderAuditChangesReadBack(t *testing.T) {
+	change := db.Change{Op: "update", Table: "widgets", ID: "42",
+		Old: db.Entity{"id": "42", "name": "sprocket", "size": int64(3), "price": 2.5, "api_token": "old-secret", "updated_at": "2026-12-06T10:00:00.000000Z"},
+		New: db.Entity{"id": "42", "name": `gear "<b>"`, "size": int64(4), "price": 2.5, "api_token": "new-secret", "updated_at": "2026-12-06T10:00:01.000000Z"}}
+	check := func(t *testing.T, store *db.Store) {
+		t.Helper()
+		var page admin.AuditPage
+		waitFor(t, 20*time.Second, "the audit entry", func() bool {
+			var err error
+			page, err = admin.AuditLogs(context.Background(), store, admin.AuditQuery{EntityID: "42"})
+			return err == nil && len(page.Entries) == 1
+		})
+		got := page.Entries[0].Changes
+		want := map[string]admin.FieldChange{
+			"name":      {Old: "sprocket", New: `gear "<b>"`},
+			"size":      {Old: 3.0, New: 4.0}, // JSON numbers
+			"api_token": {Old: admin.Redacted, New: admin.Redacted},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("changes %v, want %v", got, want)
+		}
+		for f, w := range want {
+			if got[f] != w {
+				t.Errorf("%s: %v, want %v", f, got[f], w)
+			}
+		}
+	}
+	forEachDialect(t, func(t *testing.T, store *db.Store) {
+		t.Run("stream", func(t *testing.T) {
+			if err := admin.Migrate(context.Background(), store); err != nil {
+				t.Fatal(err)
+			}
+			prefix := newPrefix(t)
+			rdb := redisClient(t, prefix)
+			startWorker(t, rdb, prefix, store, admin.WorkerOptions{})
+			rec := startRecorder(t, admin.RecorderOptions{Redis: rdb, Prefix: prefix})
+			admin.AuditObserver("svc", rec)(context.Background(), change)
+			check(t, store)
+		})
+	})
+	t.Run("direct", func(t *testing.T) {
+		store := openStore(t, "sqlite")
+		rec := startRecorder(t, admin.RecorderOptions{Store: store})
+		admin.AuditObserver("svc", rec)(context.Background(), change)
+		check(t, store)
+	})
+}
