@@ -44,9 +44,10 @@ type RecorderOptions struct {
 	// BatchSize is the most events one flush ships. Defaults to 500.
 	BatchSize int
 	// FlushInterval is how long an event waits at most for a batch to fill
-	// before it is shipped. Defaults to 200ms. Events are buffered in
-	// batches of 128 (or BatchSize, or half of BufferSize, when smaller),
-	// and a full one is shipped at once.
+	// before it is shipped. Defaults to 200ms. Before that, events are
+	// shipped once 512 of them wait (a quarter of BufferSize when
+	// smaller), in batches of 128 (or BatchSize, or half of BufferSize,
+	// when smaller); with GOMAXPROCS 1, at every batch.
 	FlushInterval time.Duration
 	// MaxBackoff bounds the wait between retries of a batch that failed to
 	// ship (Redis or the database down). Defaults to 5s.
@@ -108,10 +109,10 @@ type Recorder struct {
 	send func(context.Context, []Event) error
 
 	// The buffer, under bufMu: Emit appends to pending, a slice of one
-	// batch; a full one goes to ready and wakes the flusher, which takes
-	// what is ready and ships it. A request pays one short lock, never a
-	// hand-off to another goroutine, and the batches never grow: a
-	// garbage collector scans little of them.
+	// batch; a full one goes to ready, and wakeAt ready events wake the
+	// flusher, which takes what is ready and ships it. A request pays one
+	// short lock, never a hand-off to another goroutine, and the batches
+	// never grow: a garbage collector scans little of them.
 	bufMu   sync.Mutex
 	pending []Event
 	ready   [][]Event
@@ -121,6 +122,7 @@ type Recorder struct {
 	arena   []byte       // the flusher's: the encoded audit changes of the batch it ships
 	kick    chan struct{}
 	batch   int // events in a batch of the buffer
+	wakeAt  int // ready events that wake the flusher (with more than one P)
 	dropped atomic.Int64
 	shipped atomic.Int64
 
@@ -153,6 +155,7 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 // newRecorder builds a Recorder on opts (with defaults) without its transport.
 func newRecorder(opts RecorderOptions) *Recorder {
 	r := &Recorder{opts: opts, kick: make(chan struct{}, 1), batch: max(1, min(opts.BatchSize, opts.BufferSize/2, bufferBatch))}
+	r.wakeAt = max(r.batch, min(wakeEvents, opts.BufferSize/4))
 	r.pending = r.newBatch()
 	return r
 }
@@ -162,9 +165,13 @@ func newRecorder(opts RecorderOptions) *Recorder {
 // and a buffer of small batches costs the garbage collector little.
 const bufferBatch = 128
 
-// maxSpares is how many emptied batches a Recorder keeps for reuse: the
-// next pending one, and one more for a flusher running behind.
-const maxSpares = 2
+// wakeEvents is how many ready events wake the flusher in a process with
+// more than one P.
+const wakeEvents = 512
+
+// maxSpares is how many emptied batches a Recorder keeps for reuse: those
+// of a wake, and one more.
+const maxSpares = wakeEvents/bufferBatch + 1
 
 // Emit queues e for shipping. It never blocks and never fails: with the
 // buffer full (the transport down for long) the event is dropped and
@@ -179,19 +186,24 @@ func (r *Recorder) Emit(e Event) {
 		return
 	}
 	r.pending = append(r.pending, e)
-	full := len(r.pending) == r.batch
-	yield := false
-	if full {
+	var kick, yield bool
+	if len(r.pending) == r.batch {
 		r.ready = append(r.ready, r.pending)
 		r.readyN += len(r.pending)
 		r.pending = r.newBatch()
-		// With one P the flusher runs only in the emitter's place; with
-		// more, the kick wakes an idle one, unless the flusher did not
-		// take the last batch yet.
-		yield = len(r.ready) > 1 || runtime.GOMAXPROCS(0) == 1
+		// With one P the flusher runs only in the emitter's place: wake it
+		// and yield at every batch, while the batch is in the cache. With
+		// more, waking it is a system call that costs the emitter more
+		// than the flusher's whole work on a batch: wake it once wakeAt
+		// events are ready, and yield only when it did not take those of
+		// the last wake yet.
+		one := runtime.GOMAXPROCS(0) == 1
+		kick = one || r.readyN >= r.wakeAt && r.readyN-len(r.pending) < r.wakeAt+r.batch
+		yield = one || r.readyN >= 2*r.wakeAt
 	}
+	over := n+1 > r.opts.BufferSize/2
 	r.bufMu.Unlock()
-	if over := n+1 > r.opts.BufferSize/2; full || over {
+	if kick || yield || over {
 		select {
 		case r.kick <- struct{}{}:
 		default: // kicked already
