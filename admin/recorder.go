@@ -170,8 +170,8 @@ const bufferBatch = 128
 const wakeEvents = 512
 
 // maxSpares is how many emptied batches a Recorder keeps for reuse: those
-// of a wake, and one more.
-const maxSpares = wakeEvents/bufferBatch + 1
+// of two wakes.
+const maxSpares = 2 * wakeEvents / bufferBatch
 
 // Emit queues e for shipping. It never blocks and never fails: with the
 // buffer full (the transport down for long) the event is dropped and
