@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -153,8 +154,9 @@ func TestRecorderStopRacesEmit(t *testing.T) {
 
 // A process busy on its only CPU (requests that never block, emitting
 // events as fast as they can) still lets the flusher run before the
-// buffer overflows: Emit yields once the buffer is half full, so nothing
-// is dropped while the transport keeps up.
+// buffer overflows: with one P, Emit yields to it at every batch (and with
+// any, once the buffer is half full), so nothing is dropped while the
+// transport keeps up.
 func TestRecorderKeepsUpOnOneBusyCPU(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var shipped atomic.Int64
@@ -170,5 +172,29 @@ func TestRecorderKeepsUpOnOneBusyCPU(t *testing.T) {
 	}
 	if d := rec.Dropped(); d != 0 || shipped.Load() != n {
 		t.Fatalf("dropped %d, shipped %d of %d", d, shipped.Load(), n)
+	}
+}
+
+// Long before its flush interval, the flusher ships once 512 events are
+// ready (a wake costs the request that makes it a system call: not one
+// per batch), or every batch of 128 with one P; not before.
+func TestRecorderWakesOnReadyEvents(t *testing.T) {
+	for _, c := range []struct{ procs, wakeAt int }{{2, 512}, {1, 128}} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", c.procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.procs))
+			var shipped atomic.Int64
+			rec := admin.NewRecorderTo(t, admin.RecorderOptions{FlushInterval: time.Hour},
+				func(batch []admin.Event) { shipped.Add(int64(len(batch))) })
+			e := requestEvent("u1", "w1")
+			for range c.wakeAt - 1 {
+				rec.Emit(e)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if n := shipped.Load(); n != 0 {
+				t.Fatalf("%d events shipped before %d were ready", n, c.wakeAt)
+			}
+			rec.Emit(e)
+			waitFor(t, 5*time.Second, fmt.Sprintf("%d events shipped", c.wakeAt), func() bool { return shipped.Load() == int64(c.wakeAt) })
+		})
 	}
 }
