@@ -53,11 +53,15 @@ func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change)
 			Entity:   c.Table,
 			EntityID: c.ID,
 		}
-		if changes, ok := scalarChanges(c.Old, c.New); deferred && ok {
-			// The Recorder encodes them off the request's path: they are
-			// values no one can change meanwhile.
-			e.auditChanges, e.auditPending = changes, true
-		} else {
+		var scalars bool
+		if deferred {
+			// The Recorder encodes them off the request's path when they
+			// are values no one can change meanwhile.
+			e.auditChanges, scalars = scalarChanges(c.Old, c.New)
+			e.auditPending = scalars
+		}
+		if !scalars {
+			e.auditChanges = nil
 			e.Changes = fieldChanges(c.Old, c.New)
 		}
 		fillIdentity(ctx, &e)

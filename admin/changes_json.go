@@ -58,7 +58,9 @@ func appendJSONValue(buf []byte, v any) []byte {
 			return strconv.AppendFloat(buf, x, 'f', -1, 64)
 		}
 	case time.Time:
-		if y := x.Year(); y >= 0 && y <= 9999 {
+		// json.Marshal refuses years past 9999 and zone offsets of a day.
+		y := x.Year()
+		if _, off := x.Zone(); y >= 0 && y <= 9999 && off > -24*3600 && off < 24*3600 {
 			buf = append(buf, '"')
 			buf = x.AppendFormat(buf, time.RFC3339Nano)
 			return append(buf, '"')

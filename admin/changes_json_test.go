@@ -89,8 +89,10 @@ func holdsJSONValue(e db.Entity) bool {
 // A value json.Marshal refuses still encodes (as its text), so that one
 // odd value never keeps a batch from shipping.
 func TestAppendChangesEncodesWhatJSONRefuses(t *testing.T) {
-	changes, ok := scalarChanges(db.Entity{"x": 1.0, "t": time.Time{}}, db.Entity{"x": math.NaN(), "t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if !ok || len(changes) != 2 {
+	far := time.Date(2026, 12, 7, 0, 0, 0, 0, time.FixedZone("far", 25*3600))
+	changes, ok := scalarChanges(db.Entity{"x": 1.0, "t": time.Time{}, "z": nil},
+		db.Entity{"x": math.NaN(), "t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "z": far})
+	if !ok || len(changes) != 3 {
 		t.Fatalf("changes %v, %v", changes, ok)
 	}
 	got := appendChanges(nil, changes)
@@ -98,7 +100,7 @@ func TestAppendChangesEncodesWhatJSONRefuses(t *testing.T) {
 	if err := json.Unmarshal(got, &v); err != nil {
 		t.Fatalf("%s: %v", got, err)
 	}
-	if v["x"].Old != 1.0 || v["x"].New != "NaN" || v["t"].New != "10000-01-01 00:00:00 +0000 UTC" {
+	if v["x"].Old != 1.0 || v["x"].New != "NaN" || v["t"].New != "10000-01-01 00:00:00 +0000 UTC" || v["z"].New != far.String() {
 		t.Fatalf("changes %s", got)
 	}
 }

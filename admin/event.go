@@ -19,9 +19,10 @@ const (
 // it to the admin database. ID (a UUIDv7) makes the worker's writes
 // idempotent: an event delivered twice is stored once and counted once.
 // Capture leaves ID empty when its sink is a Recorder, which gives the id
-// in its flusher, off the request's path, and diffs an audit event there
-// too, straight into the JSON its transport writes (Changes stays nil);
-// any other Sink gets events complete.
+// in its flusher, off the request's path. For a Recorder an audit event
+// whose changed values are all scalars carries them unencoded, and the
+// flusher redacts and encodes them straight into the JSON its transport
+// writes (Changes stays nil); any other Sink gets events complete.
 type Event struct {
 	ID   string    `json:"id"`
 	Kind Kind      `json:"kind"`

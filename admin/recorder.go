@@ -41,13 +41,15 @@ type RecorderOptions struct {
 	// BufferSize bounds the events waiting in process; an Emit into a full
 	// buffer drops its event and counts it (Dropped). Defaults to 10,000.
 	BufferSize int
-	// BatchSize is the most events one flush ships. Defaults to 500.
+	// BatchSize is the most events one send ships (one pipeline, or one
+	// transaction). Defaults to 500.
 	BatchSize int
-	// FlushInterval is how long an event waits at most for a batch to fill
-	// before it is shipped. Defaults to 200ms. Before that, events are
-	// shipped once 512 of them wait (a quarter of BufferSize when
-	// smaller), in batches of 128 (or BatchSize, or half of BufferSize,
-	// when smaller); with GOMAXPROCS 1, at every batch.
+	// FlushInterval is how long an event waits at most before it is
+	// shipped. Defaults to 200ms. The buffer holds events in batches of
+	// 128 (or BatchSize, or half of BufferSize, when smaller), and full
+	// batches are shipped before the interval ends: once they hold 512
+	// events (a quarter of BufferSize, when smaller, but at least one
+	// batch), and with GOMAXPROCS 1 each one at once.
 	FlushInterval time.Duration
 	// MaxBackoff bounds the wait between retries of a batch that failed to
 	// ship (Redis or the database down). Defaults to 5s.
@@ -119,7 +121,8 @@ type Recorder struct {
 	readyN  int          // events in ready
 	spares  [][]Event    // shipped batches, emptied for reuse
 	held    atomic.Int64 // events the flusher took and has not shipped
-	arena   []byte       // the flusher's: the encoded audit changes of the batch it ships
+	arena   []byte       // the flusher's: the encoded audit changes of the batches it ships
+	out     []Event      // the flusher's: the events of several batches, for one send
 	kick    chan struct{}
 	batch   int // events in a batch of the buffer
 	wakeAt  int // ready events that wake the flusher (with more than one P)
@@ -160,9 +163,9 @@ func newRecorder(opts RecorderOptions) *Recorder {
 	return r
 }
 
-// bufferBatch is the most events in a batch of the buffer: a full one
-// wakes the flusher, which reads it while it is still in the CPU's cache,
-// and a buffer of small batches costs the garbage collector little.
+// bufferBatch is the most events in a batch of the buffer: small batches
+// cost the garbage collector little, and with one P the flusher, run at
+// every batch, reads it while it is still in the CPU's cache.
 const bufferBatch = 128
 
 // wakeEvents is how many ready events wake the flusher in a process with
@@ -186,11 +189,16 @@ func (r *Recorder) Emit(e Event) {
 		return
 	}
 	r.pending = append(r.pending, e)
-	var kick, yield bool
+	ready := 0 // events ready when this Emit filled a batch
 	if len(r.pending) == r.batch {
 		r.ready = append(r.ready, r.pending)
 		r.readyN += len(r.pending)
 		r.pending = r.newBatch()
+		ready = r.readyN
+	}
+	r.bufMu.Unlock()
+	var kick, yield bool
+	if ready > 0 {
 		// With one P the flusher runs only in the emitter's place: wake it
 		// and yield at every batch, while the batch is in the cache. With
 		// more, waking it is a system call that costs the emitter more
@@ -198,11 +206,10 @@ func (r *Recorder) Emit(e Event) {
 		// events are ready, and yield only when it did not take those of
 		// the last wake yet.
 		one := runtime.GOMAXPROCS(0) == 1
-		kick = one || r.readyN >= r.wakeAt && r.readyN-len(r.pending) < r.wakeAt+r.batch
-		yield = one || r.readyN >= 2*r.wakeAt
+		kick = one || ready >= r.wakeAt && ready < r.wakeAt+r.batch
+		yield = one || ready >= 2*r.wakeAt
 	}
 	over := n+1 > r.opts.BufferSize/2
-	r.bufMu.Unlock()
 	if kick || yield || over {
 		select {
 		case r.kick <- struct{}{}:
@@ -245,14 +252,18 @@ func (r *Recorder) take() [][]Event {
 	return batches
 }
 
-// recycle keeps a shipped batch for reuse, and frees the encoded changes
-// of its events.
-func (r *Recorder) recycle(batch []Event) {
+// recycle keeps shipped batches for reuse, and frees the encoded changes
+// of their events.
+func (r *Recorder) recycle(group [][]Event) {
 	r.arena = r.arena[:0]
-	clear(batch) // the events' maps and strings are garbage now
+	for _, b := range group {
+		clear(b) // the events' maps and strings are garbage now
+	}
 	r.bufMu.Lock()
-	if len(r.spares) < maxSpares && cap(batch) == r.batch {
-		r.spares = append(r.spares, batch[:0])
+	for _, b := range group {
+		if len(r.spares) < maxSpares && cap(b) == r.batch {
+			r.spares = append(r.spares, b[:0])
+		}
 	}
 	r.bufMu.Unlock()
 }
@@ -268,9 +279,8 @@ func (r *Recorder) Shipped() int64 { return r.shipped.Load() }
 // shipped).
 func (r *Recorder) Buffered() int {
 	r.bufMu.Lock()
-	n := len(r.pending) + r.readyN
-	r.bufMu.Unlock()
-	return n + int(r.held.Load())
+	defer r.bufMu.Unlock()
+	return len(r.pending) + r.readyN + int(r.held.Load())
 }
 
 // Start starts the goroutine that ships batches. It returns an error when
@@ -312,10 +322,10 @@ func (r *Recorder) Stop(ctx context.Context) error {
 }
 
 // run is the flusher. It sleeps until the flush interval ticks or Emit
-// kicks it (a batch is full), so that a request's Emit never wakes a
-// goroutine; then it takes what waits and ships it batch by batch,
-// retrying a failed batch with backoff while new events wait (bounded) in
-// the buffer.
+// kicks it (wakeAt events are ready; each batch with one P), so that
+// most Emits wake no goroutine; then it takes what waits and ships it,
+// up to BatchSize events per send, retrying a failed send with backoff
+// while new events wait (bounded) in the buffer.
 func (r *Recorder) run() {
 	defer close(r.done)
 	o := r.opts
@@ -333,16 +343,17 @@ func (r *Recorder) run() {
 			return
 		}
 		batches := r.take()
-		for i, batch := range batches {
+		for len(batches) > 0 {
+			k := groupOf(batches, o.BatchSize)
 			backoff := time.Duration(0)
 			for {
 				select {
 				case <-r.stop: // the rest goes under Stop's context (drain)
-					r.drain(batches[i:])
+					r.drain(batches)
 					return
 				default:
 				}
-				err := r.ship(context.Background(), batch)
+				err := r.ship(context.Background(), batches[:k])
 				if err == nil {
 					if failing {
 						o.Logger.Info("admin: shipping events again")
@@ -356,13 +367,25 @@ func (r *Recorder) run() {
 				}
 				backoff = min(max(2*backoff, 50*time.Millisecond), o.MaxBackoff)
 				if !r.wait(backoff, tick, &reportedDrops) {
-					r.drain(batches[i:])
+					r.drain(batches)
 					return
 				}
 			}
-			r.recycle(batch)
+			r.recycle(batches[:k])
+			batches = batches[k:]
 		}
 	}
+}
+
+// groupOf returns how many of batches, from the first, one send ships:
+// as many as hold at most max events, and at least one.
+func groupOf(batches [][]Event, max int) int {
+	k, n := 1, len(batches[0])
+	for k < len(batches) && n+len(batches[k]) <= max {
+		n += len(batches[k])
+		k++
+	}
+	return k
 }
 
 // wait sleeps for d, reporting drops at each tick; it reports false when
@@ -394,15 +417,28 @@ func (r *Recorder) reportDrops(reported *int64) {
 
 // ship finishes the events of one batch (their ids and audit changes,
 // once: a retried batch keeps them), sends it and counts it.
-func (r *Recorder) ship(ctx context.Context, batch []Event) error {
-	for i := range batch {
-		r.arena = batch[i].finish(r.arena)
+func (r *Recorder) ship(ctx context.Context, group [][]Event) error {
+	n := 0
+	for _, b := range group {
+		for i := range b {
+			r.arena = b[i].finish(r.arena)
+		}
+		n += len(b)
 	}
-	if err := r.send(ctx, batch); err != nil {
+	events := group[0]
+	if len(group) > 1 {
+		r.out = r.out[:0]
+		for _, b := range group {
+			r.out = append(r.out, b...)
+		}
+		events = r.out
+		defer clear(r.out)
+	}
+	if err := r.send(ctx, events); err != nil {
 		return err
 	}
-	r.held.Add(-int64(len(batch)))
-	r.shipped.Add(int64(len(batch)))
+	r.held.Add(-int64(n))
+	r.shipped.Add(int64(n))
 	return nil
 }
 
@@ -417,9 +453,10 @@ func (r *Recorder) drain(rest [][]Event) {
 	rest = append(rest, r.take()...)
 	backoff := time.Duration(0)
 	for len(rest) > 0 {
-		if err := r.ship(ctx, rest[0]); err == nil {
-			r.recycle(rest[0])
-			rest = rest[1:]
+		k := groupOf(rest, o.BatchSize)
+		if err := r.ship(ctx, rest[:k]); err == nil {
+			r.recycle(rest[:k])
+			rest = rest[k:]
 			backoff = 0
 			continue
 		}

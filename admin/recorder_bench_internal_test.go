@@ -38,8 +38,8 @@ func BenchmarkRecorderEmit(b *testing.B) {
 
 // BenchmarkRecorderFinish is the work a Recorder's flusher does per event
 // that capture left to it, off the request's path: the id of a request
-// event, and the id and the field diff, encoded as JSON, of an audit event
-// of an update.
+// event, and the id and the JSON of the changed fields (found by capture)
+// of an audit event of an update.
 func BenchmarkRecorderFinish(b *testing.B) {
 	now := time.Now().UTC()
 	var arena []byte

@@ -198,3 +198,37 @@ func TestRecorderWakesOnReadyEvents(t *testing.T) {
 		})
 	}
 }
+
+// One send ships up to BatchSize events, several of the buffer's batches
+// of 128 together: a Redis pipeline or a transaction per send, not per
+// batch.
+func TestRecorderSendsUpToBatchSize(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, c := range []struct {
+		batchSize int
+		want      []int
+	}{{0, []int{384, 128}}, {300, []int{256, 256}}, {100, []int{100, 100, 100, 100, 100, 12}}} {
+		t.Run(fmt.Sprint(c.batchSize), func(t *testing.T) {
+			var mu sync.Mutex
+			var sends []int
+			rec := admin.NewRecorderTo(t, admin.RecorderOptions{BatchSize: c.batchSize, FlushInterval: time.Hour},
+				func(batch []admin.Event) {
+					mu.Lock()
+					sends = append(sends, len(batch))
+					mu.Unlock()
+				})
+			e := requestEvent("u1", "w1")
+			for range 512 {
+				rec.Emit(e)
+			}
+			if err := rec.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(sends) != fmt.Sprint(c.want) {
+				t.Errorf("sends of %v events, want %v", sends, c.want)
+			}
+		})
+	}
+}
