@@ -13,16 +13,21 @@ import (
 // giving ids, encoding audit changes) without the cost of a transport,
 // for the capture benchmark. It is stopped when tb ends.
 func NewDiscardRecorder(tb testing.TB) *Recorder {
-	return startForTest(tb, RecorderOptions{}, func(context.Context, []Event) error { return nil })
+	return startForTest(tb, RecorderOptions{}, func(context.Context, [][]Event) error { return nil })
 }
 
 // NewRecorderTo returns a started Recorder on opts whose transport hands
-// every batch to send (which must not keep the slice). An audit event's
+// the events of each send to send, in one slice (which send must not
+// keep). An audit event's
 // changes, which the Recorder ships encoded, reach send decoded into
 // Changes, as the admin worker reads them from the stream. It is stopped
 // when tb ends.
 func NewRecorderTo(tb testing.TB, opts RecorderOptions, send func([]Event)) *Recorder {
-	return startForTest(tb, opts, func(_ context.Context, batch []Event) error {
+	return startForTest(tb, opts, func(_ context.Context, batches [][]Event) error {
+		var batch []Event // one send, as a transport gets it
+		for _, b := range batches {
+			batch = append(batch, b...)
+		}
 		for i := range batch {
 			if e := &batch[i]; e.changesJSON != nil {
 				if err := json.Unmarshal(e.changesJSON, &e.Changes); err != nil {
@@ -38,7 +43,7 @@ func NewRecorderTo(tb testing.TB, opts RecorderOptions, send func([]Event)) *Rec
 
 // startForTest starts a Recorder on opts with the transport send, stopped
 // when tb ends.
-func startForTest(tb testing.TB, opts RecorderOptions, send func(context.Context, []Event) error) *Recorder {
+func startForTest(tb testing.TB, opts RecorderOptions, send func(context.Context, [][]Event) error) *Recorder {
 	r := newRecorder(opts.withDefaults())
 	r.send = send
 	if err := r.Start(context.Background()); err != nil {

@@ -31,7 +31,12 @@ const persistAttempts = 5
 // counted again, also when two writers persist the same events at once.
 // The admin worker and the direct transport both persist through it.
 func Persist(ctx context.Context, store *db.Store, events []Event) error {
-	events = uniqueByID(events)
+	return persistBatches(ctx, store, [][]Event{events})
+}
+
+// persistBatches is Persist of the events of several batches.
+func persistBatches(ctx context.Context, store *db.Store, batches [][]Event) error {
+	events := uniqueByID(batches)
 	if len(events) == 0 {
 		return nil
 	}
@@ -45,19 +50,26 @@ func Persist(ctx context.Context, store *db.Store, events []Event) error {
 	return err
 }
 
-// uniqueByID drops events without an id and all but the first of each id.
-func uniqueByID(events []Event) []Event {
-	seen := make(map[string]struct{}, len(events))
-	out := make([]Event, 0, len(events))
-	for _, e := range events {
-		if e.ID == "" {
-			continue
+// uniqueByID returns the events of batches, in one slice, but those
+// without an id and all but the first of each id.
+func uniqueByID(batches [][]Event) []Event {
+	n := 0
+	for _, b := range batches {
+		n += len(b)
+	}
+	seen := make(map[string]struct{}, n)
+	out := make([]Event, 0, n)
+	for _, b := range batches {
+		for _, e := range b {
+			if e.ID == "" {
+				continue
+			}
+			if _, dup := seen[e.ID]; dup {
+				continue
+			}
+			seen[e.ID] = struct{}{}
+			out = append(out, e)
 		}
-		if _, dup := seen[e.ID]; dup {
-			continue
-		}
-		seen[e.ID] = struct{}{}
-		out = append(out, e)
 	}
 	return out
 }

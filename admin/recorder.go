@@ -108,7 +108,7 @@ func (o RecorderOptions) validate() error {
 // buffered.
 type Recorder struct {
 	opts RecorderOptions
-	send func(context.Context, []Event) error
+	send func(context.Context, [][]Event) error // the events of one or more batches
 
 	// The buffer, under bufMu: Emit appends to pending, a slice of one
 	// batch; a full one goes to ready, and wakeAt ready events wake the
@@ -122,7 +122,6 @@ type Recorder struct {
 	spares  [][]Event    // shipped batches, emptied for reuse
 	held    atomic.Int64 // events the flusher took and has not shipped
 	arena   []byte       // the flusher's: the encoded audit changes of the batches it ships
-	out     []Event      // the flusher's: the events of several batches, for one send
 	kick    chan struct{}
 	batch   int // events in a batch of the buffer
 	wakeAt  int // ready events that wake the flusher (with more than one P)
@@ -150,7 +149,7 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 		r.send = streamSender(opts.Redis, opts.Prefix+streamSuffix, opts.MaxStreamLen)
 	} else {
 		store := opts.Store
-		r.send = func(ctx context.Context, events []Event) error { return Persist(ctx, store, events) }
+		r.send = func(ctx context.Context, batches [][]Event) error { return persistBatches(ctx, store, batches) }
 	}
 	return r, nil
 }
@@ -425,16 +424,7 @@ func (r *Recorder) ship(ctx context.Context, group [][]Event) error {
 		}
 		n += len(b)
 	}
-	events := group[0]
-	if len(group) > 1 {
-		r.out = r.out[:0]
-		for _, b := range group {
-			r.out = append(r.out, b...)
-		}
-		events = r.out
-		defer clear(r.out)
-	}
-	if err := r.send(ctx, events); err != nil {
+	if err := r.send(ctx, group); err != nil {
 		return err
 	}
 	r.held.Add(-int64(n))

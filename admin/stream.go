@@ -16,24 +16,27 @@ const (
 )
 
 // streamSender returns the Recorder's Redis transport: one pipeline of
-// XADDs per batch, the stream trimmed to about maxLen entries. A batch
-// that fails half way is sent again whole; the events it had already
-// added are stored once all the same, as the worker persists by event id.
-func streamSender(rdb redis.UniversalClient, stream string, maxLen int64) func(context.Context, []Event) error {
-	return func(ctx context.Context, events []Event) error {
-		values := make([][]byte, len(events))
-		for i, e := range events {
-			var b []byte
-			var err error
-			if e.changesJSON != nil {
-				b, err = json.Marshal(wireEvent{Event: e, Changes: e.changesJSON})
-			} else {
-				b, err = json.Marshal(e)
+// XADDs per send (the events of one or more of its batches), the stream
+// trimmed to about maxLen entries. A send that fails half way is made
+// again whole; the events it had already added are stored once all the
+// same, as the worker persists by event id.
+func streamSender(rdb redis.UniversalClient, stream string, maxLen int64) func(context.Context, [][]Event) error {
+	return func(ctx context.Context, batches [][]Event) error {
+		var values [][]byte
+		for _, events := range batches {
+			for _, e := range events {
+				var b []byte
+				var err error
+				if e.changesJSON != nil {
+					b, err = json.Marshal(wireEvent{Event: e, Changes: e.changesJSON})
+				} else {
+					b, err = json.Marshal(e)
+				}
+				if err != nil {
+					return fmt.Errorf("admin: encode event %s: %w", e.ID, err)
+				}
+				values = append(values, b)
 			}
-			if err != nil {
-				return fmt.Errorf("admin: encode event %s: %w", e.ID, err)
-			}
-			values[i] = b
 		}
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, v := range values {

@@ -53,7 +53,7 @@ func testWorkerDiedBeforeAck(t *testing.T, url string) {
 	for i := 0; i < 100; i++ {
 		events = append(events, Event{ID: fmt.Sprintf("died-%d", i), Kind: KindRequest, App: "svc", Time: day, UserID: "u1", WorkspaceID: "w1"})
 	}
-	if err := send(ctx, events); err != nil {
+	if err := send(ctx, [][]Event{events}); err != nil {
 		t.Fatal(err)
 	}
 
