@@ -53,17 +53,7 @@ func AuditObserver(app string, sink Sink) func(ctx context.Context, c db.Change)
 			Entity:   c.Table,
 			EntityID: c.ID,
 		}
-		var scalars bool
-		if deferred {
-			// The Recorder encodes them off the request's path when they
-			// are values no one can change meanwhile.
-			e.auditChanges, scalars = scalarChanges(c.Old, c.New)
-			e.auditPending = scalars
-		}
-		if !scalars {
-			e.auditChanges = nil
-			e.Changes = fieldChanges(c.Old, c.New)
-		}
+		e.auditChanges, e.Changes = auditedChanges(c.Old, c.New, deferred)
 		fillIdentity(ctx, &e)
 		if !deferred {
 			e.ID = newEventID(e.Time)
@@ -79,22 +69,31 @@ type auditChange struct {
 	old, new any
 }
 
-// scalarChanges returns the fields fieldChanges(old, new) would hold, in
-// no order and not redacted, and reports whether their values are all
-// scalars: values no one can change after the save, unlike the maps and
-// slices of JSON values, which the caller may share and modify.
-func scalarChanges(old, new db.Entity) ([]auditChange, bool) {
+// auditedChanges returns what an audit event of old → new carries: for a
+// Recorder (deferred), its changed fields when they are all scalars,
+// which the Recorder encodes off the request's path as no one can change
+// them meanwhile; else its Changes.
+func auditedChanges(old, new db.Entity, deferred bool) ([]auditChange, map[string]FieldChange) {
+	// The array is here, not in the observer: inlined into its caller,
+	// the observer's escaped to the heap (an allocation per save).
 	var room [8]auditChange
-	changes := changedFields(room[:0], old, new)
+	fields := changedFields(room[:0], old, new)
+	if deferred && allScalars(fields) {
+		return slices.Clone(fields), nil
+	}
+	return nil, changeMap(fields)
+}
+
+// allScalars reports whether the values of changes are all scalars:
+// values no one can change after the save, unlike the maps and slices of
+// JSON values, which the caller may share and modify.
+func allScalars(changes []auditChange) bool {
 	for _, c := range changes {
 		if !scalar(c.old) || !scalar(c.new) {
-			return nil, false
+			return false
 		}
 	}
-	if len(changes) == 0 {
-		return nil, true
-	}
-	return slices.Clone(changes), true
+	return true
 }
 
 // changedFields appends to changes the fields that differ between old and
@@ -202,11 +201,9 @@ func secretField(field string) bool {
 	return false
 }
 
-// fieldChanges returns the fields that differ between old and new (nil for
-// a create, new nil for a permanent delete), secrets redacted.
-func fieldChanges(old, new db.Entity) map[string]FieldChange {
-	var room [8]auditChange
-	fields := changedFields(room[:0], old, new)
+// changeMap returns the changes of fields (of changedFields) as an
+// Event's Changes, secrets redacted.
+func changeMap(fields []auditChange) map[string]FieldChange {
 	changes := make(map[string]FieldChange, len(fields))
 	for _, c := range fields {
 		o, n := c.redacted()

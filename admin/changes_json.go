@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 )
 
-// appendChanges appends to buf the JSON of changes (of scalarChanges):
-// the same bytes json.Marshal writes for the map fieldChanges returns,
+// appendChanges appends to buf the JSON of changes (of changedFields):
+// the same bytes json.Marshal writes for the map changeMap returns,
 // without building it. A Recorder's flusher encodes audit changes with it,
 // off the request's path; it sorts changes. The scalars entities hold are
 // written directly, any other value as json.Marshal writes it, and a value

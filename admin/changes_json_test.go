@@ -13,6 +13,18 @@ import (
 	"appkernel/db"
 )
 
+// fieldChanges is the Changes a plain Sink gets for old → new.
+func fieldChanges(old, new db.Entity) map[string]FieldChange {
+	return changeMap(changedFields(nil, old, new))
+}
+
+// scalarChanges is what a Recorder's audit event carries for old → new,
+// and whether it carries it (all values scalars).
+func scalarChanges(old, new db.Entity) ([]auditChange, bool) {
+	changes := changedFields(nil, old, new)
+	return changes, allScalars(changes)
+}
+
 // The flusher's encoding of audit changes writes exactly what
 // json.Marshal writes for the changes a plain Sink gets (fieldChanges):
 // the worker and AuditLogs read one format whichever way an event came.

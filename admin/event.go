@@ -57,7 +57,6 @@ type Event struct {
 	// encodes them in the flusher, straight to the JSON the transports
 	// write (changesJSON, in the flusher's arena).
 	auditChanges []auditChange
-	auditPending bool
 	changesJSON  []byte
 }
 
@@ -66,13 +65,11 @@ type Event struct {
 // arena (which it returns; the event's changesJSON is valid as long as
 // what arena held then is).
 func (e *Event) finish(arena []byte) []byte {
-	if e.auditPending {
-		if len(e.auditChanges) > 0 {
-			start := len(arena)
-			arena = appendChanges(arena, e.auditChanges)
-			e.changesJSON = arena[start:len(arena):len(arena)]
-		}
-		e.auditChanges, e.auditPending = nil, false
+	if len(e.auditChanges) > 0 {
+		start := len(arena)
+		arena = appendChanges(arena, e.auditChanges)
+		e.changesJSON = arena[start:len(arena):len(arena)]
+		e.auditChanges = nil
 	}
 	if e.ID == "" {
 		e.ID = newEventID(e.Time)

@@ -181,7 +181,7 @@ const maxSpares = 2 * wakeEvents / bufferBatch
 // without an ID is given one (a UUIDv7 of its Time) before it is shipped.
 func (r *Recorder) Emit(e Event) {
 	r.bufMu.Lock()
-	n := len(r.pending) + r.readyN + int(r.held.Load())
+	n := r.waiting()
 	if n >= r.opts.BufferSize {
 		r.bufMu.Unlock()
 		r.dropped.Add(1)
@@ -279,6 +279,12 @@ func (r *Recorder) Shipped() int64 { return r.shipped.Load() }
 func (r *Recorder) Buffered() int {
 	r.bufMu.Lock()
 	defer r.bufMu.Unlock()
+	return r.waiting()
+}
+
+// waiting is the number of events buffered: pending, ready or held by the
+// flusher. The caller holds bufMu.
+func (r *Recorder) waiting() int {
 	return len(r.pending) + r.readyN + int(r.held.Load())
 }
 

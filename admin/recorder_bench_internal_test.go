@@ -53,11 +53,11 @@ func BenchmarkRecorderFinish(b *testing.B) {
 	b.Run("audit", func(b *testing.B) {
 		old := db.Entity{"id": "42", "name": "sprocket", "size": int64(3), "updated_at": "2026-12-06T10:00:00.000000Z"}
 		new := db.Entity{"id": "42", "name": "gear", "size": int64(3), "updated_at": "2026-12-06T10:00:01.000000Z"}
-		changes, _ := scalarChanges(old, new)
+		changes := changedFields(nil, old, new)
 		b.ReportAllocs()
 		for b.Loop() {
 			e := Event{Kind: KindAudit, App: "svc", Time: now, Action: "update", Entity: "widgets", EntityID: "42",
-				auditChanges: changes, auditPending: true}
+				auditChanges: changes}
 			arena = e.finish(arena[:0])
 		}
 	})
